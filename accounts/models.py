@@ -1,0 +1,103 @@
+"""Users and grants. A user holds one or more grants ``(role, scope)``; the
+scope is a region, an alliance or an institution. What a grant lets a user see
+and change is decided in one place: ``alliances.scoping``."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class User(AbstractUser):
+    full_name = models.CharField(_("full name"), max_length=50, blank=True)
+    phone = models.CharField(_("phone"), max_length=30, blank=True)
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+
+    def __str__(self) -> str:
+        return self.full_name or self.username
+
+    @property
+    def display_name(self) -> str:
+        return self.full_name or self.get_full_name() or self.username
+
+
+class Role(models.TextChoices):
+    BUREAU_ADMIN = "bureau_admin", _("Bureau administrator")
+    BUREAU_STAFF = "bureau_staff", _("Bureau staff")
+    SUPERVISOR = "supervisor", _("Supervisor")
+    ALLIANCE_ADMIN = "alliance_admin", _("Alliance office")
+    INSTITUTION_FILER = "institution_filer", _("Institution filer")
+    INSTITUTION_REVIEWER = "institution_reviewer", _("Institution reviewer")
+    VIEWER = "viewer", _("Viewer")
+
+
+# Which kinds of scope each role may be granted on.
+ROLE_SCOPES: dict[str, tuple[str, ...]] = {
+    Role.BUREAU_ADMIN: ("region",),
+    Role.BUREAU_STAFF: ("region",),
+    Role.SUPERVISOR: ("region",),
+    Role.ALLIANCE_ADMIN: ("alliance",),
+    Role.INSTITUTION_FILER: ("institution", "alliance"),
+    Role.INSTITUTION_REVIEWER: ("institution", "alliance"),
+    Role.VIEWER: ("region", "alliance", "institution"),
+}
+
+
+class Grant(models.Model):
+    user = models.ForeignKey(User, verbose_name=_("user"), on_delete=models.CASCADE, related_name="grants")
+    role = models.CharField(_("role"), max_length=30, choices=Role.choices)
+    region = models.ForeignKey("alliances.Region", verbose_name=_("region"), null=True, blank=True,
+                               on_delete=models.CASCADE, related_name="grants")
+    alliance = models.ForeignKey("alliances.Alliance", verbose_name=_("alliance"), null=True, blank=True,
+                                 on_delete=models.CASCADE, related_name="grants")
+    institution = models.ForeignKey("alliances.Institution", verbose_name=_("institution"), null=True, blank=True,
+                                    on_delete=models.CASCADE, related_name="grants")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("grant")
+        verbose_name_plural = _("grants")
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(region__isnull=False, alliance__isnull=True, institution__isnull=True)
+                    | Q(region__isnull=True, alliance__isnull=False, institution__isnull=True)
+                    | Q(region__isnull=True, alliance__isnull=True, institution__isnull=False)
+                ),
+                name="grant_exactly_one_scope",
+                violation_error_message=_("A grant has exactly one scope: a region, an alliance or an institution."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.get_role_display()} · {self.scope}"
+
+    @property
+    def scope(self):
+        return self.region or self.alliance or self.institution
+
+    @property
+    def scope_kind(self) -> str:
+        if self.region_id:
+            return "region"
+        if self.alliance_id:
+            return "alliance"
+        return "institution"
+
+    def clean(self) -> None:
+        set_scopes = [s for s in ("region", "alliance", "institution") if getattr(self, f"{s}_id")]
+        if len(set_scopes) != 1:
+            raise ValidationError(_("A grant has exactly one scope: a region, an alliance or an institution."))
+        allowed = ROLE_SCOPES.get(self.role, ())
+        if set_scopes[0] not in allowed:
+            raise ValidationError(
+                _("The role %(role)s cannot be granted on a %(scope)s.")
+                % {"role": self.get_role_display(), "scope": {"region": _("region"), "alliance": _("alliance"),
+                                                              "institution": _("institution")}[set_scopes[0]]}
+            )

@@ -1,0 +1,264 @@
+"""Who sees and changes what. The one place that decides it.
+
+Every page, API viewset, export, import and job asks this module for its
+querysets. One scoping function per model, registered in ``_SCOPERS``;
+``queryset_for(user, Model)`` and ``get_for_user(user, Model, pk)`` are the
+entry points. An object outside the user's scope answers the same 404 as a
+missing one.
+
+Rules (a user may hold several grants; they add up):
+
+- a superuser sees and changes everything;
+- a grant on a county: bureau_admin and bureau_staff see and change the
+  county's master data; supervisor and viewer see it;
+- a grant on a city or a province: every county below, read-only, whatever
+  the role;
+- a grant on an alliance: the alliance, every institution that has been its
+  member (with their village clinics) and their memberships; alliance_admin
+  may change the alliance and its current members;
+- a grant on an institution: that institution and the village clinics it
+  manages, with their membership history; read-only for master data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Model, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import Grant, Role
+from alliances.models import Alliance, AllianceMembership, Institution, JointOffice, Region
+
+Action = Literal["view", "change"]
+VIEW: Action = "view"
+CHANGE: Action = "change"
+
+# Roles that may change master data of the county they are granted on.
+COUNTY_EDITOR_ROLES = {Role.BUREAU_ADMIN, Role.BUREAU_STAFF}
+
+
+@dataclass
+class Scope:
+    """What one user's grants add up to. Built once per user object (two queries)."""
+
+    everything: bool = False
+    view_counties: set[int] = field(default_factory=set)
+    change_counties: set[int] = field(default_factory=set)
+    view_alliances: set[int] = field(default_factory=set)
+    change_alliances: set[int] = field(default_factory=set)
+    view_institutions: set[int] = field(default_factory=set)
+    # Counties the user's alliance/institution grants lie in (to show the county's name).
+    context_counties: set[int] = field(default_factory=set)
+    # Regions granted directly (cities and provinces included).
+    granted_regions: set[int] = field(default_factory=set)
+    roles: set[str] = field(default_factory=set)
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.everything or self.view_counties or self.view_alliances or self.view_institutions)
+
+    def can_change_county(self, county_id: int | None) -> bool:
+        return self.everything or (county_id is not None and county_id in self.change_counties)
+
+    @property
+    def read_only(self) -> bool:
+        return not (self.everything or self.change_counties or self.change_alliances)
+
+
+def scope_of(user) -> Scope:
+    """The user's ``Scope``, cached on the user object for the request."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Scope()
+    cached = getattr(user, "_portal_scope", None)
+    if cached is not None:
+        return cached
+    scope = Scope(everything=user.is_superuser)
+    grants = list(
+        Grant.objects.filter(user=user).select_related("region", "alliance", "institution").order_by("pk")
+    )
+    higher_regions: set[int] = set()
+    for grant in grants:
+        scope.roles.add(grant.role)
+        if grant.region_id:
+            scope.granted_regions.add(grant.region_id)
+            if grant.region.level == Region.Level.COUNTY:
+                scope.view_counties.add(grant.region_id)
+                if grant.role in COUNTY_EDITOR_ROLES:
+                    scope.change_counties.add(grant.region_id)
+            else:
+                higher_regions.add(grant.region_id)
+        elif grant.alliance_id:
+            scope.view_alliances.add(grant.alliance_id)
+            scope.context_counties.add(grant.alliance.county_id)
+            if grant.role == Role.ALLIANCE_ADMIN:
+                scope.change_alliances.add(grant.alliance_id)
+        else:
+            scope.view_institutions.add(grant.institution_id)
+            scope.context_counties.add(grant.institution.county_id)
+    if higher_regions:
+        # The tree has three levels: a county's parent is a city, the city's parent a province.
+        scope.view_counties |= set(
+            Region.objects.filter(level=Region.Level.COUNTY)
+            .filter(Q(parent_id__in=higher_regions) | Q(parent__parent_id__in=higher_regions))
+            .values_list("pk", flat=True)
+        )
+    user._portal_scope = scope
+    return scope
+
+
+def forget_scope(user) -> None:
+    """Drop the cached scope, after the user's grants changed."""
+    if hasattr(user, "_portal_scope"):
+        del user._portal_scope
+
+
+# Scoping functions, one per model --------------------------------------------------------
+
+def _regions(scope: Scope, action: Action) -> QuerySet[Region]:
+    qs = Region.objects.all()
+    if scope.everything:
+        return qs
+    if action == CHANGE:
+        return qs.none()
+    counties = scope.view_counties | scope.context_counties
+    # Granted regions, the counties visible below them, and the ancestors of those counties.
+    return qs.filter(
+        Q(pk__in=scope.granted_regions)
+        | Q(pk__in=counties)
+        | Q(children__pk__in=counties)
+        | Q(children__children__pk__in=counties)
+    ).distinct()
+
+
+def _alliances(scope: Scope, action: Action) -> QuerySet[Alliance]:
+    qs = Alliance.objects.all()
+    if scope.everything:
+        return qs
+    if action == CHANGE:
+        return qs.filter(Q(county_id__in=scope.change_counties) | Q(pk__in=scope.change_alliances))
+    return qs.filter(Q(county_id__in=scope.view_counties) | Q(pk__in=scope.view_alliances))
+
+
+def _alliance_member_ids(alliance_ids: set[int], *, current_only: bool) -> QuerySet:
+    memberships = AllianceMembership.objects.filter(alliance_id__in=alliance_ids)
+    if current_only:
+        memberships = memberships.on(timezone.localdate())
+    return memberships.values("institution_id")
+
+
+def _institutions(scope: Scope, action: Action) -> QuerySet[Institution]:
+    qs = Institution.objects.all()
+    if scope.everything:
+        return qs
+    if action == CHANGE:
+        condition = Q(county_id__in=scope.change_counties)
+        if scope.change_alliances:
+            members = _alliance_member_ids(scope.change_alliances, current_only=True)
+            condition |= Q(pk__in=members) | Q(parent_id__in=members)
+        return qs.filter(condition)
+    condition = Q(county_id__in=scope.view_counties)
+    if scope.view_alliances:
+        members = _alliance_member_ids(scope.view_alliances, current_only=False)
+        condition |= Q(pk__in=members) | Q(parent_id__in=members)
+    if scope.view_institutions:
+        condition |= Q(pk__in=scope.view_institutions) | Q(parent_id__in=scope.view_institutions)
+    return qs.filter(condition)
+
+
+def _memberships(scope: Scope, action: Action) -> QuerySet[AllianceMembership]:
+    qs = AllianceMembership.objects.all()
+    if scope.everything:
+        return qs
+    if action == CHANGE:
+        # Moving institutions between alliances is the bureau's decision.
+        return qs.filter(alliance__county_id__in=scope.change_counties)
+    return qs.filter(
+        Q(alliance__county_id__in=scope.view_counties)
+        | Q(alliance_id__in=scope.view_alliances)
+        | Q(institution_id__in=scope.view_institutions)
+    )
+
+
+def _joint_offices(scope: Scope, action: Action) -> QuerySet[JointOffice]:
+    qs = JointOffice.objects.all()
+    if scope.everything:
+        return qs
+    if action == CHANGE:
+        return qs.filter(first__county_id__in=scope.change_counties)
+    visible = _institutions(scope, VIEW).values("pk")
+    return qs.filter(Q(first_id__in=visible) | Q(second_id__in=visible))
+
+
+_SCOPERS: dict[type[Model], Callable[[Scope, Action], QuerySet]] = {
+    Region: _regions,
+    Alliance: _alliances,
+    Institution: _institutions,
+    AllianceMembership: _memberships,
+    JointOffice: _joint_offices,
+}
+
+
+def register(model: type[Model]):
+    """Register the scoping function of a model of another app (decorator)."""
+
+    def decorator(func: Callable[[Scope, Action], QuerySet]):
+        if model in _SCOPERS:
+            raise RuntimeError(f"{model.__name__} already has a scoping function")
+        _SCOPERS[model] = func
+        return func
+
+    return decorator
+
+
+def scoped_models() -> list[type[Model]]:
+    return list(_SCOPERS)
+
+
+# Entry points ----------------------------------------------------------------------------
+
+def queryset_for(user, model: type[Model], action: Action = VIEW) -> QuerySet:
+    """The rows of ``model`` that ``user`` may see (or change, with ``action="change"``)."""
+    try:
+        scoper = _SCOPERS[model]
+    except KeyError:
+        raise LookupError(f"{model.__name__} has no scoping function") from None
+    scope = scope_of(user)
+    if scope.is_empty:
+        return model._default_manager.none()
+    return scoper(scope, action)
+
+
+def get_for_user(user, model: type[Model], pk, action: Action = VIEW, queryset: QuerySet | None = None):
+    """One row the user may see. A missing row and a row of another county both raise the
+    same ``Http404``; a row the user sees but may not change raises ``PermissionDenied``."""
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        raise Http404(_("Not found.")) from None
+    base = queryset if queryset is not None else queryset_for(user, model, VIEW)
+    obj = base.filter(pk=pk).first()
+    if obj is None:
+        raise Http404(_("Not found."))
+    if action == CHANGE and not queryset_for(user, model, CHANGE).filter(pk=pk).exists():
+        raise PermissionDenied(_("You may view this record but not change it."))
+    return obj
+
+
+def can_change(user, obj: Model) -> bool:
+    return queryset_for(user, type(obj), CHANGE).filter(pk=obj.pk).exists()
+
+
+def counties_for(user, action: Action = VIEW) -> QuerySet[Region]:
+    """The counties a user can create alliances and institutions in (``change``) or see in full (``view``)."""
+    scope = scope_of(user)
+    qs = Region.objects.filter(level=Region.Level.COUNTY)
+    if scope.everything:
+        return qs
+    ids = scope.change_counties if action == CHANGE else scope.view_counties
+    return qs.filter(pk__in=ids)

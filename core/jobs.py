@@ -1,0 +1,22 @@
+"""Jobs of the core app. Jobs are thin: they load rows and call a service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.utils import timezone
+
+from core.models import Heartbeat
+
+KEEP_HEARTBEATS = 60
+
+
+@shared_task(name="core.jobs.heartbeat")
+def heartbeat() -> int:
+    """Record that a worker ran a job now; keep only the newest rows. Returns the row id."""
+    from celery import current_task
+
+    hostname = getattr(current_task.request, "hostname", None) or "worker"
+    row = Heartbeat.objects.create(worker=hostname, beat_at=timezone.now())
+    stale = Heartbeat.objects.order_by("-beat_at").values_list("pk", flat=True)[KEEP_HEARTBEATS:]
+    Heartbeat.objects.filter(pk__in=list(stale)).delete()
+    return row.pk

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class IndicatorsConfig(AppConfig):
+    """Report forms, filings, indicators and evaluation — built in a later issue."""
+
+    name = "indicators"
+    verbose_name = _("Filing and indicators")

@@ -1,0 +1,92 @@
+"""The test world (after healthchecks' BaseTestCase): two counties in two provinces.
+
+County 郁南县 (in 云浮市, 广东省) has alliances A and B; the outsider is bureau staff
+of 万源市 (in 达州市, 四川省) and must see nothing of 郁南县.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from types import SimpleNamespace
+
+import pytest
+from django.test import Client
+
+from accounts.models import Role
+from alliances.models import AllianceMembership, Institution, Region
+from tests.factories import (
+    AllianceFactory,
+    InstitutionFactory,
+    MembershipFactory,
+    RegionFactory,
+    UserFactory,
+    grant,
+)
+
+LEAD = AllianceMembership.Role.LEAD
+K = Institution.Kind
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def world(db):
+    w = SimpleNamespace()
+    w.gd = RegionFactory(code="440000", name="广东省", level=Region.Level.PROVINCE)
+    w.yf = RegionFactory(code="445300", name="云浮市", level=Region.Level.CITY, parent=w.gd)
+    w.yn = RegionFactory(code="445322", name="郁南县", level=Region.Level.COUNTY, parent=w.yf)
+    w.sc = RegionFactory(code="510000", name="四川省", level=Region.Level.PROVINCE)
+    w.dz = RegionFactory(code="511700", name="达州市", level=Region.Level.CITY, parent=w.sc)
+    w.wy = RegionFactory(code="511781", name="万源市", level=Region.Level.COUNTY, parent=w.dz)
+
+    w.hospital = InstitutionFactory(county=w.yn, name="县人民医院", kind=K.COUNTY_GENERAL_HOSPITAL, beds=500)
+    w.tcm = InstitutionFactory(county=w.yn, name="县中医院", kind=K.TCM_HOSPITAL, beds=300)
+    w.centre = InstitutionFactory(county=w.yn, name="平台镇卫生院", kind=K.TOWNSHIP_HEALTH_CENTRE)
+    w.centre2 = InstitutionFactory(county=w.yn, name="桂圩镇卫生院", kind=K.TOWNSHIP_HEALTH_CENTRE)
+    w.centre_b = InstitutionFactory(county=w.yn, name="通门镇卫生院", kind=K.TOWNSHIP_HEALTH_CENTRE)
+    w.clinic = InstitutionFactory(county=w.yn, name="平台镇大村卫生站", kind=K.VILLAGE_CLINIC, parent=w.centre)
+
+    w.alliance_a = AllianceFactory(county=w.yn, name="第一医共体")
+    w.alliance_b = AllianceFactory(county=w.yn, name="第三医共体")
+    start = date(2020, 1, 1)
+    MembershipFactory(institution=w.hospital, alliance=w.alliance_a, role=LEAD, valid_from=start)
+    MembershipFactory(institution=w.centre, alliance=w.alliance_a, valid_from=start)
+    MembershipFactory(institution=w.centre2, alliance=w.alliance_a, valid_from=start)
+    MembershipFactory(institution=w.tcm, alliance=w.alliance_b, role=LEAD, valid_from=start)
+    MembershipFactory(institution=w.centre_b, alliance=w.alliance_b, valid_from=start)
+
+    w.other_hospital = InstitutionFactory(county=w.wy, name="市人民医院", kind=K.COUNTY_GENERAL_HOSPITAL)
+    w.other_centre = InstitutionFactory(county=w.wy, name="白沙镇分院", kind=K.TOWNSHIP_HEALTH_CENTRE)
+    w.other_alliance = AllianceFactory(county=w.wy, name="万源市医共体")
+    MembershipFactory(institution=w.other_hospital, alliance=w.other_alliance, role=LEAD, valid_from=start)
+    MembershipFactory(institution=w.other_centre, alliance=w.other_alliance, valid_from=start)
+
+    def user(username, role, scope):
+        u = UserFactory(username=username)
+        grant(u, role, scope)
+        return u
+
+    w.bureau_admin = user("yn_admin", Role.BUREAU_ADMIN, w.yn)
+    w.bureau = user("yn_staff", Role.BUREAU_STAFF, w.yn)
+    w.supervisor = user("yn_supervisor", Role.SUPERVISOR, w.yn)
+    w.alliance_admin = user("yn_alliance_a", Role.ALLIANCE_ADMIN, w.alliance_a)
+    w.filer = user("yn_centre_filer", Role.INSTITUTION_FILER, w.centre)
+    w.city = user("yf_city", Role.VIEWER, w.yf)
+    w.province = user("gd_province", Role.VIEWER, w.gd)
+    w.outsider = user("wy_staff", Role.BUREAU_STAFF, w.wy)
+    w.nobody = UserFactory(username="no_grants")
+    return w
+
+
+def client_for(user) -> Client:
+    c = Client()
+    c.force_login(user)
+    return c
+
+
+@pytest.fixture
+def as_user():
+    return client_for
