@@ -16,7 +16,8 @@ from django.utils.translation import gettext as _
 from alliances.models import Alliance, AllianceMembership, Institution, JointOffice
 
 Role = AllianceMembership.Role
-_FAR_FUTURE = date(9999, 12, 31)
+# One day short of date.max, so "the day after" an open end is still a date.
+_FAR_FUTURE = date(9999, 12, 30)
 
 
 def _fmt(day: date | None) -> str:

@@ -30,6 +30,22 @@ POSTGRES_FORWARD = [
         END $$ LANGUAGE plpgsql""",
     f"""CREATE TRIGGER membership_same_county BEFORE INSERT OR UPDATE ON {T}
         FOR EACH ROW EXECUTE FUNCTION alliances_membership_same_county()""",
+    """CREATE FUNCTION alliances_county_change_guard() RETURNS trigger AS $$
+        BEGIN
+            IF NEW.county_id IS DISTINCT FROM OLD.county_id AND EXISTS (
+                SELECT 1 FROM alliances_alliancemembership m
+                WHERE (TG_TABLE_NAME = 'alliances_institution' AND m.institution_id = NEW.id)
+                   OR (TG_TABLE_NAME = 'alliances_alliance' AND m.alliance_id = NEW.id)
+            ) THEN
+                RAISE EXCEPTION 'membership_same_county: % % has memberships; its county cannot change',
+                    TG_TABLE_NAME, NEW.id USING ERRCODE = 'check_violation';
+            END IF;
+            RETURN NEW;
+        END $$ LANGUAGE plpgsql""",
+    """CREATE TRIGGER institution_county_fixed BEFORE UPDATE OF county_id ON alliances_institution
+        FOR EACH ROW EXECUTE FUNCTION alliances_county_change_guard()""",
+    """CREATE TRIGGER alliance_county_fixed BEFORE UPDATE OF county_id ON alliances_alliance
+        FOR EACH ROW EXECUTE FUNCTION alliances_county_change_guard()""",
     f"""CREATE FUNCTION alliances_membership_lead_cover() RETURNS trigger AS $$
         DECLARE
             target bigint;
@@ -59,6 +75,9 @@ POSTGRES_FORWARD = [
 ]
 
 POSTGRES_BACKWARD = [
+    "DROP TRIGGER IF EXISTS institution_county_fixed ON alliances_institution",
+    "DROP TRIGGER IF EXISTS alliance_county_fixed ON alliances_alliance",
+    "DROP FUNCTION IF EXISTS alliances_county_change_guard()",
     f"DROP TRIGGER IF EXISTS membership_lead_cover ON {T}",
     "DROP FUNCTION IF EXISTS alliances_membership_lead_cover()",
     f"DROP TRIGGER IF EXISTS membership_same_county ON {T}",
@@ -91,10 +110,19 @@ def _sqlite_triggers():
                      IS NOT (SELECT county_id FROM alliances_alliance WHERE id = NEW.alliance_id)
                 BEGIN SELECT RAISE(ABORT, 'membership_same_county'); END""",
         ]
+    for table, column in (("alliances_institution", "institution_id"), ("alliances_alliance", "alliance_id")):
+        statements.append(
+            f"""CREATE TRIGGER {table}_county_fixed BEFORE UPDATE OF county_id ON {table}
+                WHEN NEW.county_id IS NOT OLD.county_id AND EXISTS (SELECT 1 FROM {T} m WHERE m.{column} = NEW.id)
+                BEGIN SELECT RAISE(ABORT, 'membership_same_county'); END"""
+        )
     return statements
 
 
 SQLITE_BACKWARD = [
+    "DROP TRIGGER IF EXISTS alliances_institution_county_fixed",
+    "DROP TRIGGER IF EXISTS alliances_alliance_county_fixed",
+] + [
     f"DROP TRIGGER IF EXISTS {name}_{event}"
     for name in ("membership_one_alliance_per_day", "membership_one_lead_per_day", "membership_same_county")
     for event in ("insert", "update")

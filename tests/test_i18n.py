@@ -1,0 +1,34 @@
+"""The interface is Chinese through Django i18n: the catalogue is complete and compiled."""
+
+from pathlib import Path
+
+import polib
+from django.conf import settings
+from django.utils import translation
+
+PO = Path(settings.BASE_DIR) / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
+MO = PO.with_suffix(".mo")
+
+
+def test_every_message_is_translated_and_none_is_fuzzy():
+    catalogue = polib.pofile(str(PO))
+    untranslated = [e.msgid for e in catalogue.untranslated_entries()]
+    fuzzy = [e.msgid for e in catalogue.fuzzy_entries()]
+    assert not untranslated, f"{len(untranslated)} untranslated, e.g. {untranslated[:5]}"
+    assert not fuzzy, f"{len(fuzzy)} fuzzy, e.g. {fuzzy[:5]}"
+    assert len(catalogue.translated_entries()) > 100
+
+
+def test_compiled_catalogue_matches_the_po_file():
+    po = {(e.msgctxt, e.msgid): (e.msgstr, tuple(sorted(e.msgstr_plural.items())))
+          for e in polib.pofile(str(PO)).translated_entries()}
+    mo = {(e.msgctxt, e.msgid): (e.msgstr, tuple(sorted(e.msgstr_plural.items())))
+          for e in polib.mofile(str(MO)) if e.msgid}
+    assert po == mo, "run `make messages` to recompile locale/zh_Hans/LC_MESSAGES/django.mo"
+
+
+def test_chinese_is_the_default_language():
+    assert settings.LANGUAGE_CODE == "zh-hans"
+    with translation.override("zh-hans"):
+        assert translation.gettext("Alliance office") == "医共体办公室"
+        assert translation.gettext("Lead institution") == "牵头单位"

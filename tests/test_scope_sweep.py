@@ -1,0 +1,153 @@
+"""A sweep over the URL resolver: every route that names an object answers a user of
+another county exactly as it answers for an object that does not exist (404), and no
+list route shows that user anything of the other county.
+
+New routes are covered without new test code. A route whose keyword the sweep does not
+know fails here: name URL keywords after their model (``alliance_pk``…) or give DRF
+viewsets a ``queryset``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from alliances.models import Alliance, AllianceMembership, Institution, JointOffice, Region
+from alliances.services import joint_office_create
+from tests.conftest import client_for
+
+KWARG_MODELS = {
+    "region_pk": Region,
+    "alliance_pk": Alliance,
+    "institution_pk": Institution,
+    "membership_pk": AllianceMembership,
+    "joint_office_pk": JointOffice,
+}
+MISSING_PK = 987_654_321
+# Routes that are not the portal's own pages or data.
+SKIP_PREFIXES = ("admin:", "i18n", "set_language", "api-schema", "api-docs", "api-redoc", "logout", "api-token")
+# Names of 郁南县 objects in the world fixture that the outsider must never see.
+FOREIGN_NAMES = ["郁南县", "第一医共体", "第三医共体", "县人民医院", "平台镇卫生院", "桂圩镇卫生院", "通门镇卫生院"]
+
+
+@dataclass
+class Route:
+    name: str
+    kwargs: list[str]
+    callback: object
+
+
+def _kwarg_names(pattern) -> list[str]:
+    regex = getattr(pattern, "regex", None)
+    return list(regex.groupindex) if regex is not None else []
+
+
+def iter_routes(resolver=None, namespace: list[str] | None = None, prefix_kwargs: list[str] | None = None):
+    resolver = resolver or get_resolver()
+    namespace = namespace or []
+    prefix_kwargs = prefix_kwargs or []
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            ns = namespace + [entry.namespace] if entry.namespace else namespace
+            yield from iter_routes(entry, ns, prefix_kwargs + _kwarg_names(entry.pattern))
+        elif isinstance(entry, URLPattern) and entry.name:
+            yield Route(":".join(namespace + [entry.name]), prefix_kwargs + _kwarg_names(entry.pattern), entry.callback)
+
+
+def _model_for(route: Route, kwarg: str):
+    if kwarg in KWARG_MODELS:
+        return KWARG_MODELS[kwarg]
+    if kwarg == "pk":
+        view_class = getattr(route.callback, "cls", None)
+        queryset = getattr(view_class, "queryset", None)
+        if queryset is not None:
+            return queryset.model
+        serializer = getattr(view_class, "serializer_class", None)
+        if serializer is not None:
+            return serializer.Meta.model
+    raise AssertionError(f"route {route.name!r}: the sweep does not know what keyword {kwarg!r} names")
+
+
+def _portal_routes():
+    return [r for r in iter_routes() if not r.name.startswith(SKIP_PREFIXES)]
+
+
+@pytest.fixture
+def foreign_objects(world):
+    office = joint_office_create(first=world.hospital, second=world.centre2, note="两个牌子一套人马")
+    return {
+        Region: world.yn,
+        Alliance: world.alliance_a,
+        Institution: world.centre,
+        AllianceMembership: world.centre.memberships.get(),
+        JointOffice: office,
+    }
+
+
+def _url(route: Route, pk_for):
+    kwargs = {}
+    for kwarg in route.kwargs:
+        if kwarg == "format":
+            kwargs[kwarg] = "json"
+        else:
+            kwargs[kwarg] = pk_for(_model_for(route, kwarg))
+    return reverse(route.name, kwargs=kwargs)
+
+
+def test_sweep_finds_the_routes_it_should():
+    names = {r.name for r in _portal_routes()}
+    assert "home" in names
+    object_routes = [r for r in _portal_routes() if r.kwargs]
+    # The sweep is only worth something if it sees object routes of pages and API alike.
+    assert len(object_routes) >= 10, sorted(names)
+    assert any(r.name.endswith("-detail") for r in object_routes), sorted(names)
+    assert any(r.name.startswith("alliances:") for r in object_routes), sorted(names)
+
+
+def test_outsider_gets_404_on_every_object_route(world, foreign_objects):
+    outsider = client_for(world.outsider)
+    insider = client_for(world.bureau)
+    checked = []
+    for route in _portal_routes():
+        if not [k for k in route.kwargs if k != "format"]:
+            continue
+        foreign_url = _url(route, lambda model: foreign_objects[model].pk)
+        missing_url = _url(route, lambda model: MISSING_PK)
+
+        insider_status = insider.get(foreign_url).status_code
+        foreign_get = outsider.get(foreign_url)
+        missing_get = outsider.get(missing_url)
+        assert foreign_get.status_code == missing_get.status_code, (route.name, foreign_url)
+        if insider_status == 200:
+            assert foreign_get.status_code == 404, (route.name, foreign_url, foreign_get.status_code)
+        for name in FOREIGN_NAMES:
+            assert name not in foreign_get.content.decode(errors="ignore"), (route.name, name)
+
+        foreign_post = outsider.post(foreign_url, {})
+        missing_post = outsider.post(missing_url, {})
+        assert foreign_post.status_code == missing_post.status_code, (route.name, "POST")
+        assert foreign_post.status_code in (404, 405), (route.name, "POST", foreign_post.status_code)
+        if foreign_post.status_code == 405:
+            for method in ("put", "patch", "delete"):
+                response = getattr(outsider, method)(foreign_url, {}, content_type="application/json")
+                assert response.status_code in (404, 405), (route.name, method, response.status_code)
+        checked.append(route.name)
+    assert checked, "no object route was checked"
+
+
+def test_outsider_sees_nothing_foreign_on_list_routes(world, foreign_objects):
+    outsider = client_for(world.outsider)
+    checked = []
+    for route in _portal_routes():
+        if [k for k in route.kwargs if k != "format"]:
+            continue
+        url = _url(route, lambda model: None)
+        response = outsider.get(url, HTTP_ACCEPT="text/html,application/json")
+        if response.status_code != 200 or "xlsx" in response.get("Content-Type", ""):
+            continue
+        body = response.content.decode(errors="ignore")
+        for name in FOREIGN_NAMES:
+            assert name not in body, (route.name, name)
+        checked.append(route.name)
+    assert "home" in checked
