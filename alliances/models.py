@@ -136,8 +136,22 @@ class Institution(models.Model):
             errors["parent"] = _("A village clinic needs the township health centre that manages it.")
         if self.credit_code:
             self.credit_code = self.credit_code.strip().upper()
+        if self.pk and "kind" not in errors:
+            errors.update(self._kind_change_errors())
         if errors:
             raise ValidationError(errors)
+
+    def _kind_change_errors(self) -> dict:
+        """Rules a change of kind must not break (two queries, only for a saved institution)."""
+        if self.kind == self.Kind.VILLAGE_CLINIC and self.memberships.exists():
+            return {"kind": _("This institution has alliance memberships; a village clinic cannot have any.")}
+        if self.kind not in self.LEAD_KINDS and self.memberships.filter(role=AllianceMembership.Role.LEAD).exists():
+            return {"kind": _("This institution leads an alliance; only a county general, TCM or maternal and "
+                              "child health hospital can lead.")}
+        if self.kind not in self.PARENT_KINDS and self.children.exists():
+            return {"kind": _("Village clinics are managed by this institution; only a township, central or "
+                              "community health centre manages village clinics.")}
+        return {}
 
 
 class Alliance(models.Model):

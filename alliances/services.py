@@ -226,10 +226,14 @@ def alliance_change_lead(*, alliance: Alliance, new_lead: Institution, on: date)
             raise ValidationError(
                 _("The change date must be after %(start)s, when the current lead began.") % {"start": old.valid_from}
             )
+        old_end = old.valid_to
         old.valid_to = on - timedelta(days=1)
+        membership_check(old, check_lead_coverage=False)
         old.save(update_fields=["valid_to"])
-        AllianceMembership.objects.create(institution=old.institution, alliance=alliance, role=Role.MEMBER,
-                                          valid_from=on)
+        stays = AllianceMembership(institution=old.institution, alliance=alliance, role=Role.MEMBER,
+                                   valid_from=on, valid_to=old_end)
+        membership_check(stays, check_lead_coverage=False)
+        stays.save()
     created = institution_move(institution=new_lead, to_alliance=alliance, on=on, role=Role.LEAD)
     alliance_check_lead_coverage(alliance=alliance)
     return created
@@ -240,7 +244,18 @@ def alliance_change_lead(*, alliance: Alliance, new_lead: Institution, on: date)
 @transaction.atomic
 def alliance_deactivate(*, alliance: Alliance, last_day: date | None = None) -> Alliance:
     """Deactivate an alliance and end every membership still open on ``last_day``."""
-    last_day = last_day or timezone.localdate()
+    today = timezone.localdate()
+    last_day = last_day or today
+    begun = alliance.memberships.filter(valid_from__gt=last_day, valid_from__lte=today).select_related("institution")
+    if begun.exists():
+        first = begun.order_by("valid_from").first()
+        raise ValidationError(
+            _("“%(institution)s” joined “%(alliance)s” on %(start)s, after the chosen last day; choose a later "
+              "last day so that history is kept.")
+            % {"institution": first.institution.name, "alliance": alliance.name, "start": first.valid_from},
+            code="history_after_last_day",
+        )
+    # Memberships planned for after the last day have not begun: they are withdrawn.
     alliance.memberships.filter(valid_from__gt=last_day).delete()
     alliance.memberships.filter(Q(valid_to__isnull=True) | Q(valid_to__gt=last_day)).update(valid_to=last_day)
     alliance.is_active = False

@@ -233,3 +233,22 @@ def test_database_rejects_moving_a_member_institution_to_another_county(world):
     Institution.objects.filter(pk=loner.pk).update(county=world.wy)  # no membership: allowed
     loner.refresh_from_db()
     assert loner.county == world.wy
+
+
+def test_kind_change_that_breaks_a_rule_is_rejected(world):
+    world.hospital.kind = Institution.Kind.TOWNSHIP_HEALTH_CENTRE
+    with pytest.raises(ValidationError) as excinfo:
+        world.hospital.full_clean()
+    assert "kind" in excinfo.value.message_dict
+    world.centre.kind = Institution.Kind.CDC
+    with pytest.raises(ValidationError):
+        world.centre.full_clean()  # a member that manages a village clinic
+    world.centre2.kind = Institution.Kind.CENTRAL_HEALTH_CENTRE
+    world.centre2.full_clean()  # a harmless change passes
+
+
+def test_deactivating_an_alliance_keeps_history_that_has_begun(world):
+    with pytest.raises(ValidationError) as excinfo:
+        services.alliance_deactivate(alliance=world.alliance_b, last_day=D(2019, 12, 31))
+    assert excinfo.value.code == "history_after_last_day"
+    assert world.alliance_b.memberships.count() == 2

@@ -60,6 +60,8 @@ def _model_for(route: Route, kwarg: str):
         return KWARG_MODELS[kwarg]
     if kwarg == "pk":
         view_class = getattr(route.callback, "cls", None)
+        if getattr(view_class, "scoped_model", None) is not None:
+            return view_class.scoped_model
         queryset = getattr(view_class, "queryset", None)
         if queryset is not None:
             return queryset.model
