@@ -182,7 +182,9 @@ def _memberships(scope: Scope, action: Action) -> QuerySet[AllianceMembership]:
         Q(alliance__county_id__in=scope.view_counties)
         | Q(alliance_id__in=scope.view_alliances)
         | Q(institution_id__in=scope.view_institutions)
-    )
+        # A village clinic's user sees the membership of the centre that manages it.
+        | Q(institution__children__pk__in=scope.view_institutions)
+    ).distinct()
 
 
 def _joint_offices(scope: Scope, action: Action) -> QuerySet[JointOffice]:

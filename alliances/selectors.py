@@ -67,7 +67,7 @@ def alliances_with_structure(*, alliances: QuerySet[Alliance], on: date) -> list
         .prefetch_related(
             Prefetch(
                 "institution__children",
-                queryset=Institution.objects.filter(kind=Institution.Kind.VILLAGE_CLINIC).order_by("name"),
+                queryset=Institution.objects.filter(kind=Institution.Kind.VILLAGE_CLINIC, is_active=True).order_by("name"),
                 to_attr="village_clinics",
             )
         )

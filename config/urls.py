@@ -1,8 +1,9 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 
-admin.site.site_header = "医共体治理门户 · 系统管理"
+admin.site.site_header = _("医共体治理门户 · system administration")
 admin.site.site_title = "医共体治理门户"
 
 urlpatterns = [

@@ -104,3 +104,14 @@ def test_every_scoped_model_has_a_function():
     assert set(scoping.scoped_models()) >= {Region, Alliance, Institution, AllianceMembership, JointOffice}
     with pytest.raises(LookupError):
         scoping.queryset_for(None, type("Unscoped", (), {}))
+
+
+def test_village_clinic_user_sees_the_membership_of_its_centre(world):
+    from accounts.models import Role
+    from tests.factories import UserFactory, grant
+
+    clinic_user = UserFactory(username="clinic_doctor")
+    grant(clinic_user, Role.INSTITUTION_FILER, world.clinic)
+    memberships = scoping.queryset_for(clinic_user, AllianceMembership)
+    assert [m.institution_id for m in memberships] == [world.centre.pk]
+    assert names(clinic_user, Institution) == {"平台镇大村卫生站"}

@@ -1,0 +1,92 @@
+"""Template helpers of the portal: Bootstrap form fields, the navigation context, small filters."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django import forms, template
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from accounts.models import Role
+from alliances import scoping
+
+register = template.Library()
+
+
+def _widget_class(widget: forms.Widget) -> str:
+    if isinstance(widget, forms.CheckboxInput):
+        return "form-check-input"
+    if isinstance(widget, forms.RadioSelect | forms.CheckboxSelectMultiple):
+        return "form-check-input"
+    if isinstance(widget, forms.Select | forms.SelectMultiple):
+        return "form-select"
+    return "form-control"
+
+
+@register.inclusion_tag("includes/field.html")
+def bs_field(field, size: str = ""):
+    """One form field as a Bootstrap form group: label, widget, help text and its errors next to it."""
+    widget = field.field.widget
+    css = _widget_class(widget)
+    if size and css in ("form-control", "form-select"):
+        css += f" {css}-{size}"
+    if field.errors:
+        css += " is-invalid"
+    existing = widget.attrs.get("class", "")
+    attrs = {"class": f"{existing} {css}".strip()}
+    if field.errors:
+        attrs["aria-invalid"] = "true"
+        attrs["aria-describedby"] = f"{field.auto_id}_errors"
+    return {
+        "field": field,
+        "widget_html": field.as_widget(attrs=attrs),
+        "is_checkbox": isinstance(widget, forms.CheckboxInput),
+        "is_choice_list": isinstance(widget, forms.RadioSelect | forms.CheckboxSelectMultiple),
+        "size": size,
+    }
+
+
+@register.simple_tag(takes_context=True)
+def portal_nav(context):
+    """What the navigation bar needs about the signed-in user: role labels and the structure link."""
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    scope = scoping.scope_of(user)
+    labels = dict(Role.choices)
+    roles = [str(labels.get(role, role)) for role in sorted(scope.roles)]
+    if user.is_superuser:
+        roles.insert(0, _("Superuser"))
+    # The structure link opens the user's county; users of several counties find them on the home page.
+    structure_url = reverse("home")
+    if not scope.everything and len(scope.view_counties) == 1:
+        structure_url = reverse("alliances:region_detail", kwargs={"region_pk": next(iter(scope.view_counties))})
+    elif not scope.everything and not scope.view_counties and len(scope.context_counties) == 1 and scope.view_alliances:
+        structure_url = reverse("alliances:region_detail", kwargs={"region_pk": next(iter(scope.context_counties))})
+    return {
+        "roles": roles,
+        "structure_url": structure_url,
+        "read_only": scope.read_only,
+        "no_access": scope.is_empty,
+    }
+
+
+@register.filter
+def minutes(value) -> int:
+    """A timedelta as whole minutes (for the lockout page)."""
+    if isinstance(value, timedelta):
+        return int(value.total_seconds() // 60)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+@register.filter
+def get_item(mapping, key):
+    try:
+        return mapping.get(key)
+    except AttributeError:
+        return None
