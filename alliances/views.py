@@ -650,7 +650,7 @@ def institution_deactivate(request, institution_pk: int):
         "form": form,
         "object": institution,
         "title": _("Deactivate institution"),
-        "message": _("Deactivating “%(name)s” ends its alliance membership after the last active day. "
+        "message": _("Deactivating “%(name)s” ends its alliance membership on the last active day. "
                      "The membership history is kept.") % {"name": institution.name},
         "submit_label": _("Deactivate"),
         "danger": True,

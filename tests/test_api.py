@@ -295,7 +295,7 @@ def test_duplicate_names_answer_with_the_model_message(world):
     response = api(world.bureau).post(
         "/api/institutions/", {"county": world.yn.pk, "name": "县中医院", "kind": K.TCM_HOSPITAL}, format="json")
     assert response.status_code == 400
-    assert "already exists" in " ".join(response.json()["non_field_errors"])
+    assert "本县已有同名机构" in " ".join(response.json()["non_field_errors"])
     response = api(world.bureau).patch(f"/api/alliances/{world.alliance_b.pk}/", {"name": "第一医共体"}, format="json")
     assert response.status_code == 400
     assert Alliance.objects.get(pk=world.alliance_b.pk).name == "第三医共体"
@@ -367,13 +367,13 @@ def test_move_creates_history_and_members_on_a_day_follow_it(world):
 
 
 def test_moving_the_lead_out_while_members_remain_is_refused(world):
-    client = api(world.bureau, HTTP_ACCEPT_LANGUAGE="en")
+    client = api(world.bureau)
     before = list(AllianceMembership.objects.order_by("pk").values_list("pk", "alliance_id", "valid_from", "valid_to"))
     response = client.post(f"/api/institutions/{world.hospital.pk}/move/",
                            {"to_alliance": None, "on": "2024-07-01"}, format="json")
     assert response.status_code == 400
     message = " ".join(response.json()["non_field_errors"])
-    assert "第一医共体" in message and "no lead" in message
+    assert "第一医共体" in message and "没有牵头单位" in message
     after = list(AllianceMembership.objects.order_by("pk").values_list("pk", "alliance_id", "valid_from", "valid_to"))
     assert after == before
 

@@ -32,3 +32,12 @@ def test_chinese_is_the_default_language():
     with translation.override("zh-hans"):
         assert translation.gettext("Alliance office") == "医共体办公室"
         assert translation.gettext("Lead institution") == "牵头单位"
+
+
+def test_pages_are_chinese_whatever_the_browser_asks_and_english_on_request(world, as_user):
+    client = as_user(world.bureau)
+    page = client.get("/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert "退出" in page and "Log out" not in page
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = client.get("/").content.decode()
+    assert "Log out" in page

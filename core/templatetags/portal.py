@@ -70,6 +70,8 @@ def portal_nav(context):
         "structure_url": structure_url,
         "read_only": scope.read_only,
         "no_access": scope.is_empty,
+        # Users of one institution have no alliance or county structure to browse.
+        "org_nav": bool(scope.everything or scope.view_counties or scope.view_alliances),
     }
 
 
