@@ -80,8 +80,8 @@ class Command(BaseCommand):
         command = self.worker_command()
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "config.settings")}
         env.pop(RELOADER_CHILD_ENV, None)
-        # The worker runs from var/ (the filesystem broker keeps its exchange tables in
-        # ./control), with the project on its path.
+        # The worker runs from var/ (anything it writes relative lands there), with the
+        # project on its path.
         base_dir = str(settings.BASE_DIR)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [base_dir, os.environ.get("PYTHONPATH")]))
         var_dir = Path(settings.VAR_DIR)
