@@ -34,6 +34,7 @@ from datetime import date
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.db import models, transaction
 from django.utils.translation import gettext as _
 
@@ -483,12 +484,21 @@ def load_demo() -> Stats:
         )
 
     User = get_user_model()
+    # One hash for every new demo user: the password is published anyway, and each hash costs
+    # about a second (PBKDF2), which would make a first `make run` wait for all of them.
+    shared_hash: list[str] = []
+
+    def set_demo_password(user) -> None:
+        if not shared_hash:
+            shared_hash.append(make_password(DEMO_PASSWORD))
+        user.password = shared_hash[0]
+
     for spec in USERS:
         superuser = spec.get("is_superuser", False)
         user = _upsert(
             User, {"username": spec["username"]},
             {"full_name": spec["full_name"], "is_superuser": superuser, "is_staff": superuser},
-            stats, prepare=lambda u: u.set_password(DEMO_PASSWORD),
+            stats, prepare=set_demo_password,
         )
         for role, scope in spec["grants"]:
             if scope[0] == "region":
