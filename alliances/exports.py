@@ -4,10 +4,15 @@ the table, the reporting unit and date, merged header rows, the data, and the
 
 The texts of the title, the header and the footer belong to the official Chinese
 layout; they are marked for translation but written in Chinese.
+
+Two tables: the county structure (医共体组成情况表) and the institution register
+(医疗卫生机构名册). The register doubles as the import template of
+``alliances.imports``: its column titles are what the importer looks for.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from io import BytesIO
 
@@ -17,8 +22,10 @@ from django.utils.translation import gettext_noop
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
 
-from alliances.models import Alliance, Institution, Region
+from alliances import scoping
+from alliances.models import Alliance, AllianceMembership, Institution, Region
 
 OFFICIAL_LANGUAGE = "zh-hans"
 FONT_NAME = "宋体"
@@ -73,6 +80,48 @@ def _merge(ws, first_row: int, first_col: int, last_row: int, last_col: int) -> 
         ws.merge_cells(start_row=first_row, start_column=first_col, end_row=last_row, end_column=last_col)
 
 
+def _title_rows(ws, *, title: str, county: Region, date_text: str, ncols: int, split: int) -> None:
+    """Row 1: the title merged across the table; row 2: 填报单位 on the left (columns 1..``split``)
+    and the date on the right."""
+    _cell(ws, TITLE_ROW, 1, title, bold=True, size=16, border=False)
+    _merge(ws, TITLE_ROW, 1, TITLE_ROW, ncols)
+    ws.row_dimensions[TITLE_ROW].height = 32
+    _cell(ws, INFO_ROW, 1, _("填报单位：%(unit)s卫生健康局") % {"unit": county.name}, align=LEFT, border=False)
+    _merge(ws, INFO_ROW, 1, INFO_ROW, split)
+    _cell(ws, INFO_ROW, split + 1, date_text, align=RIGHT, border=False)
+    _merge(ws, INFO_ROW, split + 1, INFO_ROW, ncols)
+
+
+def _footer_row(ws, row: int, *, on: date, ncols: int, splits: tuple[int, int]) -> None:
+    """填报人 from column 1, 审核人 from ``splits[0]``, 日期 from ``splits[1]`` to the last column."""
+    reviewer, day = splits
+    _cell(ws, row, 1, _("填报人："), align=LEFT, border=False)
+    _merge(ws, row, 1, row, reviewer - 1)
+    _cell(ws, row, reviewer, _("审核人："), align=LEFT, border=False)
+    _merge(ws, row, reviewer, row, day - 1)
+    _cell(ws, row, day, _("日期：%(date)s") % {"date": _date_zh(on)}, align=LEFT, border=False)
+    _merge(ws, row, day, row, ncols)
+
+
+def _print_setup(ws, *, last_col: str, footer_row: int) -> None:
+    """Landscape A4, one page wide, the two header rows repeated on every page."""
+    ws.freeze_panes = ws.cell(row=FIRST_DATA_ROW, column=1)
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = f"{HEADER_ROW_1}:{HEADER_ROW_2}"
+    ws.print_area = f"A1:{last_col}{footer_row}"
+    ws.print_options.horizontalCentered = True
+
+
+def _save(wb: Workbook) -> bytes:
+    buffer = BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
+
+
 def county_structure_workbook(*, county: Region, alliances: list[Alliance], unaffiliated: list[Institution],
                               on: date) -> bytes:
     """The county's alliances and their members on ``on`` as an .xlsx file (bytes), in Chinese
@@ -95,13 +144,8 @@ def _county_structure_workbook(*, county: Region, alliances: list[Alliance], una
     last_col = get_column_letter(ncols)
 
     # Title, reporting unit and date.
-    _cell(ws, TITLE_ROW, 1, county_structure_title(county), bold=True, size=16, border=False)
-    _merge(ws, TITLE_ROW, 1, TITLE_ROW, ncols)
-    ws.row_dimensions[TITLE_ROW].height = 32
-    _cell(ws, INFO_ROW, 1, _("填报单位：%(unit)s卫生健康局") % {"unit": county.name}, align=LEFT, border=False)
-    _merge(ws, INFO_ROW, 1, INFO_ROW, 4)
-    _cell(ws, INFO_ROW, 5, _("统计日期：%(date)s") % {"date": _date_zh(on)}, align=RIGHT, border=False)
-    _merge(ws, INFO_ROW, 5, INFO_ROW, ncols)
+    _title_rows(ws, title=county_structure_title(county), county=county,
+                date_text=_("统计日期：%(date)s") % {"date": _date_zh(on)}, ncols=ncols, split=4)
 
     # Two header rows: 序号 / 医共体 / 牵头单位 span both; the member columns sit under 成员单位情况.
     for col, (header, width) in enumerate(STRUCTURE_COLUMNS, start=1):
@@ -173,24 +217,175 @@ def _county_structure_workbook(*, county: Region, alliances: list[Alliance], una
 
     # Footer: 填报人 / 审核人 / 日期.
     footer_row = last_data_row + 2
-    _cell(ws, footer_row, 1, _("填报人："), align=LEFT, border=False)
-    _merge(ws, footer_row, 1, footer_row, 3)
-    _cell(ws, footer_row, 4, _("审核人："), align=LEFT, border=False)
-    _merge(ws, footer_row, 4, footer_row, 5)
-    _cell(ws, footer_row, 6, _("日期：%(date)s") % {"date": _date_zh(on)}, align=LEFT, border=False)
-    _merge(ws, footer_row, 6, footer_row, ncols)
+    _footer_row(ws, footer_row, on=on, ncols=ncols, splits=(4, 6))
+    _print_setup(ws, last_col=last_col, footer_row=footer_row)
+    return _save(wb)
 
-    # Printing: landscape A4, one page wide, header rows repeated on every page.
-    ws.freeze_panes = ws.cell(row=FIRST_DATA_ROW, column=1)
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.print_title_rows = f"{HEADER_ROW_1}:{HEADER_ROW_2}"
-    ws.print_area = f"A1:{last_col}{footer_row}"
-    ws.print_options.horizontalCentered = True
 
-    buffer = BytesIO()
-    wb.save(buffer)
-    return buffer.getvalue()
+# The institution register (医疗卫生机构名册) --------------------------------------------------
+
+@dataclass(frozen=True)
+class RegisterColumn:
+    key: str
+    title: str  # official Chinese column title (a msgid)
+    width: int
+
+
+# Column layout of the institution register; ``alliances.imports`` reads files by these titles.
+REGISTER_COLUMNS = [
+    RegisterColumn("seq", gettext_noop("序号"), 6),
+    RegisterColumn("name", gettext_noop("机构名称"), 28),
+    RegisterColumn("short_name", gettext_noop("简称"), 14),
+    RegisterColumn("kind", gettext_noop("机构类别"), 17),
+    RegisterColumn("parent", gettext_noop("所属卫生院"), 20),
+    RegisterColumn("credit_code", gettext_noop("统一社会信用代码"), 22),
+    RegisterColumn("beds", gettext_noop("床位数"), 8),
+    RegisterColumn("service_population", gettext_noop("服务人口"), 10),
+    RegisterColumn("alliance", gettext_noop("所属医共体"), 20),
+    RegisterColumn("role", gettext_noop("角色"), 10),
+    RegisterColumn("joined", gettext_noop("加入日期"), 12),
+    RegisterColumn("status", gettext_noop("状态"), 7),
+]
+REGISTER_COLUMN_BY_KEY = {c.key: c for c in REGISTER_COLUMNS}
+# The membership columns sit under one merged header cell; the others span both header rows.
+REGISTER_GROUP_TITLE = gettext_noop("医共体情况")
+REGISTER_GROUP_KEYS = ("alliance", "role", "joined")
+ROLE_TITLES = {
+    AllianceMembership.Role.LEAD: gettext_noop("牵头单位"),
+    AllianceMembership.Role.MEMBER: gettext_noop("成员单位"),
+}
+STATUS_ACTIVE, STATUS_INACTIVE = gettext_noop("在用"), gettext_noop("停用")
+# Empty bordered rows of the blank template, for the clerk to fill in.
+BLANK_TEMPLATE_ROWS = 10
+
+
+@dataclass
+class RegisterEntry:
+    """One row of the register: the institution and the membership it shows (a village clinic
+    shows its township centre's, without role or date)."""
+
+    institution: Institution
+    membership: AllianceMembership | None
+    follows_parent: bool
+
+
+def institution_register_title(county: Region) -> str:
+    return _("%(county)s医疗卫生机构名册") % {"county": county.name}
+
+
+def institution_register_filename(county: Region, on: date, *, blank: bool = False) -> str:
+    with translation.override(OFFICIAL_LANGUAGE):
+        suffix = _("导入模板") if blank else f"{on:%Y%m%d}"
+        return f"{institution_register_title(county)}_{suffix}.xlsx"
+
+
+def institution_register_entries(user, county: Region, on: date) -> list[RegisterEntry]:
+    """The institutions of ``county`` the user sees, each township centre followed by its village
+    clinics, with the membership in force on ``on``. Two queries whatever the size of the county."""
+    institutions = list(
+        scoping.queryset_for(user, Institution).filter(county=county).select_related("parent")
+    )
+    institutions.sort(key=lambda i: (i.parent.name if i.parent_id else i.name, i.parent_id is not None, i.name))
+    follow = {i.pk: (i.parent_id if i.kind == Institution.Kind.VILLAGE_CLINIC else i.pk) for i in institutions}
+    memberships = {
+        m.institution_id: m
+        for m in scoping.queryset_for(user, AllianceMembership).on(on)
+        .filter(institution_id__in={pk for pk in follow.values() if pk})
+        .select_related("alliance")
+    }
+    return [
+        RegisterEntry(institution=i, membership=memberships.get(follow[i.pk]),
+                      follows_parent=i.kind == Institution.Kind.VILLAGE_CLINIC)
+        for i in institutions
+    ]
+
+
+def institution_register_workbook(*, county: Region, entries: list[RegisterEntry], on: date,
+                                  blank: bool = False) -> bytes:
+    """The register as an .xlsx file (bytes), in Chinese whatever the interface language. With
+    ``blank`` the layout has empty rows instead of data: the import template. No query."""
+    with translation.override(OFFICIAL_LANGUAGE):
+        return _institution_register_workbook(county=county, entries=[] if blank else entries, on=on, blank=blank)
+
+
+def _institution_register_workbook(*, county: Region, entries: list[RegisterEntry], on: date, blank: bool) -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    ws.title = _("机构名册")
+    ncols = len(REGISTER_COLUMNS)
+    last_col = get_column_letter(ncols)
+    col_of = {c.key: n for n, c in enumerate(REGISTER_COLUMNS, start=1)}
+
+    _title_rows(ws, title=institution_register_title(county), county=county,
+                date_text=_("导出日期：%(date)s") % {"date": _date_zh(on)}, ncols=ncols, split=6)
+
+    group = [col_of[key] for key in REGISTER_GROUP_KEYS]
+    for col, column in enumerate(REGISTER_COLUMNS, start=1):
+        ws.column_dimensions[get_column_letter(col)].width = column.width
+        if col in group:
+            _cell(ws, HEADER_ROW_1, col, _(REGISTER_GROUP_TITLE) if col == group[0] else None, bold=True,
+                  fill=HEADER_FILL)
+            _cell(ws, HEADER_ROW_2, col, _(column.title), bold=True, fill=HEADER_FILL)
+        else:
+            _cell(ws, HEADER_ROW_1, col, _(column.title), bold=True, fill=HEADER_FILL)
+            _cell(ws, HEADER_ROW_2, col, None, bold=True, fill=HEADER_FILL)
+            _merge(ws, HEADER_ROW_1, col, HEADER_ROW_2, col)
+    _merge(ws, HEADER_ROW_1, group[0], HEADER_ROW_1, group[-1])
+    ws.row_dimensions[HEADER_ROW_1].height = 22
+    ws.row_dimensions[HEADER_ROW_2].height = 22
+
+    row = FIRST_DATA_ROW
+    for number, entry in enumerate(entries, start=1):
+        institution, membership = entry.institution, entry.membership
+        values = {
+            "seq": number,
+            "name": institution.name,
+            "short_name": institution.short_name,
+            "kind": str(Institution.Kind(institution.kind).label),
+            "parent": institution.parent.name if institution.parent_id else "",
+            "credit_code": institution.credit_code,
+            "beds": institution.beds,
+            "service_population": institution.service_population,
+            "alliance": membership.alliance.name if membership else "",
+            "role": _(ROLE_TITLES[membership.role]) if membership and not entry.follows_parent else "",
+            "joined": membership.valid_from if membership and not entry.follows_parent else None,
+            "status": _(STATUS_ACTIVE) if institution.is_active else _(STATUS_INACTIVE),
+        }
+        for column in REGISTER_COLUMNS:
+            align = {"name": LEFT, "parent": LEFT, "alliance": LEFT, "beds": RIGHT,
+                     "service_population": RIGHT}.get(column.key, CENTER)
+            cell = _cell(ws, row, col_of[column.key], values[column.key] if values[column.key] != "" else None,
+                         align=align)
+            if column.key == "credit_code":
+                cell.number_format = "@"  # an all-digit code must stay text
+            elif column.key == "joined":
+                cell.number_format = "yyyy-mm-dd"
+        row += 1
+    if blank:
+        for _n in range(BLANK_TEMPLATE_ROWS):
+            for column in REGISTER_COLUMNS:
+                cell = _cell(ws, row, col_of[column.key], None)
+                if column.key == "credit_code":
+                    cell.number_format = "@"
+                elif column.key == "joined":
+                    cell.number_format = "yyyy-mm-dd"
+            row += 1
+    last_data_row = row - 1
+
+    # Drop-down lists for the kind and the role; other spellings are still accepted (a warning only).
+    if last_data_row >= FIRST_DATA_ROW:
+        lists = {
+            "kind": [str(label) for label in Institution.Kind.labels],
+            "role": [_(title) for title in ROLE_TITLES.values()],
+        }
+        for key, options in lists.items():
+            letter = get_column_letter(col_of[key])
+            validation = DataValidation(type="list", formula1='"{}"'.format(",".join(options)), allow_blank=True,
+                                        errorStyle="warning", showErrorMessage=True)
+            validation.add(f"{letter}{FIRST_DATA_ROW}:{letter}{last_data_row}")
+            ws.add_data_validation(validation)
+
+    footer_row = max(last_data_row, HEADER_ROW_2) + 2
+    _footer_row(ws, footer_row, on=on, ncols=ncols, splits=(5, 9))
+    _print_setup(ws, last_col=last_col, footer_row=footer_row)
+    return _save(wb)

@@ -6,6 +6,10 @@ app_name = "alliances"
 urlpatterns = [
     path("regions/<int:region_pk>/", views.region_detail, name="region_detail"),
     path("regions/<int:region_pk>/structure.xlsx", views.region_structure_xlsx, name="region_structure_xlsx"),
+    path("regions/<int:region_pk>/institutions.xlsx", views.region_institutions_xlsx,
+         name="region_institutions_xlsx"),
+    path("regions/<int:region_pk>/institutions/import/", views.region_institutions_import,
+         name="region_institutions_import"),
     path("alliances/", views.alliance_list, name="alliance_list"),
     path("alliances/new/", views.alliance_create, name="alliance_create"),
     path("alliances/<int:alliance_pk>/", views.alliance_detail, name="alliance_detail"),

@@ -6,7 +6,8 @@ may not change answers 403, a foreign or missing one 404). Memberships are
 written only through ``alliances.services``.
 
 The pages live in one module per domain (``regions``, ``alliance_views``, ``institutions``,
-``joint_offices``; shared helpers in ``common``); this package re-exports what ``alliances.urls``
+``joint_offices``, ``imports`` for the institution register's xlsx export and import; shared helpers
+in ``common``); this package re-exports what ``alliances.urls``
 and the home page (``core.views``) use.
 """
 
@@ -20,6 +21,7 @@ from alliances.views.alliance_views import (
     alliance_members,
     alliance_page_context,
 )
+from alliances.views.imports import region_institutions_import, region_institutions_xlsx
 from alliances.views.institutions import (
     institution_create,
     institution_deactivate,
@@ -57,6 +59,8 @@ __all__ = [
     "joint_office_create",
     "joint_office_delete",
     "region_detail",
+    "region_institutions_import",
+    "region_institutions_xlsx",
     "region_structure_xlsx",
     "rollup_context",
 ]
