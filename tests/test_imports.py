@@ -302,6 +302,22 @@ def test_update_shows_old_and_new_and_is_applied_on_confirm(as_user, world):
     assert untouched == [r for r in snapshot()[0] if r[0] != world.hospital.pk]
 
 
+def test_blank_optional_cells_keep_what_the_portal_has(as_user, world):
+    code = valid_code("12445322MB0000001")
+    world.hospital.credit_code, world.hospital.short_name = code, "县医院"
+    world.hospital.save()
+    c = as_user(world.bureau)
+    response = upload(c, world.yn, xlsx_bytes([row("县人民医院", "县级综合医院")]))  # only name and kind
+    assert preview_rows(response)["县人民医院"].action == "unchanged"
+    assert response.context["token"] is None  # nothing to import
+    world.hospital.refresh_from_db()
+    assert (world.hospital.beds, world.hospital.credit_code, world.hospital.short_name) == (500, code, "县医院")
+    created = upload(c, world.yn, xlsx_bytes([row("新建镇卫生院", "乡镇卫生院")]))
+    assert confirm(c, world.yn, created.context["token"]).status_code == 302
+    new = Institution.objects.get(name="新建镇卫生院")
+    assert (new.beds, new.service_population, new.credit_code) == (0, 0, "")
+
+
 def test_move_to_another_alliance_keeps_history(as_user, world):
     c = as_user(world.bureau)
     content = xlsx_bytes([row("桂圩镇卫生院", "乡镇卫生院", beds=50, population=30000, alliance="第三医共体",
