@@ -7,9 +7,7 @@ from datetime import date
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import IntegrityError, transaction
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -32,10 +30,11 @@ from alliances.views.common import (
     DEACTIVATE_ERROR_FIELDS,
     PAGE_SIZE,
     K,
+    _forget_unsaved,
     _require_change_county,
     _require_membership_change,
-    add_service_errors,
     natural_key,
+    write_or_report,
 )
 
 # Page contexts (used by the pages here and by the home page) ------------------------------
@@ -170,20 +169,17 @@ def alliance_create(request):
     initial = {"county": county_pk} if county_pk.isascii() and county_pk.isdigit() else {}
     form = AllianceForm(request.POST or None, user=user, initial=initial)
     if request.method == "POST" and form.is_valid():
-        try:
-            with transaction.atomic():
-                alliance = form.save()
-                lead = form.cleaned_data.get("lead")
-                if lead:
-                    services.institution_move(institution=lead, to_alliance=alliance,
-                                              on=form.cleaned_data["lead_from"], role=AllianceMembership.Role.LEAD)
-        except ValidationError as exc:
-            form.instance.pk = None  # rolled back
-            add_service_errors(form, exc, CREATE_ALLIANCE_ERROR_FIELDS)
-        except IntegrityError:
-            form.instance.pk = None
-            form.add_error(None, _("The data changed while you were editing; please check and try again."))
-        else:
+        def create():
+            created = form.save()
+            lead = form.cleaned_data.get("lead")
+            if lead:
+                services.institution_move(institution=lead, to_alliance=created,
+                                          on=form.cleaned_data["lead_from"], role=AllianceMembership.Role.LEAD)
+            return created
+
+        saved, alliance = write_or_report(form, create, CREATE_ALLIANCE_ERROR_FIELDS,
+                                          on_failure=lambda: _forget_unsaved(form))
+        if saved:
             messages.success(request, _("Alliance “%(name)s” was created.") % {"name": alliance.name})
             return redirect("alliances:alliance_detail", alliance_pk=alliance.pk)
     return render(request, "alliances/alliance_form.html", {"form": form, "alliance": None})
@@ -195,12 +191,8 @@ def alliance_edit(request, alliance_pk: int):
     alliance = scoping.get_for_user(user, Alliance, alliance_pk, CHANGE)
     form = AllianceForm(request.POST or None, instance=alliance, user=user)
     if request.method == "POST" and form.is_valid():
-        try:
-            with transaction.atomic():
-                form.save()
-        except IntegrityError:
-            form.add_error(None, _("The data changed while you were editing; please check and try again."))
-        else:
+        saved, _alliance = write_or_report(form, form.save)
+        if saved:
             messages.success(request, _("Alliance “%(name)s” was saved.") % {"name": alliance.name})
             return redirect("alliances:alliance_detail", alliance_pk=alliance.pk)
     return render(request, "alliances/alliance_form.html", {"form": form, "alliance": alliance})
@@ -217,13 +209,10 @@ def alliance_deactivate(request, alliance_pk: int):
         return redirect(detail_url)
     form = DeactivateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            with transaction.atomic():
-                services.alliance_deactivate(alliance=alliance, last_day=form.cleaned_data["last_day"])
-        except ValidationError as exc:
-            alliance.refresh_from_db()
-            add_service_errors(form, exc, DEACTIVATE_ERROR_FIELDS)
-        else:
+        saved, _alliance = write_or_report(
+            form, lambda: services.alliance_deactivate(alliance=alliance, last_day=form.cleaned_data["last_day"]),
+            DEACTIVATE_ERROR_FIELDS, on_failure=alliance.refresh_from_db)
+        if saved:
             messages.success(request, _("Alliance “%(name)s” was deactivated; its memberships end on %(day)s.")
                              % {"name": alliance.name, "day": form.cleaned_data["last_day"].isoformat()})
             return redirect(detail_url)
@@ -251,15 +240,11 @@ def alliance_add_member(request, alliance_pk: int):
     form = AddMemberForm(request.POST or None, user=user, alliance=alliance)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
-            with transaction.atomic():
-                services.institution_move(institution=data["institution"], to_alliance=alliance,
-                                          on=data["valid_from"], role=data["role"], note=data["note"])
-        except ValidationError as exc:
-            add_service_errors(form, exc, ADD_MEMBER_ERROR_FIELDS)
-        except IntegrityError:
-            form.add_error(None, _("The data changed while you were editing; please check and try again."))
-        else:
+        saved, _membership = write_or_report(
+            form, lambda: services.institution_move(institution=data["institution"], to_alliance=alliance,
+                                                    on=data["valid_from"], role=data["role"], note=data["note"]),
+            ADD_MEMBER_ERROR_FIELDS)
+        if saved:
             messages.success(request, _("“%(institution)s” is a member of “%(alliance)s” from %(day)s.") % {
                 "institution": data["institution"].name, "alliance": alliance.name,
                 "day": data["valid_from"].isoformat()})

@@ -7,6 +7,7 @@ import re
 from collections import defaultdict
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
@@ -48,6 +49,28 @@ def add_service_errors(form, exc: ValidationError, fields_by_code: dict[str, str
     for error in exc.error_list:
         field = fields_by_code.get(error.code)
         form.add_error(field if field in form.fields else None, error.messages)
+
+
+def write_or_report(form, write, fields_by_code: dict[str, str] | None = None, *, on_failure=None):
+    """Run ``write()`` in a savepoint and return ``(True, its result)``. A service's
+    ``ValidationError`` or an ``IntegrityError`` (someone changed the data meanwhile) is shown
+    in ``form`` instead, ``on_failure()`` resets what the write left in memory, and the answer
+    is ``(False, None)``: nothing was saved."""
+    try:
+        with transaction.atomic():
+            return True, write()
+    except ValidationError as exc:
+        add_service_errors(form, exc, fields_by_code)
+    except IntegrityError:
+        form.add_error(None, _("The data changed while you were editing; please check and try again."))
+    if on_failure is not None:
+        on_failure()
+    return False, None
+
+
+def _forget_unsaved(form) -> None:
+    """After a rolled-back create the form's instance must not look saved."""
+    form.instance.pk = None
 
 
 def _require_membership_change(user, county_id: int) -> None:

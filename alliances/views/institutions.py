@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.shortcuts import redirect, render
@@ -28,11 +26,12 @@ from alliances.views.common import (
     MOVE_ERROR_FIELDS,
     PAGE_SIZE,
     K,
+    _forget_unsaved,
     _joint_partners,
     _require_change_county,
     _require_membership_change,
     _visible_alliance_ids,
-    add_service_errors,
+    write_or_report,
 )
 
 # Page contexts (used by the pages here and by the home page) ------------------------------
@@ -155,13 +154,8 @@ def institution_create(request):
             initial = {"parent": parent.pk, "county": parent.county_id, "kind": K.VILLAGE_CLINIC}
     form = InstitutionForm(request.POST or None, user=user, initial=initial)
     if request.method == "POST" and form.is_valid():
-        try:
-            with transaction.atomic():
-                institution = form.save()
-        except IntegrityError:
-            form.instance.pk = None
-            form.add_error(None, _("The data changed while you were editing; please check and try again."))
-        else:
+        saved, institution = write_or_report(form, form.save, on_failure=lambda: _forget_unsaved(form))
+        if saved:
             messages.success(request, _("Institution “%(name)s” was created.") % {"name": institution.name})
             return redirect("alliances:institution_detail", institution_pk=institution.pk)
     return render(request, "alliances/institution_form.html", {"form": form, "institution": None})
@@ -173,12 +167,8 @@ def institution_edit(request, institution_pk: int):
     institution = scoping.get_for_user(user, Institution, institution_pk, CHANGE)
     form = InstitutionForm(request.POST or None, instance=institution, user=user)
     if request.method == "POST" and form.is_valid():
-        try:
-            with transaction.atomic():
-                form.save()
-        except IntegrityError:
-            form.add_error(None, _("The data changed while you were editing; please check and try again."))
-        else:
+        saved, _institution = write_or_report(form, form.save)
+        if saved:
             messages.success(request, _("Institution “%(name)s” was saved.") % {"name": institution.name})
             return redirect("alliances:institution_detail", institution_pk=institution.pk)
     return render(request, "alliances/institution_form.html", {"form": form, "institution": institution})
@@ -195,16 +185,11 @@ def institution_deactivate(request, institution_pk: int):
         return redirect(detail_url)
     form = DeactivateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            with transaction.atomic():
-                services.institution_deactivate(institution=institution, last_day=form.cleaned_data["last_day"])
-        except ValidationError as exc:
-            institution.refresh_from_db()
-            add_service_errors(form, exc, DEACTIVATE_ERROR_FIELDS)
-        except IntegrityError:
-            institution.refresh_from_db()
-            form.add_error(None, _("The data changed while you were editing; please check and try again."))
-        else:
+        saved, _institution = write_or_report(
+            form,
+            lambda: services.institution_deactivate(institution=institution, last_day=form.cleaned_data["last_day"]),
+            DEACTIVATE_ERROR_FIELDS, on_failure=institution.refresh_from_db)
+        if saved:
             messages.success(request, _("Institution “%(name)s” was deactivated.") % {"name": institution.name})
             return redirect(detail_url)
     return render(request, "alliances/confirm_form.html", {
@@ -234,15 +219,11 @@ def institution_move(request, institution_pk: int):
     form = MoveForm(request.POST or None, user=user, institution=institution)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
-            with transaction.atomic():
-                services.institution_move(institution=institution, to_alliance=data["to_alliance"],
-                                          on=data["on"], role=data["role"], note=data["note"])
-        except ValidationError as exc:
-            add_service_errors(form, exc, MOVE_ERROR_FIELDS)
-        except IntegrityError:
-            form.add_error(None, _("The data changed while you were editing; please check and try again."))
-        else:
+        saved, _membership = write_or_report(
+            form, lambda: services.institution_move(institution=institution, to_alliance=data["to_alliance"],
+                                                    on=data["on"], role=data["role"], note=data["note"]),
+            MOVE_ERROR_FIELDS)
+        if saved:
             if data["to_alliance"] is None:
                 text = _("“%(institution)s” belongs to no alliance from %(day)s.")
             else:
