@@ -175,15 +175,11 @@ class AllianceViewSet(ScopedViewSetMixin, mixins.ListModelMixin, mixins.Retrieve
             raise drf_validation_error(DjangoValidationError(
                 _("“%(alliance)s” is already inactive.") % {"alliance": alliance.name}))
         last_day = params.validated_data.get("last_day") or self.today
-        # The service deletes memberships starting after last_day: fine for planned ones, but a
-        # membership that has already begun is history and must not vanish.
-        begun = (alliance.memberships.filter(valid_from__gt=last_day, valid_from__lte=self.today)
-                 .select_related("institution").first())
-        if begun is not None:
-            raise serializers.ValidationError({"last_day": [
-                _("“%(institution)s” joined on %(start)s, after this last day; a deactivation cannot erase "
-                  "membership history.") % {"institution": begun.institution.name, "start": begun.valid_from}]})
-        alliance = services.alliance_deactivate(alliance=alliance, last_day=last_day)
+        try:
+            # The service refuses a last day that would erase membership history already begun.
+            alliance = services.alliance_deactivate(alliance=alliance, last_day=last_day)
+        except DjangoValidationError as exc:
+            raise drf_validation_error(exc, {"history_after_last_day": "last_day"}) from None
         alliance = self.get_queryset().get(pk=alliance.pk)  # fresh lead and member count
         return Response(self.get_serializer(alliance).data)
 

@@ -31,9 +31,16 @@ from alliances.models import Alliance, AllianceMembership, Institution, JointOff
 Role = AllianceMembership.Role
 
 
-def drf_validation_error(exc: DjangoValidationError) -> serializers.ValidationError:
+def drf_validation_error(exc: DjangoValidationError,
+                         fields_by_code: dict[str, str] | None = None) -> serializers.ValidationError:
     """A Django ``ValidationError`` (from ``full_clean`` or a service) as a DRF one: field
-    errors keep their field, the rest go under ``non_field_errors``."""
+    errors keep their field, an error whose code ``fields_by_code`` names goes to that field,
+    the rest go under ``non_field_errors``."""
+    if fields_by_code and not hasattr(exc, "error_dict"):
+        by_field: dict[str, list] = {}
+        for error in exc.error_list:
+            by_field.setdefault(fields_by_code.get(error.code, NON_FIELD_ERRORS), []).append(error)
+        exc = DjangoValidationError(by_field)
     detail = serializers.as_serializer_error(exc)
     if NON_FIELD_ERRORS in detail:
         detail[api_settings.NON_FIELD_ERRORS_KEY] = detail.pop(NON_FIELD_ERRORS)
