@@ -41,6 +41,11 @@ CHANGE: Action = "change"
 
 # Roles that may change master data of the county they are granted on.
 COUNTY_EDITOR_ROLES = {Role.BUREAU_ADMIN, Role.BUREAU_STAFF}
+# Roles that supervise a county's tasks (督办, 督查).
+SUPERVISOR_ROLES = {Role.SUPERVISOR, Role.BUREAU_ADMIN}
+# Roles that report for the institution or alliance they are granted on (progress, later filings);
+# viewers only read.
+REPORTER_ROLES = {Role.ALLIANCE_ADMIN, Role.INSTITUTION_FILER, Role.INSTITUTION_REVIEWER}
 
 
 @dataclass
@@ -58,6 +63,11 @@ class Scope:
     # Regions granted directly (cities and provinces included).
     granted_regions: set[int] = field(default_factory=set)
     roles: set[str] = field(default_factory=set)
+    # Counties whose tasks the user supervises (督办单, 督查); only counties, never a city or province.
+    supervise_counties: set[int] = field(default_factory=set)
+    # Institutions and alliances the user reports for (task progress, filings).
+    report_institutions: set[int] = field(default_factory=set)
+    report_alliances: set[int] = field(default_factory=set)
 
     @property
     def is_empty(self) -> bool:
@@ -65,6 +75,9 @@ class Scope:
 
     def can_change_county(self, county_id: int | None) -> bool:
         return self.everything or (county_id is not None and county_id in self.change_counties)
+
+    def can_supervise_county(self, county_id: int | None) -> bool:
+        return self.everything or (county_id is not None and county_id in self.supervise_counties)
 
     @property
     def read_only(self) -> bool:
@@ -91,6 +104,8 @@ def scope_of(user) -> Scope:
                 scope.view_counties.add(grant.region_id)
                 if grant.role in COUNTY_EDITOR_ROLES:
                     scope.change_counties.add(grant.region_id)
+                if grant.role in SUPERVISOR_ROLES:
+                    scope.supervise_counties.add(grant.region_id)
             else:
                 higher_regions.add(grant.region_id)
         elif grant.alliance_id:
@@ -98,9 +113,13 @@ def scope_of(user) -> Scope:
             scope.context_counties.add(grant.alliance.county_id)
             if grant.role == Role.ALLIANCE_ADMIN:
                 scope.change_alliances.add(grant.alliance_id)
+            if grant.role in REPORTER_ROLES:
+                scope.report_alliances.add(grant.alliance_id)
         else:
             scope.view_institutions.add(grant.institution_id)
             scope.context_counties.add(grant.institution.county_id)
+            if grant.role in REPORTER_ROLES:
+                scope.report_institutions.add(grant.institution_id)
     if higher_regions:
         # The tree has three levels: a county's parent is a city, the city's parent a province.
         scope.view_counties |= set(
@@ -234,6 +253,13 @@ def queryset_for(user, model: type[Model], action: Action = VIEW) -> QuerySet:
     if scope.is_empty:
         return model._default_manager.none()
     return scoper(scope, action)
+
+
+def queryset_for_scope(scope: Scope, model: type[Model], action: Action = VIEW) -> QuerySet:
+    """Like ``queryset_for`` for a ``Scope`` built by hand (a part of a user's grants)."""
+    if scope.is_empty:
+        return model._default_manager.none()
+    return _SCOPERS[model](scope, action)
 
 
 def get_for_user(user, model: type[Model], pk, action: Action = VIEW, queryset: QuerySet | None = None):

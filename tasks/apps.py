@@ -3,7 +3,10 @@ from django.utils.translation import gettext_lazy as _
 
 
 class TasksConfig(AppConfig):
-    """Task ledgers (台账), assignments, progress and supervision — built in a later issue."""
+    """Task ledgers (台账), assignments, progress and supervision."""
 
     name = "tasks"
     verbose_name = _("Task ledgers")
+
+    def ready(self) -> None:
+        from tasks import scoping  # noqa: F401  (registers the scoping functions)

@@ -4,34 +4,29 @@ the header row found by its column titles, and the data rows up to the footer.""
 from __future__ import annotations
 
 import csv
-import io
 import logging
 import re
 import unicodedata
-import zipfile
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from django.utils.translation import gettext as _
-from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
 from alliances.exports import REGISTER_COLUMN_BY_KEY
 from alliances.imports.cells import _is_blank
 from alliances.imports.results import Issue, RawTable
+from core import uploads
+from core.uploads import MAX_UNZIPPED_BYTES, OLE_SIGNATURE, ZIP_SIGNATURE
 
 logger = logging.getLogger(__package__)  # "alliances.imports"
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
-MAX_UNZIPPED_BYTES = 100 * 1024 * 1024  # a 5 MB workbook that inflates beyond this is not a register
 MAX_DATA_ROWS = 5000
 MAX_COLUMNS = 60
 HEADER_SEARCH_ROWS = 6
 BLANK_RUN_LIMIT = 500  # this many empty rows in a row end the sheet (formatted but empty rows)
 
-OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls and other legacy Office files
-ZIP_SIGNATURE = b"PK\x03\x04"
 
 # Column titles the importer recognises, by field; the first is the official title (exports.py).
 TITLE_ALIASES: dict[str, tuple[str, ...]] = {
@@ -70,17 +65,6 @@ def _title_lookup() -> dict[str, str]:
     return lookup
 
 
-def _cell_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, str):
-        value = value.strip()
-        return value or None
-    if isinstance(value, int | float | bool | date) or value is None:
-        return value
-    return str(value)  # times, timedeltas: shown as text and refused where a number or date is due
-
-
 def read_upload(upload) -> tuple[RawTable | None, list[Issue]]:
     """Check and read an uploaded file (a Django ``UploadedFile``). Returns the table, or None and
     the reasons the file cannot be read."""
@@ -96,11 +80,15 @@ def read_upload(upload) -> tuple[RawTable | None, list[Issue]]:
         return None, [_too_large(name, len(data))]
     if not data.strip():
         return None, [Issue(_("“%(name)s” is empty.") % {"name": name})]
-    is_xlsx = _looks_like_xlsx(data)
+    kind = uploads.sniff_zip(data)
+    is_xlsx = kind in (uploads.XLSX, uploads.XLSM)
     if suffix == ".xlsx":
-        if is_xlsx is None:
+        if kind == uploads.TOO_BIG:
             return None, [Issue(_("“%(name)s” unpacks to more than %(limit)s MB; it is not a register.")
                                 % {"name": name, "limit": MAX_UNZIPPED_BYTES // (1024 * 1024)})]
+        if kind == uploads.XLSM:
+            return None, [Issue(_("“%(name)s” contains macros (an .xlsm workbook renamed .xlsx). Save it in Excel "
+                                  "as “Excel workbook (*.xlsx)”, without macros, and upload that.") % {"name": name})]
         if not is_xlsx:
             if data.startswith(OLE_SIGNATURE):
                 return None, [Issue(_("“%(name)s” is an old-style Excel file (.xls) renamed .xlsx. Open it in "
@@ -111,7 +99,7 @@ def read_upload(upload) -> tuple[RawTable | None, list[Issue]]:
     if is_xlsx or data.startswith((ZIP_SIGNATURE, OLE_SIGNATURE)):
         return None, [Issue(_("“%(name)s” is named .csv but is an Excel workbook, not a text file. Upload it "
                               "with the .xlsx extension, or save it from Excel as “CSV UTF-8”.") % {"name": name})]
-    text = _decode_text(data)
+    text = uploads.decode_text(data)
     if text is None:
         return None, [Issue(_("“%(name)s” is not a text CSV file (it is not UTF-8 or GB18030 text).")
                             % {"name": name})]
@@ -123,52 +111,15 @@ def _too_large(name: str, size: int) -> Issue:
                  % {"name": name, "size": size / (1024 * 1024), "limit": MAX_UPLOAD_BYTES // (1024 * 1024)})
 
 
-def _looks_like_xlsx(data: bytes) -> bool | None:
-    """True for a zip with ``[Content_Types].xml`` (an Office Open XML file), False otherwise,
-    None for a zip that would unpack to too much."""
-    if not data.startswith(ZIP_SIGNATURE):
-        return False
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            entries = archive.infolist()
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError):
-        return False
-    if not any(e.filename == "[Content_Types].xml" for e in entries):
-        return False
-    if sum(e.file_size for e in entries) > MAX_UNZIPPED_BYTES:
-        return None
-    return True
-
-
-def _decode_text(data: bytes) -> str | None:
-    """UTF-8 (with or without BOM), UTF-16 with BOM (Excel's “Unicode text”), or GB18030 (CSV saved by
-    Chinese Excel). None when the bytes are not text."""
-    candidates = []
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        candidates.append("utf-16")
-    candidates += ["utf-8-sig", "gb18030"]
-    for encoding in candidates:
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        if any(unicodedata.category(ch) == "Cc" and ch not in "\t\r\n" for ch in text):
-            return None  # control characters: a binary file that happens to decode
-        return text
-    return None
-
-
 def _read_xlsx(data: bytes, name: str) -> tuple[RawTable | None, list[Issue]]:
     try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        workbook = uploads.Workbook(data)
     except Exception:  # openpyxl raises many kinds of errors on damaged files
         logger.info("unreadable workbook %r", name, exc_info=True)
         return None, [Issue(_("“%(name)s” could not be read as an Excel workbook; it may be damaged. Open it in "
                               "Excel, save it again and upload it.") % {"name": name})]
     try:
-        sheet = workbook.active or workbook.worksheets[0]
-        rows = _numbered_rows(sheet.iter_rows(max_col=MAX_COLUMNS, values_only=True))
-        return _read_rows(rows, name=name, file_format="xlsx")
+        return _read_rows(workbook.rows(MAX_COLUMNS), name=name, file_format="xlsx")
     except Exception:
         logger.info("unreadable workbook %r", name, exc_info=True)
         return None, [Issue(_("“%(name)s” could not be read as an Excel workbook; it may be damaged. Open it in "
@@ -177,25 +128,12 @@ def _read_xlsx(data: bytes, name: str) -> tuple[RawTable | None, list[Issue]]:
         workbook.close()
 
 
-def _numbered_rows(rows):
-    for number, values in enumerate(rows, start=1):
-        yield number, [_cell_value(v) for v in values]
-
-
 def _read_csv(text: str, name: str) -> tuple[RawTable | None, list[Issue]]:
-    head = text.splitlines()[:HEADER_SEARCH_ROWS + 2]
-    delimiter = max([",", "\t", ";"], key=lambda d: sum(line.count(d) for line in head))
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-
-    def rows():
-        for number, values in enumerate(reader, start=1):
-            yield number, [_cell_value(v) for v in values[:MAX_COLUMNS]]
-
     try:
-        return _read_rows(rows(), name=name, file_format="csv")
+        return _read_rows(uploads.csv_rows(text, max_col=MAX_COLUMNS), name=name, file_format="csv")
     except csv.Error as exc:
-        return None, [Issue(_("“%(name)s” is not a well-formed CSV file (line %(line)s: %(error)s).")
-                            % {"name": name, "line": reader.line_num, "error": exc})]
+        return None, [Issue(_("“%(name)s” is not a well-formed CSV file (%(error)s).")
+                            % {"name": name, "error": exc})]
 
 
 def _read_rows(rows, *, name: str, file_format: str) -> tuple[RawTable | None, list[Issue]]:
@@ -257,7 +195,7 @@ def _read_rows(rows, *, name: str, file_format: str) -> tuple[RawTable | None, l
     if issues:
         return None, issues
 
-    index_of = {key: _column_index(letter) for key, (letter, _t) in columns.items()}
+    index_of = {key: uploads.column_index(letter) for key, (letter, _t) in columns.items()}
     data_rows: list[tuple[int, dict[str, Any]]] = []
     blank_run = 0
 
@@ -297,10 +235,3 @@ def _is_footer(values: list) -> bool:
     if not filled[0].startswith(FOOTER_PREFIXES):
         return False
     return all(isinstance(v, str) and v.startswith((*FOOTER_PREFIXES, "日期")) for v in filled)
-
-
-def _column_index(letter: str) -> int:
-    index = 0
-    for ch in letter:
-        index = index * 26 + (ord(ch) - 64)
-    return index - 1

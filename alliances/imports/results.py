@@ -9,48 +9,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from django.utils.translation import gettext as _
-
 from alliances.models import Institution, Region
+from core.issues import ImportFailed, Issue
+
+__all__ = ["FIELD_KEYS", "MEMBERSHIP_KEYS", "Change", "ImportFailed", "ImportResult", "Issue", "RawTable",
+           "RowResult"]
 
 FIELD_KEYS = ("name", "short_name", "kind", "parent", "credit_code", "beds", "service_population")
 MEMBERSHIP_KEYS = ("alliance", "role", "joined")
-
-
-@dataclass
-class Issue:
-    """One problem, with where it is: the row as Excel numbers it, the column letter and its title."""
-
-    message: str
-    row: int | None = None
-    column: str | None = None
-    title: str | None = None
-
-    @property
-    def cell(self) -> str:
-        return f"{self.column}{self.row}" if self.column and self.row else ""
-
-    @property
-    def text(self) -> str:
-        values = {"row": self.row, "column": self.column, "title": self.title, "message": self.message}
-        if self.row and self.column:
-            return _("Row %(row)s, column %(column)s (%(title)s): %(message)s") % values
-        if self.row and self.title:
-            return _("Row %(row)s (%(title)s): %(message)s") % values
-        if self.row:
-            return _("Row %(row)s: %(message)s") % values
-        return self.message
-
-    def __str__(self) -> str:
-        return self.text
-
-
-class ImportFailed(Exception):
-    """Applying an import failed; nothing was saved."""
-
-    def __init__(self, issues: list[Issue]):
-        super().__init__("; ".join(i.text for i in issues))
-        self.issues = issues
 
 
 @dataclass

@@ -1,0 +1,22 @@
+"""Task ledgers (台账): ledgers and their items, assignments with progress and evidence,
+supervision and inspections, events and daily digests. One module per concern."""
+
+from tasks.models.assignments import Assignment, Evidence, ProgressReport, TaskSettings
+from tasks.models.ledgers import Department, Ledger, LedgerSection, TaskItem
+from tasks.models.notifications import AssignmentEvent, Notification, NotificationItem
+from tasks.models.supervision import (
+    STEP_ORDER,
+    Colour,
+    EscalationRule,
+    EscalationStep,
+    Inspection,
+    InspectionFinding,
+    Step,
+    SupervisionOrder,
+)
+
+__all__ = [
+    "STEP_ORDER", "Assignment", "AssignmentEvent", "Colour", "Department", "EscalationRule", "EscalationStep",
+    "Evidence", "Inspection", "InspectionFinding", "Ledger", "LedgerSection", "Notification", "NotificationItem",
+    "ProgressReport", "Step", "SupervisionOrder", "TaskItem", "TaskSettings",
+]

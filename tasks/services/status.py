@@ -1,0 +1,110 @@
+"""Keeping the cached status of assignments true, and recording the changes worth telling people
+(detect, then act: ``tasks.services.digests`` sends what is recorded here).
+
+Every write that can change a status (a report, a review, a deadline set by a person, a new
+assignment) calls ``assignments_refresh``; the daily job and the dashboard call
+``assignments_refresh_due`` for the rows whose ``next_change_at`` has passed, which an index
+finds. The update is conditional on the ``next_change_at`` read, so two runs at once record each
+change once; events are unique per (assignment, kind, key) besides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db import transaction
+
+from tasks.models import Assignment, AssignmentEvent, TaskSettings
+from tasks.status import DEFAULT_RULES, Status, StatusResult, StatusRules
+
+BATCH = 500
+
+
+def rules_by_county(county_ids: Iterable[int]) -> dict[int, StatusRules]:
+    """Each county's light rules (defaults where it has none). One query."""
+    ids = set(county_ids)
+    rules = {pk: DEFAULT_RULES for pk in ids}
+    for settings in TaskSettings.objects.filter(county_id__in=ids):
+        rules[settings.county_id] = settings.rules
+    return rules
+
+
+def _events_for(assignment: Assignment, result: StatusResult, now: datetime) -> list[AssignmentEvent]:
+    """What changed between the cached status and ``result``, as events (not saved)."""
+    events = []
+    due = assignment.item.due_date.isoformat() if assignment.item.due_date else ""
+    if result.status == Status.DUE_SOON and assignment.status != Status.DUE_SOON:
+        events.append(AssignmentEvent.Kind.DUE_SOON)
+    if result.status == Status.OVERDUE and assignment.status != Status.OVERDUE:
+        events.append(AssignmentEvent.Kind.OVERDUE)
+    rows = [AssignmentEvent(assignment=assignment, county_id=assignment.county_id, kind=kind, key=due,
+                            happened_at=now) for kind in events]
+    if result.behind and result.behind != assignment.behind and result.status != Status.OVERDUE:
+        month = now.strftime("%Y-%m")
+        rows.append(AssignmentEvent(assignment=assignment, county_id=assignment.county_id,
+                                    kind=AssignmentEvent.Kind.BEHIND, key=f"{result.behind}:{month}",
+                                    detail=result.behind, happened_at=now))
+    return rows
+
+
+def _apply(assignment: Assignment, result: StatusResult) -> None:
+    assignment.status = result.status
+    assignment.light = result.light
+    assignment.behind = result.behind
+    assignment.next_change_at = result.next_change_at
+
+
+FIELDS = ("status", "light", "behind", "next_change_at")
+
+
+def assignments_refresh(assignments: Iterable[Assignment], *, now: datetime,
+                        rules: dict[int, StatusRules] | None = None) -> list[AssignmentEvent]:
+    """Recompute and save the cached status of ``assignments`` (with ``item__ledger`` loaded) at
+    ``now``, recording the changes as events. For writes made by a person: unconditional."""
+    rows = list(assignments)
+    if not rows:
+        return []
+    rules = rules or rules_by_county(a.county_id for a in rows)
+    events: list[AssignmentEvent] = []
+    changed = []
+    for assignment in rows:
+        result = assignment.status_at(now, rules[assignment.county_id])
+        events += _events_for(assignment, result, now)
+        if tuple(getattr(assignment, f) for f in FIELDS) != (result.status, result.light, result.behind,
+                                                            result.next_change_at):
+            _apply(assignment, result)
+            changed.append(assignment)
+    with transaction.atomic():
+        Assignment.objects.bulk_update(changed, FIELDS, batch_size=BATCH)
+        AssignmentEvent.objects.bulk_create(events, ignore_conflicts=True)
+    return events
+
+
+def assignments_refresh_due(*, now: datetime, county_ids: Iterable[int] | None = None) -> int:
+    """Refresh every assignment whose status may have changed by ``now`` (``next_change_at`` has
+    passed), in batches; each row is updated only if nobody refreshed it meanwhile. Returns the
+    number of rows refreshed."""
+    refreshed = 0
+    # Each row leaves the query once refreshed (its next change lies after ``now``), by this run or
+    # by another; the bound only guards against a bug looping for ever.
+    for _round in range(10_000):
+        qs = (Assignment.objects.filter(next_change_at__lte=now, is_active=True)
+              .select_related("item__ledger").order_by("next_change_at", "pk"))
+        if county_ids is not None:
+            qs = qs.filter(county_id__in=list(county_ids))
+        batch = list(qs[:BATCH])
+        if not batch:
+            return refreshed
+        rules = rules_by_county(a.county_id for a in batch)
+        events: list[AssignmentEvent] = []
+        for assignment in batch:
+            result = assignment.status_at(now, rules[assignment.county_id])
+            won = Assignment.objects.filter(pk=assignment.pk, next_change_at=assignment.next_change_at).update(
+                status=result.status, light=result.light, behind=result.behind,
+                next_change_at=result.next_change_at)
+            if won:
+                events += _events_for(assignment, result, now)
+                refreshed += 1
+        AssignmentEvent.objects.bulk_create(events, ignore_conflicts=True)
+    return refreshed
