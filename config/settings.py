@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -187,7 +188,9 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "医共体治理门户 API",
-    "DESCRIPTION": "Regions, alliances, institutions and memberships, scoped to the signed-in user.",
+    "DESCRIPTION": "Regions, alliances, institutions and memberships; task ledgers with their items, "
+                   "assignments, progress reports (with evidence) and supervision orders. Everything is scoped "
+                   "to the signed-in user.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
@@ -226,6 +229,8 @@ else:
         (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "core.jobs.heartbeat", "schedule": timedelta(minutes=1)},
+    # Task reminders: one digest a day per person, at 07:30 in CELERY_TIMEZONE (Asia/Shanghai).
+    "tasks-daily-digest": {"task": "tasks.jobs.daily_digest", "schedule": crontab(hour=7, minute=30)},
 }
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND") or (

@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/", include("config.api_urls")),
     path("", include("core.urls")),
     path("", include("alliances.urls")),
+    path("tasks/", include("tasks.urls")),
 ]
 
 if settings.DEBUG:

@@ -92,6 +92,56 @@ def world(db):
     return w
 
 
+@pytest.fixture
+def ledger_world(world):
+    """The world plus a ledger of 郁南县 (year 2026) with three items, made through the services at
+    2026-06-01 08:00 Asia/Shanghai:
+
+    - 1.1 "各医共体" (fan-out: alliances A and B), due 2026-06-30, cooperating 县财政局;
+    - 1.2 县人民医院 (the hospital of alliance A), due 2026-12-31;
+    - 2.1 县卫生健康局, continuous (持续实施).
+
+    ``w.now`` is that moment; departments 县卫生健康局 and 县财政局 exist; ``w.filer_hospital``
+    files for 县人民医院; ``w.alliance_filer`` files for alliance A."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    import time_machine
+
+
+    w = world
+    w.now = datetime(2026, 6, 1, 8, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    with time_machine.travel(w.now, tick=False):
+        _make_ledger(w)
+    return w
+
+
+def _make_ledger(w) -> None:
+    from tasks.models import Department, Ledger
+    from tasks.services.ledgers import item_save, ledger_create
+
+    w.health = Department.objects.create(county=w.yn, name="县卫生健康局")
+    w.finance = Department.objects.create(county=w.yn, name="县财政局", aliases=["财政局"])
+    w.ledger = ledger_create(county=w.yn, user=w.bureau, title="郁南县2026年医共体建设重点任务", year=2026,
+                             doc_number="郁医共〔2026〕1号", issuer="郁南县卫生健康局", layout=Ledger.Layout.MANUAL)
+    w.item_fanout = item_save(ledger=w.ledger, user=w.bureau, number="1.1", text="推进医共体人员统筹使用",
+                              lead_units_text="各医共体", coop_units_text="县财政局", deadline_text="6月底",
+                              section_labels=["一、深化改革", "1．夯实管理责任"], now=w.now)
+    w.item_hospital = item_save(ledger=w.ledger, user=w.bureau, number="1.2",
+                                text="县域就诊率同比提升1个百分点或达到90%", lead_units_text="县人民医院",
+                                deadline_text="12月底", section_labels=["一、深化改革", "1．夯实管理责任"], now=w.now)
+    w.item_bureau = item_save(ledger=w.ledger, user=w.bureau, number="2.1", text="每半年开展一次督查",
+                              lead_units_text="县卫生健康局", deadline_text="持续实施",
+                              section_labels=["二、医防融合"], now=w.now)
+    w.assignment_a = w.item_fanout.assignments.get(alliance=w.alliance_a)
+    w.assignment_b = w.item_fanout.assignments.get(alliance=w.alliance_b)
+    w.assignment_hospital = w.item_hospital.assignments.get()
+    w.assignment_bureau = w.item_bureau.assignments.get()
+    w.filer_hospital = UserFactory(username="yn_rmyy")
+    grant(w.filer_hospital, Role.INSTITUTION_FILER, w.hospital)
+    w.alliance_filer = w.alliance_admin
+
+
 def client_for(user) -> Client:
     c = Client()
     c.force_login(user)

@@ -15,6 +15,17 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from alliances.models import Alliance, AllianceMembership, Institution, JointOffice, Region
 from alliances.services import joint_office_create
+from tasks.models import Assignment as TaskAssignment
+from tasks.models import (
+    Evidence,
+    Inspection,
+    InspectionFinding,
+    Ledger,
+    Notification,
+    ProgressReport,
+    SupervisionOrder,
+    TaskItem,
+)
 from tests.conftest import client_for
 
 KWARG_MODELS = {
@@ -23,12 +34,22 @@ KWARG_MODELS = {
     "institution_pk": Institution,
     "membership_pk": AllianceMembership,
     "joint_office_pk": JointOffice,
+    "ledger_pk": Ledger,
+    "item_pk": TaskItem,
+    "assignment_pk": TaskAssignment,
+    "report_pk": ProgressReport,
+    "evidence_pk": Evidence,
+    "order_pk": SupervisionOrder,
+    "inspection_pk": Inspection,
+    "finding_pk": InspectionFinding,
+    "notification_pk": Notification,
 }
 MISSING_PK = 987_654_321
 # Routes that are not the portal's own pages or data.
 SKIP_PREFIXES = ("admin:", "i18n", "set_language", "api-schema", "api-docs", "api-redoc", "logout", "api-token")
 # Names of 郁南县 objects in the world fixture that the outsider must never see.
-FOREIGN_NAMES = ["郁南县", "第一医共体", "第三医共体", "县人民医院", "平台镇卫生院", "桂圩镇卫生院", "通门镇卫生院"]
+FOREIGN_NAMES = ["郁南县", "第一医共体", "第三医共体", "县人民医院", "平台镇卫生院", "桂圩镇卫生院", "通门镇卫生院",
+                 "郁南县2026年医共体建设重点任务", "推进医共体人员统筹使用", "台账更新不及时", "督办〔2026〕"]
 
 
 @dataclass
@@ -76,14 +97,42 @@ def _portal_routes():
 
 
 @pytest.fixture
-def foreign_objects(world):
+def foreign_objects(ledger_world):
+    """One 郁南县 object of every model a route names: the organisation tree, and the task ledger with a
+    report carrying evidence, an order, an inspection with a finding, and a digest."""
+    from datetime import date
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tasks.services.progress import progress_report_submit
+    from tasks.services.supervision import finding_add, inspection_record, order_issue
+
+    world = ledger_world
     office = joint_office_create(first=world.hospital, second=world.centre2, note="两个牌子一套人马")
+    report = progress_report_submit(
+        assignment=world.assignment_hospital, user=world.filer_hospital, text="已完成", percent=100,
+        marks_complete=True, files=[SimpleUploadedFile("佐证.pdf", b"%PDF-1.4 test")], now=world.now)
+    order = order_issue(assignment=world.assignment_a, user=world.supervisor, colour="yellow", text="请加快进度",
+                        reply_due=date(2026, 6, 10), now=world.now)
+    inspection = inspection_record(county=world.yn, user=world.supervisor, title="2026年上半年督查",
+                                   half_year="2026H1", held_on=date(2026, 6, 1))
+    finding = finding_add(inspection=inspection, text="台账更新不及时", severity="minor", unit=world.health)
+    notification = Notification.objects.create(user=world.bureau, day=date(2026, 6, 1), title="郁南县任务提醒")
     return {
         Region: world.yn,
         Alliance: world.alliance_a,
         Institution: world.centre,
         AllianceMembership: world.centre.memberships.get(),
         JointOffice: office,
+        Ledger: world.ledger,
+        TaskItem: world.item_fanout,
+        TaskAssignment: world.assignment_a,
+        ProgressReport: report,
+        Evidence: report.evidence.get(),
+        SupervisionOrder: order,
+        Inspection: inspection,
+        InspectionFinding: finding,
+        Notification: notification,
     }
 
 

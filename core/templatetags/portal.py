@@ -72,6 +72,11 @@ def portal_nav(context):
         "no_access": scope.is_empty,
         # Users of one institution have no alliance or county structure to browse.
         "org_nav": bool(scope.everything or scope.view_counties or scope.view_alliances),
+        # Task ledgers: units report ("my tasks"); county-level users supervise; the bureau reviews.
+        "tasks_mine": bool(scope.everything or scope.report_institutions or scope.report_alliances
+                           or scope.change_counties),
+        "tasks_dashboard": bool(scope.everything or scope.view_counties),
+        "tasks_review": bool(scope.everything or scope.change_counties),
     }
 
 

@@ -22,7 +22,7 @@ from tasks.models import Assignment, Ledger, TaskItem
 from tasks.services.ledgers import item_key
 from tasks.status import local_date
 from tasks.targets import extract_targets
-from tasks.units import Resolution, UnitDirectory, UnitRef, split_units
+from tasks.units import Resolution, UnitDirectory, UnitRef, is_none_text, split_units
 
 CREATE, CREATE_OTHER = "create", "create_other"
 _OTHER_ENDINGS = ("机构", "单位", "成员单位", "医疗机构")
@@ -40,6 +40,9 @@ class UnknownUnit:
 
     @property
     def default_decision(self) -> str:
+        """Map to the one department whose name contains it (市保障局 → 市医疗保障局), else create."""
+        if self.suggestion is not None:
+            return self.suggestion.ref
         return CREATE_OTHER if self.proposed_name.endswith(_OTHER_ENDINGS) else CREATE
 
 
@@ -260,6 +263,11 @@ def _wanted_refs(item: PlannedItem) -> set[str]:
     return refs
 
 
+def _plain(text: str) -> str:
+    """How cell texts are compared: "——" and the like are the same as empty."""
+    return "" if is_none_text(text) else (text or "")
+
+
 def _compare(item: PlannedItem, assigned: dict[int, set[str]]) -> None:
     raw, existing = item.raw, item.existing
     wanted = _wanted_refs(item)
@@ -275,9 +283,9 @@ def _compare(item: PlannedItem, assigned: dict[int, set[str]]) -> None:
         ("number", existing.number, raw.number),
         ("text", existing.text, raw.text),
         ("section", existing.section.path if existing.section_id else "", item.section_path),
-        ("lead", existing.lead_units_text, raw.lead),
-        ("coop", existing.coop_units_text, raw.coop),
-        ("deadline", existing.deadline_text, item.deadline.text),
+        ("lead", _plain(existing.lead_units_text), _plain(raw.lead)),
+        ("coop", _plain(existing.coop_units_text), _plain(raw.coop)),
+        ("deadline", _plain(existing.deadline_text), _plain(item.deadline.text)),
     ]
     item.changes = [(labels[key], old, new) for key, old, new in comparisons if (old or "") != (new or "")]
     item.units_changed = wanted != have

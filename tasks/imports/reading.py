@@ -29,6 +29,7 @@ from openpyxl.utils import get_column_letter
 
 from core import uploads
 from core.issues import Issue
+from tasks.units import is_none_text
 
 logger = logging.getLogger(__name__)
 
@@ -64,10 +65,13 @@ _META_RE = {
     "year": re.compile(r"^(?:年度|年份)[:：]\s*(.*)$"),
 }
 _DOC_NUMBER_RE = re.compile(r"[\u4e00-\u9fff]{1,12}[〔\[（(【]\s*\d{4}\s*[〕\]）)】]\s*\d+\s*号")
+# Lines above a table that are not its title: 填报单位：…, 导出日期：…, a bare date.
+_LABEL_RE = re.compile(r"^(?:[\u4e00-\u9fff]{1,6}[:：]|\d{4}[-/.年]\d{1,2}([-/.月]\d{1,2}日?)?$)")
 _YEAR_IN_TITLE_RE = re.compile(r"(20\d{2})\s*年")
 # The number at the start of an item's text: 1.1, （12）, (3), 4、 — not a year or a percentage.
 _ITEM_NUMBER_RE = re.compile(r"^\s*(（\s*\d{1,4}\s*）|\(\s*\d{1,4}\s*\)|\d{1,3}(?:\s*[.．]\s*\d{1,3})+|\d{1,4})"
                              r"(?![\d年月日%％个.．])\s*[、.．:：]?\s*")
+_PREFIXED_NUMBER_RE = re.compile(r"^\s*([\u4e00-\u9fff]{1,2}\d{1,4})\s+")
 _CHINESE_NUMERAL_RE = re.compile(r"^[（(]?[一二三四五六七八九十百]+[)）]?[、.．]?$")
 
 
@@ -141,6 +145,9 @@ class LedgerTable:
     meta: dict[str, str]
     items: list[RawItem]
     issues: list[Issue] = field(default_factory=list)
+    # Fields whose blank cells carry the value above down (how merged Word cells come out). Not the
+    # columns with vertically merged cells: there the merges say what spans rows, so a blank is blank.
+    carry: set[str] = field(default_factory=set)
     ignored: list[tuple[int, str]] = field(default_factory=list)  # rows after the table (notes)
     section_rows: int = 0
 
@@ -232,7 +239,9 @@ def _read_xlsx(data: bytes, name: str) -> tuple[LedgerTable | None, list[Issue]]
                 for col in range(min_col, max_col + 1):
                     if (row, col) != (min_row, min_col):
                         merged[(row, col)] = (min_row, min_col)
-        return _read_rows(workbook.rows(MAX_COLUMNS), merged, name=name, file_format="xlsx")
+        merged_columns = {col - 1 for (row, col), (origin_row, _c) in merged.items() if row != origin_row}
+        return _read_rows(workbook.rows(MAX_COLUMNS), merged, name=name, file_format="xlsx",
+                          merged_columns=merged_columns)
     except Exception:
         logger.info("unreadable workbook %r", name, exc_info=True)
         return None, [damaged]
@@ -291,8 +300,9 @@ def _read_meta(head: list[tuple[int, list]]) -> dict[str, str]:
                     break
             else:
                 texts.append(text)
-    if texts:
-        meta["title"] = max(texts, key=len)[:200]
+    titles = [t for t in texts if not _LABEL_RE.match(re.sub(r"\s+", "", t))]
+    if titles:
+        meta["title"] = titles[0][:200]
     if not meta["doc_number"]:
         for text in texts:
             match = _DOC_NUMBER_RE.search(text)
@@ -307,8 +317,12 @@ def _read_meta(head: list[tuple[int, list]]) -> dict[str, str]:
 
 
 def split_item_number(text: str) -> tuple[str, str]:
-    """``("1.1", "制定…")`` from "1.1制定…", ``("（12）", "县域医共体…")`` from "（12）县域医共体…";
-    ``("", text)`` when the text starts with no item number."""
+    """``("1.1", "制定…")`` from "1.1制定…", ``("（12）", "县域医共体…")`` from "（12）县域医共体…",
+    ``("督3", "…")`` from "督3 …" (a short prefix needs the space); ``("", text)`` when the text starts
+    with no item number."""
+    prefixed = _PREFIXED_NUMBER_RE.match(text)
+    if prefixed and prefixed.end() < len(text):
+        return prefixed.group(1), text[prefixed.end():].strip()
     match = _ITEM_NUMBER_RE.match(text)
     if not match or match.end() >= len(text):
         return "", text
@@ -320,7 +334,8 @@ def _is_footer(values: list) -> bool:
     return bool(filled) and filled[0].startswith(FOOTER_PREFIXES)
 
 
-def _read_rows(rows, merged, *, name: str, file_format: str) -> tuple[LedgerTable | None, list[Issue]]:
+def _read_rows(rows, merged, *, name: str, file_format: str,
+               merged_columns: set[int] | None = None) -> tuple[LedgerTable | None, list[Issue]]:
     rows = _expand(iter(rows), merged)
     head: list[tuple[int, list]] = []
     for number, cells in rows:
@@ -359,6 +374,7 @@ def _read_rows(rows, merged, *, name: str, file_format: str) -> tuple[LedgerTabl
     table = LedgerTable(filename=name, file_format=file_format, layout=layout, header_row=header_number,
                         columns=columns, meta=meta, items=[])
     index_of = {key: uploads.column_index(letter) for key, (letter, _t) in columns.items()}
+    table.carry = {key for key, index in index_of.items() if index not in (merged_columns or set())}
     header_titles = {_normalise_title(v) for v in header_values if v is not None}
 
     def remaining():
@@ -429,10 +445,15 @@ def _tree_row(table, state, number, cell, filled, pending_text) -> None:
             table.ignored.append((row_number, text))
     pending_text.clear()
     marks: list[str] = []
+    carry = table.carry
     if action and action != state["l1"]:
         state["l1"], state["l2"], state["lead"], state["coop"], state["deadline"] = action, "", "", "", None
+    elif not action and "action" in table.columns and "action" not in carry:
+        state["l1"] = ""
     if key_task and key_task != state["l2"]:
         state["l2"], state["deadline"] = key_task, None
+    elif not key_task and "key_task" not in carry:
+        state["l2"] = ""
     item_number = _text(cell.get("number"))
     if item_number:
         text = content
@@ -441,23 +462,13 @@ def _tree_row(table, state, number, cell, filled, pending_text) -> None:
     if not item_number:
         _issue(table, number, "content", _("the task has no item number (such as 1.1 or （12）) at the start of its "
                                            "text, and there is no 序号 column."))
-    lead = _text(cell.get("lead"))
-    if lead:
-        state["lead"] = lead
-    elif state["lead"]:
-        lead = state["lead"]
-        marks.append("lead")
-    coop = _text(cell.get("coop"))
-    if coop:
-        state["coop"] = coop
-    elif state["coop"]:
-        coop = state["coop"]
-        marks.append("coop")
+    lead = _carried(cell, state, "lead", carry, marks)
+    coop = _carried(cell, state, "coop", carry, marks)
     raw_deadline = cell.get("deadline")
     if _text(raw_deadline):
         deadline = _deadline_cell(raw_deadline)
-        state["deadline"] = deadline
-    elif state["deadline"] is not None:
+        state["deadline"] = None if is_none_text(_text(raw_deadline)) else deadline
+    elif state["deadline"] is not None and "deadline" in carry:
         deadline = state["deadline"]
         marks.append("deadline")
     else:
@@ -466,6 +477,19 @@ def _tree_row(table, state, number, cell, filled, pending_text) -> None:
         row=number, number=item_number[:30], text=_long(table, number, "content", text), lead=lead[:500],
         coop=coop[:500], deadline=deadline, target=_text(cell.get("target"))[:1000],
         sections=[s for s in (state["l1"][:300], state["l2"][:300]) if s], filled=marks))
+
+
+def _carried(cell, state, key: str, carry: set[str], marks: list[str]) -> str:
+    """The cell's units, or the units above carried down into a blank cell (not past "——", which
+    says there are none, nor in a column whose merged cells say what spans rows)."""
+    value = _text(cell.get(key))
+    if value:
+        state[key] = "" if is_none_text(value) else value
+        return value
+    if state[key] and key in carry:
+        marks.append(key)
+        return state[key]
+    return ""
 
 
 def _numbered_row(table, state, number, cell, filled, pending_text) -> None:

@@ -1,0 +1,189 @@
+"""Reads of the task ledgers for pages, exports and the API. Each says what it costs; none costs
+a query per row. The counts read the cached status of assignments, which the callers bring up to
+date first with ``assignments_refresh_due`` (cheap: an index finds the rows whose time passed)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+
+from alliances import scoping
+from alliances.models import Alliance, AllianceMembership, Institution
+from core.periods import Period, PeriodKind
+from tasks.deadlines import DeadlineKind
+from tasks.models import Assignment, Department, ProgressReport
+from tasks.status import Light, Status, first_of_month
+
+AGING_BUCKETS = [(1, 7), (8, 30), (31, 90), (91, None)]
+DATED = [DeadlineKind.FIXED, DeadlineKind.ONGOING, DeadlineKind.MILESTONE]
+
+
+def visible_assignments(user) -> QuerySet[Assignment]:
+    """Active assignments ``user`` may see (scoped), without ordering."""
+    return scoping.queryset_for(user, Assignment).filter(is_active=True)
+
+
+def with_list_data(qs: QuerySet[Assignment]) -> QuerySet[Assignment]:
+    """Everything a list row shows, in the same query."""
+    return qs.select_related("item__ledger", "item__section", "department", "institution", "alliance")
+
+
+def alliance_of_assignment(today: date):
+    """An annotation: the alliance an assignment belongs to — its own, or its institution's today."""
+    membership = (AllianceMembership.objects.on(today).filter(institution_id=OuterRef("institution_id"))
+                  .values("alliance_id")[:1])
+    return Coalesce(F("alliance_id"), Subquery(membership, output_field=IntegerField()))
+
+
+@dataclass
+class Counts:
+    total: int = 0
+    not_started: int = 0
+    on_track: int = 0
+    due_soon: int = 0
+    overdue: int = 0
+    done: int = 0
+    continuous: int = 0
+    red: int = 0
+    yellow: int = 0
+    blue: int = 0
+
+    @property
+    def open(self) -> int:
+        return self.total - self.done
+
+
+def _count_fields() -> dict:
+    fields = {"total": Count("pk")}
+    for status in Status:
+        fields[status.value] = Count("pk", filter=Q(status=status.value))
+    for light in (Light.RED, Light.YELLOW, Light.BLUE):
+        fields[light.value] = Count("pk", filter=Q(light=light.value))
+    return fields
+
+
+def status_counts(qs: QuerySet[Assignment]) -> Counts:
+    """Counts by status and light. One query."""
+    return Counts(**qs.aggregate(**_count_fields()))
+
+
+def counts_by_unit(qs: QuerySet[Assignment]) -> list[dict]:
+    """Counts per responsible unit, worst first. Four queries (one grouped, three for names)."""
+    rows = list(qs.values("department_id", "institution_id", "alliance_id").annotate(**_count_fields())
+                .order_by("-red", "-yellow", "-total"))
+    names = {
+        "department": dict(Department.objects.filter(pk__in={r["department_id"] for r in rows if r["department_id"]})
+                           .values_list("pk", "name")),
+        "institution": {i.pk: i.display_name for i in Institution.objects.filter(
+            pk__in={r["institution_id"] for r in rows if r["institution_id"]})},
+        "alliance": {a.pk: a.display_name for a in Alliance.objects.filter(
+            pk__in={r["alliance_id"] for r in rows if r["alliance_id"]})},
+    }
+    for row in rows:
+        kind = "department" if row["department_id"] else "institution" if row["institution_id"] else "alliance"
+        row["kind"], row["pk"] = kind, row[f"{kind}_id"]
+        row["name"] = names[kind].get(row["pk"], "")
+    return rows
+
+
+def counts_by_alliance(qs: QuerySet[Assignment], today: date) -> list[dict]:
+    """Counts per alliance: the alliance's own assignments and those of its members today.
+    Departments' assignments belong to no alliance. Two queries."""
+    rows = list(qs.exclude(department__isnull=False).annotate(unit_alliance=alliance_of_assignment(today))
+                .values("unit_alliance").annotate(**_count_fields()).order_by("unit_alliance"))
+    names = {a.pk: a for a in Alliance.objects.filter(pk__in={r["unit_alliance"] for r in rows if r["unit_alliance"]})}
+    result = []
+    for row in rows:
+        alliance = names.get(row["unit_alliance"])
+        row["alliance"] = alliance
+        row["name"] = alliance.display_name if alliance else None
+        result.append(row)
+    return sorted(result, key=lambda r: (r["alliance"] is None, r["name"] or ""))
+
+
+def overdue_condition(day: date) -> Q:
+    """Open at the end of ``day`` with a real date before it, lead units only."""
+    return Q(role=Assignment.Role.LEAD, item__deadline_kind__in=DATED, item__due_date__lt=day) & (
+        Q(completed_at__isnull=True) | Q(completed_at__date__gt=day))
+
+
+def overdue_aging(qs: QuerySet[Assignment], today: date) -> list[dict]:
+    """Overdue assignments by days late: 1–7, 8–30, 31–90, over 90. One query."""
+    fields = {}
+    for low, high in AGING_BUCKETS:
+        condition = Q(item__due_date__lte=today - timedelta(days=low))
+        if high is not None:
+            condition &= Q(item__due_date__gte=today - timedelta(days=high))
+        fields[f"b{low}"] = Count("pk", filter=condition)
+    counts = qs.filter(status=Status.OVERDUE).aggregate(**fields)
+    return [{"low": low, "high": high, "count": counts[f"b{low}"]} for low, high in AGING_BUCKETS]
+
+
+def monthly_trend(qs: QuerySet[Assignment], today: date, months: int = 12) -> list[dict]:
+    """For each of the last ``months`` months: assignments overdue at its end (or today for the
+    month under way), completed in it, and progress reports submitted in it. Two queries."""
+    first = first_of_month(today, -(months - 1))
+    periods = [Period.containing_date(PeriodKind.MONTH, first_of_month(first, n)) for n in range(months)]
+    fields = {}
+    for n, period in enumerate(periods):
+        end = min(period.end, today)
+        fields[f"overdue{n}"] = Count("pk", filter=overdue_condition(end))
+        fields[f"done{n}"] = Count("pk", filter=Q(completed_at__date__gte=period.start, completed_at__date__lte=end))
+    counts = qs.aggregate(**fields)
+    reports = dict(ProgressReport.objects.filter(assignment__in=qs.values("pk"), period__gte=str(periods[0]))
+                   .values("period").annotate(n=Count("pk")).values_list("period", "n"))
+    return [{"period": period, "label": f"{period.start:%Y-%m}", "overdue": counts[f"overdue{n}"],
+             "done": counts[f"done{n}"], "reports": reports.get(str(period), 0)} for n, period in enumerate(periods)]
+
+
+def filter_assignments(qs: QuerySet[Assignment], data: dict, today: date) -> QuerySet[Assignment]:
+    """Apply the list's filters (cleaned form data) to ``qs``."""
+    if data.get("county"):
+        qs = qs.filter(county=data["county"])
+    if data.get("ledger"):
+        qs = qs.filter(item__ledger=data["ledger"])
+    if data.get("status"):
+        qs = qs.filter(status=data["status"])
+    if data.get("light"):
+        qs = qs.filter(light=data["light"])
+    if data.get("role"):
+        qs = qs.filter(role=data["role"])
+    if data.get("alliance"):
+        qs = qs.annotate(unit_alliance=alliance_of_assignment(today)).filter(unit_alliance=data["alliance"].pk)
+    unit = data.get("unit") or ""
+    kind, _sep, pk = unit.partition(":")
+    if kind in ("department", "institution", "alliance") and pk.isdigit():
+        qs = qs.filter(**{f"{kind}_id": int(pk)})
+    if data.get("aging"):
+        low, _sep, high = data["aging"].partition("-")
+        qs = qs.filter(status=Status.OVERDUE, item__due_date__lte=today - timedelta(days=int(low)))
+        if high:
+            qs = qs.filter(item__due_date__gte=today - timedelta(days=int(high)))
+    if data.get("q"):
+        q = data["q"].strip()
+        qs = qs.filter(Q(item__text__icontains=q) | Q(item__number__icontains=q) | Q(department__name__icontains=q)
+                       | Q(institution__name__icontains=q) | Q(alliance__name__icontains=q))
+    if data.get("needs_deadline"):
+        qs = qs.filter(item__deadline_kind=DeadlineKind.UNKNOWN, item__deadline_corrected_at__isnull=True)
+    return qs
+
+
+def latest_reports(assignment_ids) -> dict[int, ProgressReport]:
+    """The newest report of each assignment. One query (a subquery picks each assignment's newest)."""
+    newest = (ProgressReport.objects.filter(assignment_id=OuterRef("assignment_id"))
+              .order_by("-submitted_at", "-pk").values("pk")[:1])
+    rows = ProgressReport.objects.filter(assignment_id__in=list(assignment_ids)).filter(pk=Subquery(newest))
+    return {r.assignment_id: r for r in rows}
+
+
+def ledger_progress(ledger_ids) -> dict[int, dict]:
+    """Per ledger: items, assignments, done, overdue, red/yellow/blue. One query."""
+    rows = (Assignment.objects.filter(item__ledger_id__in=list(ledger_ids), is_active=True)
+            .values("item__ledger_id").annotate(items=Count("item_id", distinct=True), **_count_fields()))
+    return {r["item__ledger_id"]: r for r in rows}
+
+
+ZERO = Value(0)
