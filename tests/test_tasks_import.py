@@ -132,7 +132,8 @@ def test_gbk_csv_saved_by_chinese_excel_is_read(db):
 
 
 def test_excel_date_cells_and_serials_become_fixed_dates(ledger_world):
-    rows = [NUMBERED_HEADER, [1, "任务一", "县卫生健康局", None, datetime(2026, 9, 30)],
+    excel_date = datetime(2026, 9, 30)  # noqa: DTZ001 (an Excel cell has no time zone)
+    rows = [NUMBERED_HEADER, [1, "任务一", "县卫生健康局", None, excel_date],
             [2, "任务二", "县卫生健康局", None, 46295]]
     plan = plan_of(workbook(rows), ledger_world)
     kinds = [(i.deadline.kind, i.deadline.due_date) for i in plan.items]
