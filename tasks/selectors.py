@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from alliances import scoping
@@ -56,7 +56,8 @@ class Counts:
         return self.total - self.done
 
 
-def _count_fields() -> dict:
+def count_fields() -> dict:
+    """Aggregates: the total, one count per status and per light (for ``annotate``/``aggregate``)."""
     fields = {"total": Count("pk")}
     for status in Status:
         fields[status.value] = Count("pk", filter=Q(status=status.value))
@@ -67,12 +68,12 @@ def _count_fields() -> dict:
 
 def status_counts(qs: QuerySet[Assignment]) -> Counts:
     """Counts by status and light. One query."""
-    return Counts(**qs.aggregate(**_count_fields()))
+    return Counts(**qs.aggregate(**count_fields()))
 
 
 def counts_by_unit(qs: QuerySet[Assignment]) -> list[dict]:
     """Counts per responsible unit, worst first. Four queries (one grouped, three for names)."""
-    rows = list(qs.values("department_id", "institution_id", "alliance_id").annotate(**_count_fields())
+    rows = list(qs.values("department_id", "institution_id", "alliance_id").annotate(**count_fields())
                 .order_by("-red", "-yellow", "-total"))
     names = {
         "department": dict(Department.objects.filter(pk__in={r["department_id"] for r in rows if r["department_id"]})
@@ -93,7 +94,7 @@ def counts_by_alliance(qs: QuerySet[Assignment], today: date) -> list[dict]:
     """Counts per alliance: the alliance's own assignments and those of its members today.
     Departments' assignments belong to no alliance. Two queries."""
     rows = list(qs.exclude(department__isnull=False).annotate(unit_alliance=alliance_of_assignment(today))
-                .values("unit_alliance").annotate(**_count_fields()).order_by("unit_alliance"))
+                .values("unit_alliance").annotate(**count_fields()).order_by("unit_alliance"))
     names = {a.pk: a for a in Alliance.objects.filter(pk__in={r["unit_alliance"] for r in rows if r["unit_alliance"]})}
     result = []
     for row in rows:
@@ -179,11 +180,9 @@ def latest_reports(assignment_ids) -> dict[int, ProgressReport]:
     return {r.assignment_id: r for r in rows}
 
 
-def ledger_progress(ledger_ids) -> dict[int, dict]:
-    """Per ledger: items, assignments, done, overdue, red/yellow/blue. One query."""
-    rows = (Assignment.objects.filter(item__ledger_id__in=list(ledger_ids), is_active=True)
-            .values("item__ledger_id").annotate(items=Count("item_id", distinct=True), **_count_fields()))
+def ledger_progress(assignments: QuerySet[Assignment], ledger_ids) -> dict[int, dict]:
+    """Per ledger: items, assignments, done, red/yellow/blue — over ``assignments`` (those the user
+    sees). One query."""
+    rows = (assignments.filter(item__ledger_id__in=list(ledger_ids)).order_by().values("item__ledger_id")
+            .annotate(items=Count("item_id", distinct=True), **count_fields()))
     return {r["item__ledger_id"]: r for r in rows}
-
-
-ZERO = Value(0)

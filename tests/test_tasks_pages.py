@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from openpyxl import load_workbook
 
-from tasks.models import Notification, ProgressReport
+from tasks.models import EscalationRule, Notification, ProgressReport
 from tasks.services.ledgers import item_save
 from tasks.services.progress import progress_report_submit
 from tasks.services.supervision import order_issue
@@ -226,15 +226,18 @@ def test_settings_change_recomputes_the_lights(ledger_world):
     page = client.get(url)
     rules = page.context["rules"]
     data.update({"rules-TOTAL_FORMS": len(rules.forms), "rules-INITIAL_FORMS": rules.initial_form_count()})
-    for i, form in enumerate(rules.forms):
+    for i, form in enumerate(rules.forms):  # as a browser posts the page: every row as shown
+        for name in ("colour", "count", "window", "suggests"):
+            value = form.initial.get(name)
+            if value is not None:
+                data[f"rules-{i}-{name}"] = value
+        data[f"rules-{i}-is_active"] = "on"
         if form.instance.pk:
-            data.update({f"rules-{i}-id": form.instance.pk, f"rules-{i}-colour": form.instance.colour,
-                         f"rules-{i}-count": form.instance.count, f"rules-{i}-window": form.instance.window,
-                         f"rules-{i}-suggests": form.instance.suggests, f"rules-{i}-is_active": "on"})
-        else:  # the empty row, as a browser posts it: its "active" box is rendered ticked
-            data[f"rules-{i}-is_active"] = "on"
+            data[f"rules-{i}-id"] = form.instance.pk
     with time_machine.travel(datetime(2026, 6, 2, 9, tzinfo=SH), tick=False):
         response = client.post(url, data)
         assert response.status_code == 302, (response.context["form"].errors, response.context["rules"].errors)
     w.assignment_a.refresh_from_db()
     assert w.assignment_a.status == "due_soon"  # 28 days before 30 June counts as due soon now
+    # The default rules are the county's own now.
+    assert EscalationRule.objects.filter(county=w.yn).count() == 3

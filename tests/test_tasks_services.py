@@ -21,6 +21,7 @@ from tasks.models import (
     Step,
     SupervisionOrder,
     TaskItem,
+    TaskSettings,
 )
 from tasks.services.ledgers import finding_to_task
 from tasks.services.progress import progress_report_review, progress_report_submit
@@ -229,8 +230,11 @@ def test_the_county_can_change_its_escalation_rules(ledger_world):
     w = ledger_world
     order = order_issue(assignment=w.assignment_bureau, user=w.supervisor, colour="blue", text="提醒",
                         reply_due=date(2026, 6, 5), now=w.now)
+    assert suggest_next_step(order) is None  # the defaults say nothing of a first blue order
     EscalationRule.objects.create(county=w.yn, colour="blue", count=1, window="quarter", suggests=Step.NOTICE)
-    assert suggest_next_step(order).step == Step.NOTICE
+    assert suggest_next_step(order) is None  # stored rules count once the county has set its own …
+    TaskSettings.objects.create(county=w.yn, escalation_configured=True)
+    assert suggest_next_step(order).step == Step.NOTICE  # … on the settings page
 
 
 # Inspections --------------------------------------------------------------------------------

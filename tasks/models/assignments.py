@@ -27,6 +27,9 @@ class TaskSettings(models.Model):
     behind_margin = models.PositiveSmallIntegerField(
         _("points behind the elapsed time that count as behind"), default=25,
         validators=[MinValueValidator(1), MaxValueValidator(100)])
+    escalation_configured = models.BooleanField(
+        _("the county has set its escalation rules"), default=False,
+        help_text=_("Until then the portal suggests steps by its default rules."))
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:

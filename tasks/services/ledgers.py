@@ -139,7 +139,8 @@ def item_set_deadline(*, item: TaskItem, user, kind: str, due_date: date | None,
         item.deadline_kind, item.due_date, item.recurrence = kind, due_date, recurrence or ""
         item.deadline_note = ""
         item.deadline_corrected_by, item.deadline_corrected_at = user, now
-        item.save()
+        item.save(update_fields=["deadline_kind", "due_date", "recurrence", "deadline_note", "deadline_corrected_by",
+                                 "deadline_corrected_at", "updated_at"])
         assignments_refresh(list(item.assignments.filter(is_active=True).select_related("item__ledger")), now=now)
     return item
 

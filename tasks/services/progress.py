@@ -81,10 +81,7 @@ def progress_report_submit(*, assignment: Assignment, user, text: str, percent: 
             errors["files"] = [_("Attach the evidence (佐证材料) that the task is complete.")]
         if percent is not None and "percent" not in errors and int(percent) != 100:
             errors["percent"] = [_("A task marked complete is 100% done.")]
-    if not assignment.is_active:
-        errors["__all__"] = [_("This assignment was withdrawn; it takes no more reports.")]
-    elif assignment.completed_at and assignment.status != Status.CONTINUOUS:
-        errors["__all__"] = [_("This task is done; it takes no more reports.")]
+    _check_open(assignment, errors)
     if errors:
         raise ValidationError(errors)
 
@@ -92,6 +89,10 @@ def progress_report_submit(*, assignment: Assignment, user, text: str, percent: 
     try:
         with transaction.atomic():
             locked = Assignment.objects.select_for_update().select_related("item__ledger").get(pk=assignment.pk)
+            late: dict[str, list[str]] = {}
+            _check_open(locked, late)  # again on the locked row: a completion may have been accepted meanwhile
+            if late:
+                raise ValidationError(late)
             report = ProgressReport.objects.create(
                 assignment=locked, county_id=locked.county_id, period=period, text=text, percent=int(percent),
                 marks_complete=bool(marks_complete), submitted_by=user, submitted_at=now)
@@ -111,6 +112,13 @@ def progress_report_submit(*, assignment: Assignment, user, text: str, percent: 
         raise
     assignment.refresh_from_db()
     return report
+
+
+def _check_open(assignment: Assignment, errors: dict) -> None:
+    if not assignment.is_active:
+        errors["__all__"] = [_("This assignment was withdrawn; it takes no more reports.")]
+    elif assignment.completed_at and assignment.status != Status.CONTINUOUS:
+        errors["__all__"] = [_("This task is done; it takes no more reports.")]
 
 
 def _delete_files(names: list[str]) -> None:

@@ -3,6 +3,7 @@ suggestion of the next step, and inspections whose findings can become tasks."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -23,10 +24,12 @@ from tasks.models import (
     InspectionFinding,
     Step,
     SupervisionOrder,
+    TaskSettings,
 )
 from tasks.status import local_date
 
 MAX_TEXT = 5000
+_NUMBER_RE = re.compile(r"^(\d+)号$")
 DEFAULT_RULES = [
     # (colour, count, window, suggests): the examples of the issue and a notice between them.
     (Colour.YELLOW, 2, EscalationRule.Window.QUARTER, Step.LETTER),
@@ -35,15 +38,19 @@ DEFAULT_RULES = [
 ]
 
 
+def default_escalation_rules(county_id: int) -> list[EscalationRule]:
+    """The rules a county has until it sets its own (unsaved)."""
+    return [EscalationRule(county_id=county_id, colour=colour, count=count, window=window, suggests=step)
+            for colour, count, window, step in DEFAULT_RULES]
+
+
 def escalation_rules(county_id: int) -> list[EscalationRule]:
-    """The county's active rules; the defaults are written the first time a county needs them."""
-    rules = list(EscalationRule.objects.filter(county_id=county_id))
-    if not rules:
-        EscalationRule.objects.bulk_create([
-            EscalationRule(county_id=county_id, colour=colour, count=count, window=window, suggests=step)
-            for colour, count, window, step in DEFAULT_RULES])
-        rules = list(EscalationRule.objects.filter(county_id=county_id))
-    return [r for r in rules if r.is_active]
+    """The county's active rules: its own once it has saved them on the settings page, the defaults
+    before. Reading never writes. Two queries."""
+    configured = TaskSettings.objects.filter(county_id=county_id, escalation_configured=True).exists()
+    if not configured:
+        return default_escalation_rules(county_id)
+    return list(EscalationRule.objects.filter(county_id=county_id, is_active=True))
 
 
 def _text(value: str, field: str, message: str) -> str:
@@ -105,9 +112,13 @@ def suggest_next_step(order: SupervisionOrder) -> Suggestion | None:
 
 
 def _next_number(county_id: int, year: int) -> str:
+    """督办〔2026〕N号 with N one above the highest of the year (orders deleted with their ledger leave
+    gaps; a count would collide with a number still in use)."""
     prefix = f"督办〔{year}〕"
-    taken = SupervisionOrder.objects.filter(county_id=county_id, number__startswith=prefix).count()
-    return f"{prefix}{taken + 1}号"
+    numbers = SupervisionOrder.objects.filter(county_id=county_id, number__startswith=prefix).values_list(
+        "number", flat=True)
+    highest = max((int(m.group(1)) for n in numbers if (m := _NUMBER_RE.match(n[len(prefix):]))), default=0)
+    return f"{prefix}{highest + 1}号"
 
 
 def order_issue(*, assignment: Assignment, user, colour: str, text: str, reply_due: date,
@@ -180,13 +191,17 @@ def order_escalate(*, order: SupervisionOrder, user, step: str, note: str, now: 
     if order.state == SupervisionOrder.State.CLOSED:
         raise ValidationError(_("This order is closed already."), code="closed")
     note = (note or "").strip()[:MAX_TEXT]
+    if STEP_ORDER.index(step) <= STEP_ORDER.index(order.step):
+        raise ValidationError({"step": [_("Choose a step beyond the present one (%(step)s).")
+                                        % {"step": order.get_step_display()}]})
     suggestion = suggest_next_step(order)
     with transaction.atomic():
+        # Conditional on the step read: two supervisors escalating at once record one step.
         won = SupervisionOrder.objects.filter(pk=order.pk, step=order.step).exclude(
             state=SupervisionOrder.State.CLOSED).update(step=step)
-        if not won or STEP_ORDER.index(step) <= STEP_ORDER.index(order.step):
-            raise ValidationError({"step": [_("Choose a step beyond the present one (%(step)s).")
-                                            % {"step": order.get_step_display()}]})
+        if not won:
+            raise ValidationError(_("The data changed while you were editing; please check and try again."),
+                                  code="changed")
         taken = EscalationStep.objects.create(order=order, county_id=order.county_id, step=step, note=note,
                                               was_suggested=bool(suggestion and suggestion.step == step),
                                               taken_by=user, taken_at=now)

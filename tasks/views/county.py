@@ -17,11 +17,20 @@ from django.views.decorators.http import require_POST
 from tasks.forms import TaskSettingsForm
 from tasks.models import Department, EscalationRule, Notification, TaskSettings
 from tasks.services.status import assignments_refresh
-from tasks.services.supervision import escalation_rules
+from tasks.services.supervision import default_escalation_rules
 from tasks.views.common import county_for, request_now
 
-RuleFormSet = forms.modelformset_factory(EscalationRule, fields=["colour", "count", "window", "suggests", "is_active"],
-                                         extra=1, can_delete=True)
+RULE_FIELDS = ["colour", "count", "window", "suggests", "is_active"]
+
+
+class RuleForm(forms.ModelForm):
+    class Meta:
+        model = EscalationRule
+        fields = RULE_FIELDS
+
+    def has_changed(self) -> bool:
+        # A default rule shown as a new row is saved as it is: it becomes the county's own.
+        return bool(self.initial and not self.instance.pk) or super().has_changed()
 
 
 @login_required
@@ -29,12 +38,19 @@ def task_settings(request, region_pk):
     """Due-soon days and the behind margin of the county's lights; the escalation rules that suggest
     the next step. Changing the light rules recomputes the county's assignments."""
     county = county_for(request.user, region_pk, edit=True)
-    settings_row, _created = TaskSettings.objects.get_or_create(county=county)
-    escalation_rules(county.pk)  # the defaults, the first time
+    settings_row = TaskSettings.objects.filter(county=county).first() or TaskSettings(county=county)
     form = TaskSettingsForm(request.POST or None, instance=settings_row, prefix="lights")
-    rules = RuleFormSet(request.POST or None, queryset=EscalationRule.objects.filter(county=county), prefix="rules")
+    # Until the county saves its own rules, the form starts from the defaults (unsaved).
+    initial = [] if settings_row.escalation_configured else [
+        {field: getattr(rule, field) for field in RULE_FIELDS} for rule in default_escalation_rules(county.pk)]
+    formset_class = forms.modelformset_factory(EscalationRule, form=RuleForm, extra=len(initial) + 1,
+                                               can_delete=True)
+    rules = formset_class(request.POST or None, queryset=EscalationRule.objects.filter(county=county),
+                          prefix="rules", initial=initial)
     if request.method == "POST" and form.is_valid() and rules.is_valid():
-        form.save()
+        settings_row = form.save(commit=False)
+        settings_row.escalation_configured = True
+        settings_row.save()
         for rule in rules.save(commit=False):
             rule.county = county
             rule.save()

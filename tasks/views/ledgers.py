@@ -50,7 +50,7 @@ def ledger_list(request):
                    .annotate(item_count=Count("items", filter=Q(items__is_active=True)))
                    .order_by("county__name", "-year", "title"))
     assignments_refresh_due(now=now, county_ids={ledger.county_id for ledger in ledgers})
-    progress = selectors.ledger_progress([ledger.pk for ledger in ledgers])
+    progress = selectors.ledger_progress(selectors.visible_assignments(user), [ledger.pk for ledger in ledgers])
     for ledger in ledgers:
         ledger.progress = progress.get(ledger.pk)
     counties = list(scoping.counties_for(user, scoping.CHANGE).order_by("name"))

@@ -92,7 +92,7 @@ def dashboard(request):
     by_county = None
     county_ids = _county_ids(user, data)
     if county_ids is None or len(county_ids) > 1:
-        rows = {r["county_id"]: r for r in qs.values("county_id").annotate(**selectors._count_fields())}
+        rows = {r["county_id"]: r for r in qs.values("county_id").annotate(**selectors.count_fields())}
         regions = Region.objects.filter(pk__in=list(rows)).order_by("code")
         by_county = [{"county": region, **rows[region.pk]} for region in regions]
     open_orders = scoping.queryset_for(user, SupervisionOrder).filter(
