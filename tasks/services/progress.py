@@ -80,7 +80,7 @@ def progress_report_submit(*, assignment: Assignment, user, text: str, percent: 
         if not checked and "files" not in errors:
             errors["files"] = [_("Attach the evidence (佐证材料) that the task is complete.")]
         if percent is not None and "percent" not in errors and int(percent) != 100:
-            errors["percent"] = [_("A task marked complete is 100% done.")]
+            errors["percent"] = [_("A task marked complete must be 100 percent done.")]
     _check_open(assignment, errors)
     if errors:
         raise ValidationError(errors)
