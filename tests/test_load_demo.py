@@ -74,7 +74,8 @@ def dump() -> dict[str, list[tuple]]:
 
 @pytest.fixture
 def loaded(db):
-    return load("--quiet")
+    # The organisation and logins only: the demo task ledgers have their own tests (test_tasks_demo).
+    return load("--quiet", "--without-ledgers")
 
 
 def yunan() -> Region:

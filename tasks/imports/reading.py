@@ -69,8 +69,11 @@ _DOC_NUMBER_RE = re.compile(r"[\u4e00-\u9fff]{1,12}[〔\[（(【]\s*\d{4}\s*[〕
 _LABEL_RE = re.compile(r"^(?:[\u4e00-\u9fff]{1,6}[:：]|\d{4}[-/.年]\d{1,2}([-/.月]\d{1,2}日?)?$)")
 _YEAR_IN_TITLE_RE = re.compile(r"(20\d{2})\s*年")
 # The number at the start of an item's text: 1.1, （12）, (3), 4、 — not a year or a percentage.
-_ITEM_NUMBER_RE = re.compile(r"^\s*(（\s*\d{1,4}\s*）|\(\s*\d{1,4}\s*\)|\d{1,3}(?:\s*[.．]\s*\d{1,3})+|\d{1,4})"
-                             r"(?![\d年月日%％个.．])\s*[、.．:：]?\s*")
+_ITEM_NUMBER_RE = re.compile(
+    r"^\s*(（\s*\d{1,4}\s*）|\(\s*\d{1,4}\s*\)"  # （12） (12): the brackets end it, a figure may follow
+    r"|\d{1,3}(?:\s*[.．]\s*\d{1,3})+(?![\d%％])"  # 1.1, 12.2
+    r"|\d{1,4}(?![\d年月日%％个.．]))"  # 4 — not 2021年, 90%, or the start of 1.1
+    r"\s*[、.．:：]?\s*")
 _PREFIXED_NUMBER_RE = re.compile(r"^\s*([\u4e00-\u9fff]{1,2}\d{1,4})\s+")
 _CHINESE_NUMERAL_RE = re.compile(r"^[（(]?[一二三四五六七八九十百]+[)）]?[、.．]?$")
 
@@ -262,6 +265,11 @@ def _expand(rows, merged: dict[tuple[int, int], tuple[int, int]]):
     values: dict[tuple[int, int], Any] = {}
     for number, cells in rows:
         width = max(len(cells), width_of.get(number, 0))
+        if all(v is None for v in cells):
+            # Nothing of its own: an empty row inside merged ranges, or the lower part of a tall
+            # merged cell. Blank either way (the merged values belong to the row they start in).
+            yield number, [None] * width
+            continue
         cells = list(cells) + [None] * (width - len(cells))
         for col in range(1, width + 1):
             origin = merged.get((number, col))

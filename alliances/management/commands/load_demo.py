@@ -6,6 +6,7 @@ import unicodedata
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from alliances import demo
@@ -38,17 +39,25 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--quiet", action="store_true", help="Do not print the table of demo logins.")
+        parser.add_argument("--without-ledgers", action="store_true",
+                            help="Load the organisation and logins only, not the demo task ledgers.")
         parser.add_argument(
             "--allow-production", action="store_true",
             help="Load even when DJANGO_ENV=production (the demo logins share a published password).",
         )
 
-    def handle(self, *args, quiet: bool = False, allow_production: bool = False, **options):
+    def handle(self, *args, quiet: bool = False, allow_production: bool = False, without_ledgers: bool = False,
+               **options):
         if getattr(settings, "PRODUCTION", False) and not allow_production:
             raise CommandError(_(
                 "Refusing to load demo logins with a published password into a production site; "
                 "pass --allow-production if this is really wanted."))
         stats = demo.load_demo()
+        ledger_stats = None
+        if not without_ledgers:
+            from tasks.demo import load_demo_ledgers
+
+            ledger_stats = load_demo_ledgers(now=timezone.now())
         verbosity = options.get("verbosity", 1)
         if verbosity >= 1:
             created = sum(c["created"] for c in stats.values())
@@ -57,6 +66,11 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(
                 _("Demo data loaded: %(created)d rows created, %(updated)d updated, %(unchanged)d unchanged.")
                 % {"created": created, "updated": updated, "unchanged": unchanged}))
+        if verbosity >= 1 and ledger_stats is not None:
+            self.stdout.write(self.style.SUCCESS(
+                _("Demo task ledgers: %(items)d items, %(assignments)d assignments, %(departments)d departments and "
+                  "%(reports)d progress reports created.")
+                % {key: ledger_stats.get(key, 0) for key in ("items", "assignments", "departments", "reports")}))
         if verbosity >= 2:
             for model_name in sorted(stats):
                 counts = stats[model_name]

@@ -1,0 +1,97 @@
+"""The three seed ledgers imported for the demo counties: fan-out in 郁南县 (three alliances), the
+departments found on first sight, 万源市's alias, a second run that changes nothing."""
+
+from __future__ import annotations
+
+from collections import Counter
+from io import StringIO
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.utils import timezone, translation
+
+from tasks.demo import SEED_DIR
+from tasks.imports.planning import plan_import
+from tasks.imports.reading import read_ledger_upload
+from tasks.models import Assignment, Department, Ledger, ProgressReport, TaskItem
+
+SEED_000 = "县域医共体建设2021年重点任务清单"
+SEED_001 = "郁南县紧密型县域医疗卫生共同体建设任务清单"
+SEED_004 = "同仁市2021年综合医改重点工作台账"
+
+
+@pytest.fixture
+def demo(db):
+    out = StringIO()
+    with translation.override("en"):
+        call_command("load_demo", "--quiet", stdout=out)
+    return out.getvalue()
+
+
+def test_seed_000_fans_out_to_the_three_alliances_of_yunan(demo):
+    ledger = Ledger.objects.get(title=SEED_000, county__code="445322")
+    assert (ledger.year, ledger.items.count(), ledger.sections.filter(level=1).count()) == (2021, 39, 5)
+    assignments = Assignment.objects.filter(item__ledger=ledger)
+    # 各医共体 in key tasks 2, 4, 5, 7 and 8–13: 28 items, one assignment per alliance each.
+    per_alliance = Counter(assignments.filter(alliance__isnull=False).values_list("alliance__short_name", flat=True))
+    assert per_alliance == {"第一医共体": 28, "第二医共体": 28, "第三医共体": 28}
+    assert assignments.count() == 120
+    # "各地卫生健康行政部门" is the county's health bureau; "各医共体管委会办公室" a new department.
+    units = Counter(assignments.filter(department__isnull=False).values_list("department__name", flat=True))
+    assert units == {"县卫生健康局": 20, "县医共体管委会办公室": 16}
+    item = TaskItem.objects.get(ledger=ledger, key="10.1")
+    assert "县域就诊率同比提升1个百分点或达到90%" in item.target_text
+
+
+def test_seed_001_keeps_its_categories_and_reads_its_deadlines(demo):
+    ledger = Ledger.objects.get(title=SEED_001)
+    assert (ledger.doc_number, ledger.issuer, ledger.year) == ("郁府办函〔2020〕78号", "郁南县人民政府办公室", 2020)
+    assert ledger.items.count() == 39
+    assert ledger.sections.filter(level=1).values("label").distinct().count() == 4
+    first = ledger.items.get(key="1")
+    assert (first.deadline_kind, str(first.due_date)) == ("fixed", "2020-03-31")
+    # Nine departments share item （1）: the responsible units of the merged cell, line breaks and all.
+    assert first.assignments.count() == 9
+    wrapped = ledger.items.get(key="17")
+    assert [a.unit_name for a in wrapped.assignments.all()] == ["县卫生健康局"]  # "县卫生\n健康局"
+    assert wrapped.needs_deadline  # no deadline in the seed: flagged, not guessed
+
+
+def test_seed_004_in_wanyuan_with_cooperating_units_and_the_alias(demo):
+    ledger = Ledger.objects.get(title=SEED_004, county__code="511781")
+    assert ledger.items.count() == 48
+    row_29 = ledger.items.get(key="29")
+    names = {a.unit_name: a.role for a in row_29.assignments.all()}
+    assert names["市医疗保障局"] == "lead"  # printed 市保障局, known as its alias
+    assert names["市财政局"] == "cooperating"
+    row_12 = ledger.items.get(key="12")
+    assert {a.unit_name for a in row_12.assignments.all()} == {"市卫生健康局", "市人民医院"}  # an institution
+    assert not Department.objects.filter(county__code="511781", name="市保障局").exists()
+
+
+def test_a_second_load_changes_nothing_and_the_seed_file_reimports_unchanged(demo):
+    before = (TaskItem.objects.count(), Assignment.objects.count(), ProgressReport.objects.count(),
+              Department.objects.count())
+    out = StringIO()
+    with translation.override("en"):
+        call_command("load_demo", "--quiet", stdout=out)
+    assert "0 items, 0 assignments, 0 departments and 0 progress reports created" in out.getvalue()
+    assert (TaskItem.objects.count(), Assignment.objects.count(), ProgressReport.objects.count(),
+            Department.objects.count()) == before
+    ledger = Ledger.objects.get(title=SEED_000)
+    data = (SEED_DIR / "ledger_000_key_tasks_2021.xlsx").read_bytes()
+    table, _problems = read_ledger_upload(SimpleUploadedFile("seed000.xlsx", data))
+    from accounts.models import User
+
+    plan = plan_import(table, county=ledger.county, user=User.objects.get(username="yn_staff"), now=timezone.now())
+    assert plan.ok and not plan.has_changes
+    assert plan.counts["unchanged"] == 39
+
+
+def test_the_demo_has_something_for_every_light_and_review(demo):
+    lights = Counter(Assignment.objects.values_list("light", flat=True))
+    assert lights["red"] > 0 and lights["yellow"] > 0
+    assert ProgressReport.objects.filter(state="submitted").exists()
+    returned = ProgressReport.objects.get(state="returned", county__code="445322")
+    assert returned.review_reason
