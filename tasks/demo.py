@@ -101,8 +101,8 @@ def load_demo_ledgers(*, now: datetime) -> Counter:
                 ledger_pk = result["ledger"]
             else:
                 ledger_pk = plan.ledger.pk
-            ledgers.append((ledger_pk, code, users[username]))
-        for ledger_pk, code, clerk in ledgers:
+            ledgers.append((ledger_pk, users[username]))
+        for ledger_pk, clerk in ledgers:
             stats.update(_history(ledger_pk, clerk=clerk, now=now))
         for code in (YUNAN, WANYUAN):
             stats.update(_supervision(code, users=users, now=now))
