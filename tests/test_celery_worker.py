@@ -148,3 +148,57 @@ def test_worker_runs_the_heartbeat_job(worker):
     assert row.worker.startswith("pytest-") and "@" in row.worker
     assert row.beat_at is not None
     assert "core.jobs.heartbeat" in output_of(worker.log)
+
+
+def test_worker_runs_the_daily_digest_once_however_often_it_is_enqueued(worker):
+    """The daily digest through a real worker: an item made ten days ago is due yesterday, so at the
+    worker's (real) clock it is overdue; the alliance office gets one digest, by e-mail too (the
+    console backend prints it into the worker's log); enqueued again, it sends nothing more."""
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    from accounts.models import Role
+    from tasks.jobs import daily_digest
+    from tasks.models import Notification
+    from tasks.services.ledgers import item_save, ledger_create
+    from tests.factories import AllianceFactory, MembershipFactory, RegionFactory, UserFactory, grant
+    from tests.factories import InstitutionFactory as Institutions
+
+    province = RegionFactory(code="440000", name="广东省", level="province")
+    city = RegionFactory(code="445300", name="云浮市", level="city", parent=province)
+    county = RegionFactory(code="445322", name="郁南县", level="county", parent=city)
+    hospital = Institutions(county=county, name="郁南县人民医院", kind="county_general")
+    alliance = AllianceFactory(county=county, name="郁南县第一医共体")
+    MembershipFactory(institution=hospital, alliance=alliance, role="lead")
+    office = UserFactory(username="yn_gt1", email="gt1@example.org")
+    grant(office, Role.ALLIANCE_ADMIN, alliance)
+    bureau = UserFactory(username="yn_staff")
+    grant(bureau, Role.BUREAU_STAFF, county)
+    made = timezone.now() - timedelta(days=10)
+    due = timezone.localdate() - timedelta(days=1)
+    with time_machine.travel(made, tick=False):
+        ledger = ledger_create(county=county, user=bureau, title="郁南县2026年重点任务", year=due.year)
+        item_save(ledger=ledger, user=bureau, number="1", text="完善医共体章程", lead_units_text="各医共体",
+                  deadline_text=due.isoformat(), now=made)
+
+    daily_digest.delay()
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline and not Notification.objects.filter(
+            user=office, email_state=Notification.EmailState.SENT).exists():
+        if worker.poll() is not None:
+            cannot_run(f"the Celery worker exited with code {worker.returncode}:\n{output_of(worker.log)}")
+        time.sleep(0.5)
+    digest = Notification.objects.filter(user=office).first()
+    assert digest is not None, f"no digest within {WAIT_SECONDS} s; worker output:\n{output_of(worker.log)}"
+    assert digest.email_state == Notification.EmailState.SENT
+    assert "完善医共体章程" in digest.items.get().text
+    assert "gt1@example.org" in output_of(worker.log)
+
+    daily_digest.delay()
+    finished = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < finished and output_of(worker.log).count("tasks.jobs.daily_digest") < 4:
+        time.sleep(0.5)  # received + succeeded, twice
+    assert Notification.objects.filter(user=office).count() == 1
+    assert output_of(worker.log).count("gt1@example.org") == output_of(worker.log).count("To: gt1@example.org") == 1
