@@ -11,7 +11,16 @@ from alliances.models import Alliance, Region
 from tasks.deadlines import DeadlineKind, Recurrence
 from tasks.evidence import MAX_EVIDENCE_BYTES, MAX_FILES_PER_REPORT
 from tasks.imports.reading import MAX_UPLOAD_BYTES
-from tasks.models import Assignment, Colour, InspectionFinding, Ledger, Step, SupervisionOrder, TaskSettings
+from tasks.models import (
+    STEP_ORDER,
+    Assignment,
+    Colour,
+    InspectionFinding,
+    Ledger,
+    Step,
+    SupervisionOrder,
+    TaskSettings,
+)
 from tasks.status import Light, Status
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -137,6 +146,15 @@ class EscalateForm(forms.Form):
     step = forms.ChoiceField(label=_("Next step"), choices=Step.choices)
     note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2}),
                            max_length=5000)
+
+    def __init__(self, *args, after: str | None = None, **kwargs):
+        """Only the steps beyond ``after`` (the order's present step) are offered."""
+        super().__init__(*args, **kwargs)
+        if after is not None:
+            later = STEP_ORDER[STEP_ORDER.index(after) + 1:]
+            self.fields["step"].choices = [(step.value, step.label) for step in later]
+            if later and not self.initial.get("step"):
+                self.initial["step"] = later[0].value
 
 
 class CloseForm(forms.Form):

@@ -241,3 +241,21 @@ def test_settings_change_recomputes_the_lights(ledger_world):
     assert w.assignment_a.status == "due_soon"  # 28 days before 30 June counts as due soon now
     # The default rules are the county's own now.
     assert EscalationRule.objects.filter(county=w.yn).count() == 3
+
+
+def test_the_order_page_offers_only_steps_beyond_the_present_one(ledger_world):
+    w = ledger_world
+    order = order_issue(assignment=w.assignment_a, user=w.supervisor, colour="red", text="督办",
+                        reply_due=date(2026, 6, 20), now=w.now)
+    client = client_for(w.supervisor)
+    url = reverse("tasks:order_detail", kwargs={"order_pk": order.pk})
+    choices = [value for value, _label in client.get(url).context["forms"]["escalate"].fields["step"].choices]
+    assert choices == ["letter", "notice", "interview", "accountability"]
+    assert client.post(url, {"action": "escalate", "step": "accountability", "note": "问责"}).status_code == 302
+    page = client.get(url)
+    assert page.context["forms"]["escalate"].fields["step"].choices == []
+    assert 'value="escalate"' not in page.content.decode()
+    # The unit replies; a supervisor of another county sees nothing.
+    reply = client_for(w.alliance_admin).post(url, {"action": "reply", "reply_text": "已整改完毕"})
+    assert reply.status_code == 302
+    assert client_for(w.outsider).get(url).status_code == 404

@@ -208,11 +208,12 @@ def order_detail(request, order_pk):
     can_reply = permissions.can_reply(user, order)
     now = request_now(request)
     action = request.POST.get("action") if request.method == "POST" else None
-    forms = {"reply": ReplyForm(), "escalate": EscalateForm(), "close": CloseForm()}
+    forms = {"reply": ReplyForm(), "escalate": EscalateForm(after=order.step), "close": CloseForm()}
     if action in forms:
         if action == "reply" and not can_reply or action != "reply" and not can_supervise:
             raise PermissionDenied(_("You may not do this on this order."))
-        form = forms[action] = type(forms[action])(request.POST)
+        extra = {"after": order.step} if action == "escalate" else {}
+        form = forms[action] = type(forms[action])(request.POST, **extra)
         if form.is_valid():
             data = form.cleaned_data
             write = {
@@ -228,7 +229,7 @@ def order_detail(request, order_pk):
                 return redirect("tasks:order_detail", order_pk=order.pk)
     suggestion = suggest_next_step(order) if can_supervise and order.state != SupervisionOrder.State.CLOSED else None
     if suggestion and not forms["escalate"].is_bound:
-        forms["escalate"] = EscalateForm(initial={"step": suggestion.step})
+        forms["escalate"] = EscalateForm(initial={"step": suggestion.step}, after=order.step)
     return render(request, "tasks/order_detail.html", {
         "order": order, "assignment": order.assignment, "steps": order.steps.all(), "suggestion": suggestion,
         "can_supervise": can_supervise, "can_reply": can_reply, "forms": forms,
