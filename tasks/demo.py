@@ -10,7 +10,8 @@ a sample history of progress so the pages have something to show.
   of work, monthly reports in the ledger's year, most tasks completed and accepted, some left
   overdue; continuous items reported month by month up to a month or two ago; one report awaiting
   review and one returned with a reason in each county; supervision orders on the longest
-  overdue matters; a half-year inspection of 郁南县 whose finding became a rectification task.
+  overdue matters; a half-year inspection of 郁南县 whose findings became rectification tasks (one
+  of 县人民医院, due within the week of loading: a blue light).
 
 ``load_demo_ledgers(now=...)`` is idempotent: ledgers re-import unchanged, and the history is
 added only to assignments that have no report yet.
@@ -200,5 +201,10 @@ def _supervision(code: str, *, users, now: datetime) -> Counter:
         finding_add(inspection=inspection, text="第三医共体双向转诊台账未按月更新。", severity="minor",
                     unit=county.alliances.filter(short_name="第三医共体").first())
         finding_to_task(finding=finding, user=supervisor, deadline_text="12月底", now=now)
+        hospital = county.institutions.filter(short_name="县人民医院").first()
+        urgent = finding_add(inspection=inspection, text="县人民医院胸痛中心建设进度滞后，需在一周内提交整改方案。",
+                             severity="serious", unit=hospital)
+        # Due within the week of loading: the hospital's filer finds a blue (due soon) task.
+        finding_to_task(finding=urgent, user=supervisor, deadline_text=(today + timedelta(days=6)).isoformat(), now=now)
         stats["inspections"] += 1
     return stats
