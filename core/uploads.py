@@ -94,6 +94,20 @@ def cell_value(value: Any) -> Any:
     return str(value)  # times, timedeltas: shown as text and refused where a number or date is due
 
 
+def cell_text(value: Any) -> str:
+    """A cell as text: whole floats without ``.0``, dates as ISO, TRUE/FALSE, whitespace at the ends
+    stripped, Unicode composed (NFC)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).upper()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, date):
+        return value.isoformat()
+    return unicodedata.normalize("NFC", str(value)).strip()
+
+
 class Workbook:
     """The first (active) sheet of an .xlsx file, opened read-only: rows with their numbers, and its
     merged ranges (read from the sheet's XML, which read-only openpyxl does not expose)."""

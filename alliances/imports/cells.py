@@ -15,6 +15,7 @@ from openpyxl.utils.datetime import from_excel
 from alliances.exports import OFFICIAL_LANGUAGE, ROLE_TITLES
 from alliances.forms import DATE_MAX, DATE_MIN
 from alliances.models import AllianceMembership, Institution
+from core.uploads import cell_text
 
 K = Institution.Kind
 Role = AllianceMembership.Role
@@ -54,16 +55,7 @@ def _is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return str(value).upper()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, date):
-        return value.isoformat()
-    return unicodedata.normalize("NFC", str(value)).strip()
+_text = cell_text
 
 
 def _key(name: str) -> str:

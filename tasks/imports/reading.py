@@ -84,17 +84,7 @@ def _normalise_title(value: Any) -> str:
     return re.sub(r"\([^()]*\)$", "", text)
 
 
-def _text(value: Any) -> str:
-    """A cell as text: whole floats without ``.0``, dates as ISO, whitespace at the ends stripped."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return str(value).upper()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, date):
-        return value.isoformat()
-    return unicodedata.normalize("NFC", str(value)).strip()
+_text = uploads.cell_text
 
 
 def _deadline_cell(value: Any) -> list:
