@@ -1,10 +1,9 @@
-"""Helpers shared by the task-ledger pages: the county of a page, the clock read once, service
-errors shown on forms, xlsx responses."""
+"""Helpers shared by the task-ledger pages: the county of a page, the clock read once, xlsx responses;
+forms show service errors through ``alliances.views.common.write_or_report``."""
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
@@ -12,7 +11,9 @@ from django.utils.translation import gettext as _
 
 from alliances import scoping
 from alliances.models import Region
-from alliances.views.common import add_service_errors
+from alliances.views.common import write_or_report
+
+__all__ = ["XLSX_CONTENT_TYPE", "county_for", "request_now", "write_or_report", "xlsx_response"]
 
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -35,19 +36,6 @@ def county_for(user, region_pk, *, edit: bool = False, supervise: bool = False) 
     if supervise and not scope.can_supervise_county(county.pk):
         raise PermissionDenied(_("Only the county's supervisors do this."))
     return county
-
-
-def write_or_report(form, write, fields_by_code=None):
-    """Run ``write()`` in a savepoint; a service's ValidationError (or a concurrent change) shows on
-    ``form`` and nothing is saved. Returns ``(ok, result)``."""
-    try:
-        with transaction.atomic():
-            return True, write()
-    except ValidationError as exc:
-        add_service_errors(form, exc, fields_by_code)
-    except IntegrityError:
-        form.add_error(None, _("The data changed while you were editing; please check and try again."))
-    return False, None
 
 
 def xlsx_response(content: bytes, filename: str) -> HttpResponse:
