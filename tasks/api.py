@@ -237,7 +237,7 @@ class AssignmentViewSet(TaskViewSetMixin, viewsets.ReadOnlyModelViewSet):
     scoped_model = Assignment
     serializer_class = AssignmentSerializer
     filterset_class = AssignmentFilter
-    ordering_fields = ["percent", "last_report_at", "item__due_date", "item__order"]
+    ordering_fields = ["percent", "last_report_at", "due_date", "severity", "item__order"]
     ordering = ["item__ledger_id", "item__order", "item_id", "role", "pk"]
     refreshes_statuses = True
 

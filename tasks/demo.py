@@ -170,7 +170,7 @@ def _supervision(code: str, *, users, now: datetime) -> Counter:
     today = local_date(now)
     overdue = list(Assignment.objects.filter(county=county, is_active=True, status=Status.OVERDUE,
                                              role=Assignment.Role.LEAD)
-                   .select_related("item__ledger").order_by("item__due_date", "item__order", "pk")[:4])
+                   .select_related("item__ledger").order_by("due_date", "item__order", "pk")[:4])
     for n, assignment in enumerate(overdue):
         order_issue(assignment=assignment, user=supervisor, colour="red" if n < 3 else "yellow",
                     text="该项任务已超过完成时限，请于回复期限前报送推进情况和整改措施。",

@@ -53,6 +53,15 @@ def _unit_condition(scope: Scope, prefix: str = "") -> Q:
     return condition
 
 
+def _county_or_units(scope: Scope, action, field: str) -> Q:
+    """Rows of the counties seen whole, or — only for alliance and institution grants, so that a
+    county user's query keeps to the county index — of the assignments the grants see."""
+    condition = Q(county_id__in=scope.view_counties)
+    if scope.view_alliances or scope.view_institutions:
+        condition |= Q(**{f"{field}__in": _assignments(scope, action).values("pk")})
+    return condition
+
+
 @scoping.register(Assignment)
 def _assignments(scope: Scope, action) -> QuerySet[Assignment]:
     qs = Assignment.objects.all()
@@ -93,8 +102,7 @@ def _reports(scope: Scope, action) -> QuerySet[ProgressReport]:
         return qs
     if action == CHANGE:  # reviewing is the bureau's
         return qs.filter(county_id__in=scope.change_counties)
-    return qs.filter(Q(county_id__in=scope.view_counties)
-                     | Q(assignment_id__in=_assignments(scope, action).values("pk")))
+    return qs.filter(_county_or_units(scope, action, "assignment_id"))
 
 
 @scoping.register(Evidence)
@@ -102,8 +110,10 @@ def _evidence(scope: Scope, action) -> QuerySet[Evidence]:
     qs = Evidence.objects.all()
     if scope.everything:
         return qs
-    return qs.filter(Q(county_id__in=_counties(scope, action))
-                     | Q(report_id__in=_reports(scope, action).values("pk")))
+    condition = Q(county_id__in=_counties(scope, action))
+    if scope.view_alliances or scope.view_institutions:
+        condition |= Q(report_id__in=_reports(scope, action).values("pk"))
+    return qs.filter(condition)
 
 
 @scoping.register(SupervisionOrder)
@@ -113,8 +123,7 @@ def _orders(scope: Scope, action) -> QuerySet[SupervisionOrder]:
         return qs
     if action == CHANGE:  # issuing and escalating is the supervisors'
         return qs.filter(county_id__in=scope.supervise_counties)
-    return qs.filter(Q(county_id__in=scope.view_counties)
-                     | Q(assignment_id__in=_assignments(scope, action).values("pk")))
+    return qs.filter(_county_or_units(scope, action, "assignment_id"))
 
 
 def _county_only(model):

@@ -7,11 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
 from alliances import scoping
 from alliances.models import Alliance, AllianceMembership, Institution
+from alliances.selectors import alliance_by_institution_on
 from core.periods import Period, PeriodKind
 from tasks.deadlines import DeadlineKind
 from tasks.models import Assignment, Department, ProgressReport
@@ -19,6 +19,8 @@ from tasks.status import Light, Status, first_of_month
 
 AGING_BUCKETS = [(1, 7), (8, 30), (31, 90), (91, None)]
 DATED = [DeadlineKind.FIXED, DeadlineKind.ONGOING, DeadlineKind.MILESTONE]
+# The list's order: worst first (red, yellow, blue, none), then by due date (an index serves it).
+WORST_FIRST = ("-severity", "due_date", "id")
 
 
 def visible_assignments(user) -> QuerySet[Assignment]:
@@ -29,13 +31,6 @@ def visible_assignments(user) -> QuerySet[Assignment]:
 def with_list_data(qs: QuerySet[Assignment]) -> QuerySet[Assignment]:
     """Everything a list row shows, in the same query."""
     return qs.select_related("item__ledger", "item__section", "department", "institution", "alliance")
-
-
-def alliance_of_assignment(today: date):
-    """An annotation: the alliance an assignment belongs to — its own, or its institution's today."""
-    membership = (AllianceMembership.objects.on(today).filter(institution_id=OuterRef("institution_id"))
-                  .values("alliance_id")[:1])
-    return Coalesce(F("alliance_id"), Subquery(membership, output_field=IntegerField()))
 
 
 @dataclass
@@ -92,22 +87,31 @@ def counts_by_unit(qs: QuerySet[Assignment]) -> list[dict]:
 
 def counts_by_alliance(qs: QuerySet[Assignment], today: date) -> list[dict]:
     """Counts per alliance: the alliance's own assignments and those of its members today.
-    Departments' assignments belong to no alliance. Two queries."""
-    rows = list(qs.exclude(department__isnull=False).annotate(unit_alliance=alliance_of_assignment(today))
-                .values("unit_alliance").annotate(**count_fields()).order_by("unit_alliance"))
-    names = {a.pk: a for a in Alliance.objects.filter(pk__in={r["unit_alliance"] for r in rows if r["unit_alliance"]})}
-    result = []
-    for row in rows:
-        alliance = names.get(row["unit_alliance"])
-        row["alliance"] = alliance
-        row["name"] = alliance.display_name if alliance else None
-        result.append(row)
-    return sorted(result, key=lambda r: (r["alliance"] is None, r["name"] or ""))
+    Departments' assignments belong to no alliance. Four queries: counts grouped by alliance and by
+    institution, the institutions' alliances today, the alliances' names."""
+    fields = count_fields()
+    by_alliance = {r["alliance_id"]: r for r in qs.filter(alliance__isnull=False).values("alliance_id")
+                   .annotate(**fields).order_by()}
+    by_institution = list(qs.filter(institution__isnull=False).values("institution_id").annotate(**fields)
+                          .order_by())
+    alliance_of = alliance_by_institution_on(institution_ids=[r["institution_id"] for r in by_institution], on=today)
+    totals: dict[int | None, dict] = {}
+    for alliance_id, row in by_alliance.items():
+        totals[alliance_id] = {k: row[k] for k in fields}
+    for row in by_institution:
+        target = totals.setdefault(alliance_of.get(row["institution_id"]), dict.fromkeys(fields, 0))
+        for k in fields:
+            target[k] += row[k]
+    names = {a.pk: a for a in Alliance.objects.filter(pk__in=[pk for pk in totals if pk])}
+    rows = [{**counts, "alliance": names.get(pk), "name": names[pk].display_name if pk in names else None}
+            for pk, counts in totals.items()]
+    return sorted(rows, key=lambda r: (r["alliance"] is None, r["name"] or ""))
 
 
 def overdue_condition(day: date) -> Q:
-    """Open at the end of ``day`` with a real date before it, lead units only."""
-    return Q(role=Assignment.Role.LEAD, item__deadline_kind__in=DATED, item__due_date__lt=day) & (
+    """Open at the end of ``day`` with a real date before it, lead units only (``due_date`` is set
+    for dated deadlines only)."""
+    return Q(role=Assignment.Role.LEAD, due_date__lt=day) & (
         Q(completed_at__isnull=True) | Q(completed_at__date__gt=day))
 
 
@@ -115,17 +119,20 @@ def overdue_aging(qs: QuerySet[Assignment], today: date) -> list[dict]:
     """Overdue assignments by days late: 1–7, 8–30, 31–90, over 90. One query."""
     fields = {}
     for low, high in AGING_BUCKETS:
-        condition = Q(item__due_date__lte=today - timedelta(days=low))
+        condition = Q(due_date__lte=today - timedelta(days=low))
         if high is not None:
-            condition &= Q(item__due_date__gte=today - timedelta(days=high))
+            condition &= Q(due_date__gte=today - timedelta(days=high))
         fields[f"b{low}"] = Count("pk", filter=condition)
     counts = qs.filter(status=Status.OVERDUE).aggregate(**fields)
     return [{"low": low, "high": high, "count": counts[f"b{low}"]} for low, high in AGING_BUCKETS]
 
 
-def monthly_trend(qs: QuerySet[Assignment], today: date, months: int = 12) -> list[dict]:
+def monthly_trend(qs: QuerySet[Assignment], today: date, months: int = 12,
+                  reports: QuerySet[ProgressReport] | None = None) -> list[dict]:
     """For each of the last ``months`` months: assignments overdue at its end (or today for the
-    month under way), completed in it, and progress reports submitted in it. Two queries."""
+    month under way), completed in it, and progress reports submitted in it — of ``reports`` when
+    given (the caller knows when the reports of whole counties will do, which an index serves),
+    else of the assignments of ``qs``. Two queries."""
     first = first_of_month(today, -(months - 1))
     periods = [Period.containing_date(PeriodKind.MONTH, first_of_month(first, n)) for n in range(months)]
     fields = {}
@@ -134,8 +141,10 @@ def monthly_trend(qs: QuerySet[Assignment], today: date, months: int = 12) -> li
         fields[f"overdue{n}"] = Count("pk", filter=overdue_condition(end))
         fields[f"done{n}"] = Count("pk", filter=Q(completed_at__date__gte=period.start, completed_at__date__lte=end))
     counts = qs.aggregate(**fields)
-    reports = dict(ProgressReport.objects.filter(assignment__in=qs.values("pk"), period__gte=str(periods[0]))
-                   .values("period").annotate(n=Count("pk")).values_list("period", "n"))
+    if reports is None:
+        reports = ProgressReport.objects.filter(assignment__in=qs.values("pk"))
+    reports = dict(reports.filter(period__gte=str(periods[0])).values("period").annotate(n=Count("pk"))
+                   .order_by().values_list("period", "n"))
     return [{"period": period, "label": f"{period.start:%Y-%m}", "overdue": counts[f"overdue{n}"],
              "done": counts[f"done{n}"], "reports": reports.get(str(period), 0)} for n, period in enumerate(periods)]
 
@@ -153,16 +162,17 @@ def filter_assignments(qs: QuerySet[Assignment], data: dict, today: date) -> Que
     if data.get("role"):
         qs = qs.filter(role=data["role"])
     if data.get("alliance"):
-        qs = qs.annotate(unit_alliance=alliance_of_assignment(today)).filter(unit_alliance=data["alliance"].pk)
+        members = AllianceMembership.objects.on(today).filter(alliance=data["alliance"]).values("institution_id")
+        qs = qs.filter(Q(alliance=data["alliance"]) | Q(institution_id__in=members))
     unit = data.get("unit") or ""
     kind, _sep, pk = unit.partition(":")
     if kind in ("department", "institution", "alliance") and pk.isdigit():
         qs = qs.filter(**{f"{kind}_id": int(pk)})
     if data.get("aging"):
         low, _sep, high = data["aging"].partition("-")
-        qs = qs.filter(status=Status.OVERDUE, item__due_date__lte=today - timedelta(days=int(low)))
+        qs = qs.filter(status=Status.OVERDUE, due_date__lte=today - timedelta(days=int(low)))
         if high:
-            qs = qs.filter(item__due_date__gte=today - timedelta(days=int(high)))
+            qs = qs.filter(due_date__gte=today - timedelta(days=int(high)))
     if data.get("q"):
         q = data["q"].strip()
         qs = qs.filter(Q(item__text__icontains=q) | Q(item__number__icontains=q) | Q(department__name__icontains=q)
@@ -184,5 +194,5 @@ def ledger_progress(assignments: QuerySet[Assignment], ledger_ids) -> dict[int, 
     """Per ledger: items, assignments, done, red/yellow/blue — over ``assignments`` (those the user
     sees). One query."""
     rows = (assignments.filter(item__ledger_id__in=list(ledger_ids)).order_by().values("item__ledger_id")
-            .annotate(items=Count("item_id", distinct=True), **count_fields()))
+            .annotate(**count_fields()))
     return {r["item__ledger_id"]: r for r in rows}

@@ -9,6 +9,7 @@ from datetime import date, datetime
 
 from django.db import transaction
 
+from core.bulk import bulk_insert
 from core.issues import ImportFailed
 from tasks.imports.planning import CREATE, CREATE_OTHER, LedgerPlan, PlannedItem
 from tasks.models import Assignment, Department, LedgerSection, TaskItem
@@ -44,10 +45,10 @@ def apply_plan(plan: LedgerPlan, *, user, now: datetime) -> dict[str, int]:
             _fill(item, planned, sections, order)
             wanted_of[id(item)] = _wanted(plan, planned)
             (updated if planned.existing else created).append((item, planned))
-        TaskItem.objects.bulk_create([item for item, _p in created], batch_size=BATCH)
+        bulk_insert([item for item, _p in created])
         TaskItem.objects.bulk_update([item for item, _p in updated], ITEM_FIELDS, batch_size=BATCH)
         assignments = _new_assignments(ledger, [item for item, _p in created], wanted_of, now)
-        Assignment.objects.bulk_create(assignments, batch_size=BATCH)
+        bulk_insert(assignments)
         # Changed items: their units made again where they changed, their statuses refreshed (the
         # deadline may have changed) where they did not.
         unchanged_units = {item.pk: item for item, planned in updated if not planned.units_changed}
@@ -157,8 +158,10 @@ def _wanted(plan: LedgerPlan, planned: PlannedItem) -> list[WantedUnit]:
 
 def _new_assignments(ledger, items: list[TaskItem], wanted_of: dict, now: datetime) -> list[Assignment]:
     """Assignments of new items with their status computed now (no event: the import itself is
-    what the bureau sees)."""
+    what the bureau sees). A new assignment's status depends only on its role and its item's
+    deadline, so it is computed once for each such pair, not once per row."""
     rules = rules_by_county([ledger.county_id])[ledger.county_id]
+    statuses: dict[tuple, object] = {}
     rows = []
     for item in items:
         by_unit: dict[tuple[str, int], WantedUnit] = {}
@@ -169,8 +172,9 @@ def _new_assignments(ledger, items: list[TaskItem], wanted_of: dict, now: dateti
         for (kind, pk), entry in by_unit.items():
             assignment = Assignment(item=item, county_id=ledger.county_id, role=entry.role,
                                     source_text=entry.source_text[:100], created_at=now, **{UNIT_FIELDS[kind]: pk})
-            result = assignment.status_at(now, rules)
-            assignment.status, assignment.light, assignment.behind = result.status, result.light, result.behind
-            assignment.next_change_at = result.next_change_at
+            key = (entry.role, item.deadline_kind, item.due_date)
+            if key not in statuses:
+                statuses[key] = assignment.status_at(now, rules)
+            assignment.set_status(statuses[key])
             rows.append(assignment)
     return rows

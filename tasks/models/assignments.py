@@ -44,6 +44,9 @@ class TaskSettings(models.Model):
         return StatusRules(due_soon_days=self.due_soon_days, behind_margin=self.behind_margin)
 
 
+SEVERITY = {Light.RED: 3, Light.YELLOW: 2, Light.BLUE: 1, Light.NONE: 0}
+
+
 class AssignmentQuerySet(models.QuerySet):
     def open(self):
         return self.filter(completed_at__isnull=True)
@@ -81,6 +84,11 @@ class Assignment(models.Model):
     light = models.CharField(_("light"), max_length=10, choices=Light.choices, blank=True, default="")
     behind = models.CharField(_("behind"), max_length=20, choices=Behind.choices, blank=True, default="")
     next_change_at = models.DateTimeField(_("status next changes at"), null=True, blank=True)
+    # Copies kept with the status, so that lists sort "worst first" on one index and the dashboard
+    # counts overdue by days without joining the items: the item's due date (None unless dated) and
+    # the light as a rank (3 red, 2 yellow, 1 blue, 0 none).
+    due_date = models.DateField(_("due date"), null=True, blank=True)
+    severity = models.PositiveSmallIntegerField(_("severity"), default=0)
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
@@ -94,6 +102,8 @@ class Assignment(models.Model):
             models.Index(fields=["next_change_at"], name="assignment_next_change",
                          condition=Q(next_change_at__isnull=False)),
             models.Index(fields=["county", "status", "light"], name="assignment_county_status"),
+            models.Index(fields=["-severity", "due_date", "id"], name="assignment_worst_first"),
+            models.Index(fields=["county", "-severity", "due_date", "id"], name="assignment_county_worst"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -144,6 +154,14 @@ class Assignment(models.Model):
         made = local_date(self.created_at) if self.created_at else ledger_start
         return max(ledger_start, made)
 
+    def set_status(self, result: StatusResult) -> None:
+        """Keep ``result`` (of ``status_at``) and the copies that go with it on the row (not saved).
+        Needs ``item``."""
+        self.status, self.light, self.behind = result.status, result.light, result.behind
+        self.next_change_at = result.next_change_at
+        self.severity = SEVERITY.get(result.light, 0)
+        self.due_date = self.item.due_date
+
     def status_at(self, now: datetime, rules: StatusRules | None = None) -> StatusResult:
         """The status at ``now`` (no query when ``item.ledger`` is loaded)."""
         item = self.item
@@ -187,6 +205,7 @@ class ProgressReport(models.Model):
         indexes = [
             models.Index(fields=["assignment", "-submitted_at"], name="report_assignment_latest"),
             models.Index(fields=["county", "state"], name="report_county_state"),
+            models.Index(fields=["county", "period"], name="report_county_period"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(percent__lte=100), name="report_percent_at_most_100"),

@@ -48,14 +48,7 @@ def _events_for(assignment: Assignment, result: StatusResult, now: datetime) -> 
     return rows
 
 
-def _apply(assignment: Assignment, result: StatusResult) -> None:
-    assignment.status = result.status
-    assignment.light = result.light
-    assignment.behind = result.behind
-    assignment.next_change_at = result.next_change_at
-
-
-FIELDS = ("status", "light", "behind", "next_change_at")
+FIELDS = ("status", "light", "behind", "next_change_at", "severity", "due_date")
 
 
 def assignments_refresh(assignments: Iterable[Assignment], *, now: datetime,
@@ -71,9 +64,9 @@ def assignments_refresh(assignments: Iterable[Assignment], *, now: datetime,
     for assignment in rows:
         result = assignment.status_at(now, rules[assignment.county_id])
         events += _events_for(assignment, result, now)
-        if tuple(getattr(assignment, f) for f in FIELDS) != (result.status, result.light, result.behind,
-                                                            result.next_change_at):
-            _apply(assignment, result)
+        before = tuple(getattr(assignment, f) for f in FIELDS)
+        assignment.set_status(result)
+        if tuple(getattr(assignment, f) for f in FIELDS) != before:
             changed.append(assignment)
     with transaction.atomic():
         Assignment.objects.bulk_update(changed, FIELDS, batch_size=BATCH)
@@ -100,11 +93,14 @@ def assignments_refresh_due(*, now: datetime, county_ids: Iterable[int] | None =
         events: list[AssignmentEvent] = []
         for assignment in batch:
             result = assignment.status_at(now, rules[assignment.county_id])
-            won = Assignment.objects.filter(pk=assignment.pk, next_change_at=assignment.next_change_at).update(
-                status=result.status, light=result.light, behind=result.behind,
-                next_change_at=result.next_change_at)
+            read = assignment.next_change_at
+            events += _events_for(assignment, result, now)  # compared with the status read, before set_status
+            assignment.set_status(result)
+            won = Assignment.objects.filter(pk=assignment.pk, next_change_at=read).update(
+                **{f: getattr(assignment, f) for f in FIELDS})
             if won:
-                events += _events_for(assignment, result, now)
                 refreshed += 1
+            else:
+                events = [e for e in events if e.assignment is not assignment]
         AssignmentEvent.objects.bulk_create(events, ignore_conflicts=True)
     return refreshed

@@ -117,6 +117,9 @@ def ledger_detail(request, ledger_pk):
         "ledger": ledger, "groups": groups, "counts": counts, "item_count": len(items),
         "needs_deadline": sum(1 for item in items if item.needs_deadline),
         "can_edit": permissions.can_edit_county(user, ledger.county_id), "today": local_date(now),
+        # Labels of the chips, translated once rather than in each of thousands of rows.
+        "lead_label": Assignment.Role.LEAD.label, "coop_label": Assignment.Role.COOPERATING.label,
+        "red_label": _("Red"), "yellow_label": _("Yellow"), "blue_label": _("Blue"), "done_label": _("Done"),
     })
 
 

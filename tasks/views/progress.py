@@ -39,7 +39,7 @@ def my_tasks(request):
     assignments_refresh_due(now=now, county_ids=county_ids)
     show_done = request.GET.get("done") == "1"
     rows = selectors.with_list_data(qs if show_done else qs.exclude(status=Status.DONE))
-    rows = list(rows.order_by("item__due_date", "pk"))
+    rows = list(rows.order_by("due_date", "id"))
     latest = selectors.latest_reports([a.pk for a in rows])
     for assignment in rows:
         assignment.result = assignment.status_at(now)

@@ -79,6 +79,20 @@ def _county_ids(user, data) -> list[int] | None:
     return sorted(scope.view_counties | scope.context_counties)
 
 
+def _county_reports(user, data: dict, county_ids: list[int] | None):
+    """The reports of whole counties, when the user sees whole counties and nothing but the county
+    is filtered (an index on county and month serves it); None otherwise (counted through the
+    assignments shown)."""
+    scope = scoping.scope_of(user)
+    if any(v for k, v in data.items() if k != "county"):
+        return None
+    if county_ids is None:
+        return ProgressReport.objects.all() if scope.everything else None
+    if not set(county_ids) <= scope.view_counties and not scope.everything:
+        return None
+    return ProgressReport.objects.filter(county_id__in=county_ids)
+
+
 @login_required
 def dashboard(request):
     """The supervisor's view of one county or of every county the user sees (a city or province
@@ -99,10 +113,10 @@ def dashboard(request):
         state=SupervisionOrder.State.OPEN, assignment__in=qs.values("pk")).count()
     awaiting = scoping.queryset_for(user, ProgressReport).filter(
         state=ProgressReport.State.SUBMITTED, assignment__in=qs.values("pk")).count()
-    worst = list(selectors.with_list_data(lead.filter(status=Status.OVERDUE)).order_by("item__due_date", "pk")[:10])
+    worst = list(selectors.with_list_data(lead.filter(status=Status.OVERDUE)).order_by("due_date", "id")[:10])
     for assignment in worst:
         assignment.result = assignment.status_at(now)
-    trend = selectors.monthly_trend(lead, today)
+    trend = selectors.monthly_trend(lead, today, reports=_county_reports(user, data, county_ids))
     return render(request, "tasks/dashboard.html", {
         "form": form, "counts": counts, "by_unit": selectors.counts_by_unit(qs)[:20],
         "by_alliance": selectors.counts_by_alliance(qs, today), "by_county": by_county,
@@ -120,7 +134,7 @@ def assignment_list(request):
     user = request.user
     now = request_now(request)
     form, data, qs = _filtered(request, user)
-    qs = selectors.with_list_data(qs).order_by("-light", "item__due_date", "item__ledger_id", "item__order", "pk")
+    qs = selectors.with_list_data(qs).order_by(*selectors.WORST_FIRST)
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     rows = list(page.object_list)
     latest = selectors.latest_reports([a.pk for a in rows])
@@ -138,8 +152,7 @@ def assignment_list_xlsx(request):
     user = request.user
     now = request_now(request)
     form, data, qs = _filtered(request, user)
-    rows = list(selectors.with_list_data(qs).order_by("-light", "item__due_date", "item__ledger_id", "item__order",
-                                                     "pk"))
+    rows = list(selectors.with_list_data(qs).order_by(*selectors.WORST_FIRST))
     latest = selectors.latest_reports([a.pk for a in rows])
     for assignment in rows:
         assignment.latest = latest.get(assignment.pk)
