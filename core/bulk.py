@@ -1,7 +1,7 @@
 """Writing many new rows at once. On PostgreSQL with psycopg 3 the rows go in by ``COPY`` (their
-ids reserved from the table's sequence first, so the objects know them); elsewhere through
-``bulk_create``. For imports of thousands of rows, where Django building the INSERT statements
-costs more than the database storing them."""
+ids reserved from the table's sequence first, so the caller knows them); elsewhere through
+``bulk_create``. For imports of thousands of rows, where making model instances and Django building
+the INSERT statements cost more than the database storing them."""
 
 from __future__ import annotations
 
@@ -22,35 +22,46 @@ def can_copy() -> bool:
     return is_psycopg3
 
 
-def bulk_insert(objects: Sequence[Model]) -> None:
-    """Insert new ``objects`` of one model and give them their ids. ``auto_now``/``auto_now_add``
-    fields are stamped as ``save`` would; nothing else of ``save`` (no signals, no ``pre_save``
-    of other fields). Costs two statements on PostgreSQL, one per ``BATCH`` rows elsewhere."""
-    if not objects:
-        return
-    model = type(objects[0])
-    if not can_copy():
-        model._default_manager.bulk_create(objects, batch_size=BATCH)
-        return
+def insert_rows(model: type[Model], fields: Sequence[str], rows: Sequence[Sequence], *,
+                returning_ids: bool = True) -> list[int]:
+    """Insert ``rows`` (values of ``fields``, attnames such as ``item_id``) as new rows of ``model``
+    without making model instances — for tens of thousands of rows their construction costs more
+    than the insert. Other concrete fields get their default; ``auto_now``/``auto_now_add`` fields
+    not given get now. Returns the new ids in order (``[]`` without ``returning_ids``: on PostgreSQL
+    the database numbers the rows itself then, without a round trip to reserve ids)."""
+    if not rows:
+        return []
     meta = model._meta
     now = timezone.now()
-    stamped = [f for f in meta.concrete_fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)]
-    for obj in objects:
-        for f in stamped:
-            if getattr(obj, f.attname) is None or getattr(f, "auto_now", False):
-                setattr(obj, f.attname, now)
+    given = list(fields)
+    extra: list[tuple[str, object]] = []
+    for f in meta.concrete_fields:
+        if f.primary_key or f.attname in given:
+            continue
+        auto = getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+        extra.append((f.attname, now if auto else f.get_default()))
+    names = given + [name for name, _value in extra]
+    tail = [value for _name, value in extra]
+    if not can_copy():
+        objects = [model(**dict(zip(names, [*row, *tail], strict=True))) for row in rows]
+        model._default_manager.bulk_create(objects, batch_size=BATCH)
+        return [obj.pk for obj in objects] if returning_ids else []
     pk = meta.pk
+    by_attname = {f.attname: f for f in meta.concrete_fields}
+    columns = [by_attname[name].column for name in names]
     with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                       [meta.db_table, pk.column, len(objects)])
-        for obj, (value,) in zip(objects, cursor.fetchall(), strict=True):
-            setattr(obj, pk.attname, value)
-        fields = list(meta.concrete_fields)
-        columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-        attnames = [f.attname for f in fields]
-        with cursor.cursor.copy(f"COPY {connection.ops.quote_name(meta.db_table)} ({columns}) FROM STDIN") as copy:
-            for obj in objects:
-                copy.write_row([getattr(obj, name) for name in attnames])
-    for obj in objects:
-        obj._state.adding = False
-        obj._state.db = connection.alias
+        ids: list[int] = []
+        if returning_ids:
+            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                           [meta.db_table, pk.column, len(rows)])
+            ids = [value for (value,) in cursor.fetchall()]
+            columns.insert(0, pk.column)
+        quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
+        with cursor.cursor.copy(f"COPY {connection.ops.quote_name(meta.db_table)} ({quoted}) FROM STDIN") as copy:
+            if returning_ids:
+                for new_id, row in zip(ids, rows, strict=True):
+                    copy.write_row([new_id, *row, *tail])
+            else:
+                for row in rows:
+                    copy.write_row([*row, *tail])
+    return ids

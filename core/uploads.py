@@ -118,8 +118,11 @@ class Workbook:
         self.sheet = self._book.active or self._book.worksheets[0]
 
     def rows(self, max_col: int) -> Iterator[tuple[int, list]]:
-        for number, values in enumerate(self.sheet.iter_rows(max_col=max_col, values_only=True), start=1):
-            yield number, [cell_value(v) for v in values]
+        """Rows of at most ``max_col`` cells. Without ``max_col`` read-only openpyxl gives each row up
+        to its last cell; with it, it would pad every row to that width (and asking the sheet for its
+        width parses the whole sheet when the file does not say)."""
+        for number, values in enumerate(self.sheet.iter_rows(values_only=True), start=1):
+            yield number, [cell_value(v) for v in values[:max_col]]
 
     def merged_ranges(self) -> list[tuple[int, int, int, int]]:
         """``(min_col, min_row, max_col, max_row)`` of every merged range of the sheet, 1-based."""

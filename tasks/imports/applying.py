@@ -9,18 +9,19 @@ from datetime import date, datetime
 
 from django.db import transaction
 
-from core.bulk import bulk_insert
+from core.bulk import insert_rows
 from core.issues import ImportFailed
 from tasks.imports.planning import CREATE, CREATE_OTHER, LedgerPlan, PlannedItem
 from tasks.models import Assignment, Department, LedgerSection, TaskItem
+from tasks.models.assignments import SEVERITY
 from tasks.services.ledgers import (
-    UNIT_FIELDS,
     WantedUnit,
     assignments_sync,
     department_get_or_create,
     ledger_create,
 )
 from tasks.services.status import assignments_refresh, rules_by_county
+from tasks.status import assignment_status, local_date
 from tasks.units import UnitRef
 
 BATCH = 1000
@@ -38,30 +39,29 @@ def apply_plan(plan: LedgerPlan, *, user, now: datetime) -> dict[str, int]:
         sections = _sections(ledger, plan.items)
         created, updated, wanted_of = [], [], {}
         for order, planned in enumerate(plan.items, start=1):
-            if planned.action == "unchanged":
-                continue
-            item = planned.existing or TaskItem(ledger=ledger, created_by=user, key=planned.key)
-            item.ledger = ledger
-            _fill(item, planned, sections, order)
-            wanted_of[id(item)] = _wanted(plan, planned)
-            (updated if planned.existing else created).append((item, planned))
-        bulk_insert([item for item, _p in created])
+            if planned.action == "create":
+                created.append((order, planned))
+            elif planned.action == "update":
+                item = planned.existing
+                item.ledger = ledger
+                _fill(item, planned, sections, order)
+                wanted_of[item.pk] = _wanted(plan, planned)
+                updated.append((item, planned))
+        assignments = _create_items(plan, ledger, sections, created, user=user, now=now)
         TaskItem.objects.bulk_update([item for item, _p in updated], ITEM_FIELDS, batch_size=BATCH)
-        assignments = _new_assignments(ledger, [item for item, _p in created], wanted_of, now)
-        bulk_insert(assignments)
         # Changed items: their units made again where they changed, their statuses refreshed (the
         # deadline may have changed) where they did not.
         unchanged_units = {item.pk: item for item, planned in updated if not planned.units_changed}
         for item, planned in updated:
             if planned.units_changed:
-                assignments_sync(item=item, wanted=wanted_of[id(item)], now=now)
+                assignments_sync(item=item, wanted=wanted_of[item.pk], now=now)
         refresh = list(Assignment.objects.filter(item_id__in=list(unchanged_units), is_active=True))
         for assignment in refresh:
             assignment.item = unchanged_units[assignment.item_id]
         assignments_refresh(refresh, now=now)
     return {"ledger": ledger.pk, "create": len(created), "update": len(updated),
             "unchanged": sum(1 for p in plan.items if p.action == "unchanged"),
-            "assignments": len(assignments), "departments": departments}
+            "assignments": assignments, "departments": departments}
 
 
 def _ledger(plan: LedgerPlan, user):
@@ -115,20 +115,20 @@ def _sections(ledger, items: list[PlannedItem]) -> dict[str, LedgerSection]:
     sections = {s.path: s for s in ledger.sections.all()}
     order = len(sections)
     for level in (1, 2):
-        missing = []
+        missing: dict[str, LedgerSection] = {}
         for planned in items:
             labels = planned.raw.sections[:level]
             if len(labels) < level:
                 continue
             path = "|".join(labels)[:650]
-            if path in sections or any(s.path == path for s in missing):
+            if path in sections or path in missing:
                 continue
             order += 1
             parent = sections.get("|".join(labels[:-1])) if level == 2 else None
-            missing.append(LedgerSection(ledger=ledger, parent=parent, level=level, label=labels[-1][:300],
-                                         path=path, order=order))
-        LedgerSection.objects.bulk_create(missing, batch_size=BATCH)
-        sections.update({s.path: s for s in missing})
+            missing[path] = LedgerSection(ledger=ledger, parent=parent, level=level, label=labels[-1][:300],
+                                          path=path, order=order)
+        LedgerSection.objects.bulk_create(list(missing.values()), batch_size=BATCH)
+        sections.update(missing)
     return sections
 
 
@@ -156,25 +156,48 @@ def _wanted(plan: LedgerPlan, planned: PlannedItem) -> list[WantedUnit]:
     return wanted
 
 
-def _new_assignments(ledger, items: list[TaskItem], wanted_of: dict, now: datetime) -> list[Assignment]:
-    """Assignments of new items with their status computed now (no event: the import itself is
-    what the bureau sees). A new assignment's status depends only on its role and its item's
-    deadline, so it is computed once for each such pair, not once per row."""
+ITEM_INSERT = ["ledger_id", "section_id", "number", "key", "text", "lead_units_text", "coop_units_text",
+               "deadline_text", "deadline_kind", "due_date", "recurrence", "deadline_note", "target_text",
+               "source_row", "order", "is_active", "created_by_id"]
+ASSIGNMENT_INSERT = ["item_id", "county_id", "role", "department_id", "institution_id", "alliance_id", "source_text",
+                     "status", "light", "behind", "next_change_at", "severity", "due_date", "created_at"]
+
+
+def _create_items(plan: LedgerPlan, ledger, sections, created: list[tuple[int, PlannedItem]], *, user,
+                  now: datetime) -> int:
+    """The new items and their assignments, as plain rows (``core.bulk.insert_rows``: no model
+    instances, COPY on PostgreSQL). A new assignment's status depends only on its role and its
+    item's deadline, so it is computed once for each such pair. No event: the import itself is what
+    the bureau sees. Returns the number of assignments made."""
+    item_rows = []
+    for order, planned in created:
+        raw, parsed = planned.raw, planned.deadline
+        section = sections.get(planned.section_path[:650]) if raw.sections else None
+        item_rows.append((ledger.pk, section.pk if section else None, raw.number, planned.key, raw.text, raw.lead,
+                          raw.coop, parsed.text[:200], parsed.kind, parsed.due_date, parsed.recurrence,
+                          parsed.note[:300], planned.target_text, raw.row, order, True, user.pk if user else None))
+    item_ids = insert_rows(TaskItem, ITEM_INSERT, item_rows)
     rules = rules_by_county([ledger.county_id])[ledger.county_id]
-    statuses: dict[tuple, object] = {}
+    start = max(ledger.start_date, local_date(now))
+    statuses: dict[tuple, tuple] = {}
     rows = []
-    for item in items:
+    for item_id, (_order, planned) in zip(item_ids, created, strict=True):
         by_unit: dict[tuple[str, int], WantedUnit] = {}
-        for entry in wanted_of[id(item)]:
+        for entry in _wanted(plan, planned):
             key = (entry.unit.kind, entry.unit.pk)
             if key not in by_unit or entry.role == Assignment.Role.LEAD:
                 by_unit[key] = entry
-        for (kind, pk), entry in by_unit.items():
-            assignment = Assignment(item=item, county_id=ledger.county_id, role=entry.role,
-                                    source_text=entry.source_text[:100], created_at=now, **{UNIT_FIELDS[kind]: pk})
-            key = (entry.role, item.deadline_kind, item.due_date)
+        kind, due = planned.deadline.kind, planned.deadline.due_date
+        for (unit_kind, pk), entry in by_unit.items():
+            key = (entry.role, kind, due)
             if key not in statuses:
-                statuses[key] = assignment.status_at(now, rules)
-            assignment.set_status(statuses[key])
-            rows.append(assignment)
-    return rows
+                result = assignment_status(is_lead=entry.role == Assignment.Role.LEAD, kind=kind, due_date=due,
+                                           start_date=start, completed=False, percent=0, last_report_at=None,
+                                           now=now, rules=rules)
+                statuses[key] = (result.status, result.light, result.behind, result.next_change_at,
+                                 SEVERITY.get(result.light, 0), due)
+            rows.append((item_id, ledger.county_id, entry.role, pk if unit_kind == "department" else None,
+                         pk if unit_kind == "institution" else None, pk if unit_kind == "alliance" else None,
+                         entry.source_text[:100], *statuses[key], now))
+    insert_rows(Assignment, ASSIGNMENT_INSERT, rows, returning_ids=False)
+    return len(rows)

@@ -204,10 +204,26 @@ def plan_import(table: LedgerTable, *, county: Region, user, now: datetime, over
     deadline_letter, deadline_title = table.column("deadline")
     number_key = "number" if "number" in table.columns else "content"
     number_letter, number_title = table.column(number_key)
+    # A ledger repeats its phrases ("12月底", "县卫生健康局、各医共体") from row to row: each distinct
+    # phrase is read once.
+    deadlines: dict[tuple, object] = {}
+    names: dict[str, list[str]] = {}
+
+    def deadline_of(cell: list):
+        key = (cell[0], cell[1])
+        if key not in deadlines:
+            deadlines[key] = parse_deadline(deadline_value(cell), year=year)
+        return deadlines[key]
+
+    def units_in(text: str) -> list[str]:
+        if text not in names:
+            names[text] = split_units(text)
+        return names[text]
+
     for raw in table.items:
         key = item_key(raw.number)
-        item = PlannedItem(raw=raw, key=key, deadline=parse_deadline(deadline_value(raw.deadline), year=year),
-                           lead=resolve(split_units(raw.lead), raw.row), coop=resolve(split_units(raw.coop), raw.row),
+        item = PlannedItem(raw=raw, key=key, deadline=deadline_of(raw.deadline),
+                           lead=resolve(units_in(raw.lead), raw.row), coop=resolve(units_in(raw.coop), raw.row),
                            target_text=raw.target or extract_targets(raw.text))
         plan.items.append(item)
         if key:

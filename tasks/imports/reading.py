@@ -327,11 +327,6 @@ def split_item_number(text: str) -> tuple[str, str]:
     return re.sub(r"\s+", "", match.group(1)).replace("．", "."), text[match.end():].strip()
 
 
-def _is_footer(values: list) -> bool:
-    filled = [_text(v) for v in values if _text(v)]
-    return bool(filled) and filled[0].startswith(FOOTER_PREFIXES)
-
-
 def _read_rows(rows, merged, *, name: str, file_format: str,
                merged_columns: set[int] | None = None) -> tuple[LedgerTable | None, list[Issue]]:
     rows = _expand(iter(rows), merged)
@@ -383,20 +378,19 @@ def _read_rows(rows, merged, *, name: str, file_format: str,
     blank_run = 0
     pending_text: list[tuple[int, str]] = []  # section-like rows not yet followed by an item
     for number, values in remaining():
-        if _is_footer(values):
-            table.ignored.append((number, " ".join(_text(v) for v in values if _text(v))[:200]))
-            break
-        cell = {key: (values[i] if i < len(values) else None) for key, i in index_of.items()}
-        texts = [_text(v) for v in values]
-        filled = [t for t in texts if t]
+        filled = [t for t in map(_text, values) if t]
         if not filled:
             blank_run += 1
             if blank_run >= BLANK_RUN_LIMIT:
                 break
             continue
         blank_run = 0
-        if {_normalise_title(v) for v in values if _text(v)} <= header_titles:
+        if filled[0].startswith(FOOTER_PREFIXES):
+            table.ignored.append((number, " ".join(filled)[:200]))
+            break
+        if _normalise_title(filled[0]) in header_titles and {_normalise_title(t) for t in filled} <= header_titles:
             continue  # the header repeated (a table per section, or a page break)
+        cell = {key: (values[i] if i < len(values) else None) for key, i in index_of.items()}
         if len(table.items) >= MAX_DATA_ROWS:
             return None, [Issue(_("“%(name)s” has more than %(n)s rows; import the ledger in parts.")
                                 % {"name": name, "n": MAX_DATA_ROWS})]
