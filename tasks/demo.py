@@ -35,6 +35,7 @@ from tasks.imports.applying import apply_plan
 from tasks.imports.planning import plan_import
 from tasks.imports.reading import read_ledger_upload
 from tasks.models import Assignment, Inspection, ProgressReport, SupervisionOrder
+from tasks.permissions import reportable_assignments
 from tasks.services.ledgers import department_get_or_create, finding_to_task
 from tasks.services.progress import progress_report_review, progress_report_submit
 from tasks.services.status import assignments_refresh
@@ -54,6 +55,8 @@ SEED_LEDGERS = [
 # Departments a county knows before its first import, with other spellings of theirs.
 KNOWN_DEPARTMENTS = {WANYUAN: [("市医疗保障局", ["市保障局"])]}
 SUPERVISOR = {YUNAN: "yn_supervisor", WANYUAN: "wy_admin"}
+# Who reports the sample reports awaiting review: the alliance office, for the alliance and its members.
+REPORTER = {YUNAN: "yn_gt1", WANYUAN: "wy_zyy"}
 
 PROGRESS_TEXTS = [
     "已召开专题会议研究部署，明确责任分工和时间节点。",
@@ -78,7 +81,7 @@ def load_demo_ledgers(*, now: datetime) -> Counter:
     """Import the seed ledgers and add the sample history. Returns counts of what was created."""
     stats: Counter = Counter()
     users = {u.username: u for u in get_user_model().objects.filter(
-        username__in={"yn_staff", "wy_staff", "yn_supervisor", "wy_admin", "yn_rmyy", "yn_gt1"})}
+        username__in={"yn_staff", "wy_staff", "yn_supervisor", "wy_admin", "yn_rmyy", "yn_gt1", "wy_zyy"})}
     with transaction.atomic():
         for code, departments in KNOWN_DEPARTMENTS.items():
             county = Region.objects.get(code=code)
@@ -176,14 +179,15 @@ def _supervision(code: str, *, users, now: datetime) -> Counter:
                     text="该项任务已超过完成时限，请于回复期限前报送推进情况和整改措施。",
                     reply_due=today + timedelta(days=7 + n), now=now - timedelta(days=3 - n % 3))
         stats["orders"] += 1
-    open_ones = list(Assignment.objects.filter(county=county, is_active=True, completed_at__isnull=True,
-                                               role=Assignment.Role.LEAD)
+    reporter = users[REPORTER[code]]
+    open_ones = list(reportable_assignments(reporter).filter(county=county, completed_at__isnull=True,
+                                                             role=Assignment.Role.LEAD)
                      .exclude(pk__in=[a.pk for a in overdue]).select_related("item__ledger")
                      .order_by("-item__ledger__year", "item__order", "pk")[:2])
     pdf = b"%PDF-1.4\n% demo evidence\n"
     for n, assignment in enumerate(open_ones):
         report = progress_report_submit(
-            assignment=assignment, user=clerk, text="本月已完成主要工作，现报送进展和佐证材料。",
+            assignment=assignment, user=reporter, text="本月已完成主要工作，现报送进展和佐证材料。",
             percent=min(100, assignment.percent + 20), marks_complete=False, now=now - timedelta(days=2),
             files=[SimpleUploadedFile("工作进展佐证材料.pdf", pdf)])
         stats["reports"] += 1
