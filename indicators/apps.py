@@ -3,7 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 
 class IndicatorsConfig(AppConfig):
-    """Report forms, filings, indicators and evaluation — built in a later issue."""
+    """Report forms, filings, indicators and evaluation."""
 
     name = "indicators"
     verbose_name = _("Filing and indicators")

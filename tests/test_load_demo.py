@@ -16,10 +16,12 @@ from accounts.models import Grant, Role, User
 from alliances import demo, selectors
 from alliances.models import Alliance, AllianceMembership, GovernanceMember, Institution, JointOffice, Region
 from alliances.validators import validate_uscc
+from indicators.models import DataElement, DataValue, Filing, FormElement, Indicator, ReportForm
 
 K = Institution.Kind
 PASSWORD = "Yigongti-2026"
-DEMO_TABLES = [Region, Institution, Alliance, AllianceMembership, JointOffice, GovernanceMember, User, Grant]
+DEMO_TABLES = [Region, Institution, Alliance, AllianceMembership, JointOffice, GovernanceMember, User, Grant,
+               DataElement, ReportForm, FormElement, Indicator, Filing, DataValue]
 # Columns that record when a row was written, not what it says.
 AUTO_COLUMNS = {"created_at", "updated_at", "date_joined", "last_login"}
 
@@ -75,7 +77,7 @@ def dump() -> dict[str, list[tuple]]:
 @pytest.fixture
 def loaded(db):
     # The organisation and logins only: the demo task ledgers have their own tests (test_tasks_demo).
-    return load("--quiet", "--without-ledgers")
+    return load("--quiet", "--without-ledgers", "--without-filings")
 
 
 def yunan() -> Region:
@@ -93,6 +95,9 @@ def test_running_twice_gives_identical_data(db):
     assert dump() == first
     assert "166 rows created" in first_output
     assert "0 rows created, 0 updated, 166 unchanged" in second_output
+    assert "Demo filings: 0 filings with 0 values created." in second_output
+    # Every demo county files its forms from January 2024 up to the last month due.
+    assert Filing.objects.filter(county__code="445322", form__code="MONTHLY_OPS", period="2024-01").count() >= 15
 
 
 def test_a_second_run_restores_demo_values_but_keeps_a_changed_password(loaded):

@@ -41,13 +41,15 @@ class Command(BaseCommand):
         parser.add_argument("--quiet", action="store_true", help="Do not print the table of demo logins.")
         parser.add_argument("--without-ledgers", action="store_true",
                             help="Load the organisation and logins only, not the demo task ledgers.")
+        parser.add_argument("--without-filings", action="store_true",
+                            help="Do not load the report forms, indicators and demo filings.")
         parser.add_argument(
             "--allow-production", action="store_true",
             help="Load even when DJANGO_ENV=production (the demo logins share a published password).",
         )
 
     def handle(self, *args, quiet: bool = False, allow_production: bool = False, without_ledgers: bool = False,
-               **options):
+               without_filings: bool = False, **options):
         if getattr(settings, "PRODUCTION", False) and not allow_production:
             raise CommandError(_(
                 "Refusing to load demo logins with a published password into a production site; "
@@ -58,6 +60,11 @@ class Command(BaseCommand):
             from tasks.demo import load_demo_ledgers
 
             ledger_stats = load_demo_ledgers(now=timezone.now())
+        filing_stats = None
+        if not without_filings:
+            from indicators.demo import load_demo_filings
+
+            filing_stats = load_demo_filings(today=timezone.localdate())
         verbosity = options.get("verbosity", 1)
         if verbosity >= 1:
             created = sum(c["created"] for c in stats.values())
@@ -71,6 +78,10 @@ class Command(BaseCommand):
                 _("Demo task ledgers: %(items)d items, %(assignments)d assignments, %(departments)d departments and "
                   "%(reports)d progress reports created.")
                 % {key: ledger_stats.get(key, 0) for key in ("items", "assignments", "departments", "reports")}))
+        if verbosity >= 1 and filing_stats is not None:
+            self.stdout.write(self.style.SUCCESS(
+                _("Demo filings: %(filings)d filings with %(values)d values created.")
+                % {key: filing_stats.get(key, 0) for key in ("filings", "values")}))
         if verbosity >= 2:
             for model_name in sorted(stats):
                 counts = stats[model_name]

@@ -1,0 +1,342 @@
+"""The shipped catalogue: data elements, report forms, validation rules, indicators and the
+evaluation scheme, taken from seed 001 附件4 (items (12), (16)–(39)), 附件6 (24 indicators with
+their directions) and the targets of seeds 000, 001 and 002.
+
+``install_catalog()`` writes the shared part (elements, indicators, rules, scheme; county empty)
+and ``install_forms(county)`` a county's report forms. Both are idempotent (keyed by code).
+
+Where the seed gives a formula it is used as written, with two marked corrections:
+- (24) 平均住院日 is "出院者占用总床日数 / 出院人数" — the seed's "×100%" would turn days into a
+  percentage, so the factor is 1;
+- "镇卫生院" (附件4) and "基层医疗卫生机构" (附件6) name the same indicators; both are computed over
+  the primary-care members (central, township and community health centres and village clinics).
+Where the seed gives only a heading, the definition is ours and says so (``derived``).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import transaction
+
+from alliances.models import Institution, Region
+from indicators.models import (
+    DataElement,
+    EvaluationScheme,
+    FormElement,
+    Indicator,
+    ReportForm,
+    SchemeItem,
+    ValidationRule,
+)
+
+SUM, LAST, AVERAGE = "sum", "last", "average"
+INT, DEC, MONEY = "integer", "decimal", "money"
+
+# code, name, unit, value type, aggregation
+ELEMENTS = [
+    # 医疗服务 (monthly, institutions)
+    ("OP_VISITS", "门急诊人次（诊疗人次）", "人次", INT, SUM),
+    ("DISCHARGES", "出院人数", "人", INT, SUM),
+    ("DISCHARGE_BED_DAYS", "出院者占用总床日数", "床日", INT, SUM),
+    ("OPEN_BED_DAYS", "实际开放总床日数", "床日", INT, SUM),
+    ("OCCUPIED_BED_DAYS", "实际占用总床日数", "床日", INT, SUM),
+    ("SURGERIES", "出院患者手术台次数", "台次", INT, SUM),
+    ("SURGERIES_L34", "出院患者三四级手术台次数", "台次", INT, SUM),
+    ("REHAB_REFERRED_DOWN", "下转基层医疗卫生机构康复护理患者人数", "人", INT, SUM),
+    ("REHAB_PATIENTS", "康复护理患者总人数", "人", INT, SUM),
+    # 收入与支出 (monthly, institutions)
+    ("TOTAL_REVENUE", "总收入", "元", MONEY, SUM),
+    ("BUSINESS_REVENUE", "业务收入", "元", MONEY, SUM),
+    ("MED_REVENUE", "医疗收入", "元", MONEY, SUM),
+    ("DRUG_REVENUE", "药品收入", "元", MONEY, SUM),
+    ("CONSUMABLE_REVENUE", "卫生材料收入", "元", MONEY, SUM),
+    ("EXAM_REVENUE", "检查收入", "元", MONEY, SUM),
+    ("LAB_REVENUE", "化验（检验）收入", "元", MONEY, SUM),
+    ("FISCAL_REVENUE", "财政补助收入", "元", MONEY, SUM),
+    ("INSURANCE_REVENUE", "医保基金收入", "元", MONEY, SUM),
+    ("BUSINESS_EXPENSE", "业务支出", "元", MONEY, SUM),
+    ("PERSONNEL_EXPENSE", "人员经费", "元", MONEY, SUM),
+    ("SALARY_TOTAL", "职工薪酬总额", "元", MONEY, SUM),
+    # 人员 (monthly stocks)
+    ("STAFF_ON_DUTY", "在岗职工数", "人", INT, LAST),
+    ("GPS", "全科医生数", "人", INT, LAST),
+    # 公共卫生与家庭医生签约 (quarterly)
+    ("SERVICE_POP", "服务常住人口数", "人", INT, LAST),
+    ("KEY_POP", "重点人群人数", "人", INT, LAST),
+    ("KEY_POP_SIGNED", "重点人群签约服务人数", "人", INT, LAST),
+    ("HTN_DM_SIGNED", "签约高血压、糖尿病患者数", "人", INT, LAST),
+    ("HTN_DM_CONTROLLED", "签约高血压、糖尿病患者中控制达标人数", "人", INT, LAST),
+    ("CHRONIC_MANAGED", "健康管理的高血压、糖尿病患者人数", "人", INT, LAST),
+    ("ELDERLY_65_74", "65～74岁老年人数", "人", INT, LAST),
+    ("ELDERLY_DISABLED", "65～74岁失能老年人数", "人", INT, LAST),
+    ("PH_SCORE", "基本公共卫生服务项目绩效评价得分", "分", DEC, AVERAGE),
+    ("QSG_QUALIFIED", "“优质服务基层行”达到推荐标准（是=1，否=0）", "个", INT, LAST),
+    ("LEAD_STANDARD_MET", "牵头医院达到国家推荐标准（是=1，否=0）", "个", INT, LAST),
+    ("NEW_TECH_PROJECTS", "帮助基层开展的新技术、新项目数", "项", INT, SUM),
+    # 县域医保结算 (monthly, filed by the county)
+    ("INS_VISITS_TOTAL", "参保人就诊总人次", "人次", INT, SUM),
+    ("INS_VISITS_IN_COUNTY", "参保人县域内就诊人次", "人次", INT, SUM),
+    ("INS_INPATIENTS_TOTAL", "参保人住院总人次", "人次", INT, SUM),
+    ("INS_INPATIENTS_IN_COUNTY", "参保人县域内住院人次", "人次", INT, SUM),
+    ("FUND_TOTAL", "医保基金总支出", "元", MONEY, SUM),
+    ("FUND_IN_COUNTY", "医保基金县域内支出", "元", MONEY, SUM),
+]
+
+LEAD = list(Institution.LEAD_KINDS)
+PRIMARY = [Institution.Kind.CENTRAL_HEALTH_CENTRE, Institution.Kind.TOWNSHIP_HEALTH_CENTRE,
+           Institution.Kind.COMMUNITY_HEALTH_CENTRE]
+FILERS = LEAD + PRIMARY
+
+# code, name, period kind, filer level, institution kinds, [(section, element, kinds the row is for)]
+FORMS = [
+    ("MONTHLY_OPS", "医共体成员单位运行监测月报", "month", "institution", FILERS, [
+        ("医疗服务", "OP_VISITS", []),
+        ("医疗服务", "DISCHARGES", []),
+        ("医疗服务", "DISCHARGE_BED_DAYS", []),
+        ("医疗服务", "OPEN_BED_DAYS", []),
+        ("医疗服务", "OCCUPIED_BED_DAYS", []),
+        ("医疗服务", "SURGERIES", LEAD),
+        ("医疗服务", "SURGERIES_L34", LEAD),
+        ("医疗服务", "REHAB_REFERRED_DOWN", LEAD),
+        ("医疗服务", "REHAB_PATIENTS", PRIMARY),
+        ("收入与支出", "TOTAL_REVENUE", []),
+        ("收入与支出", "BUSINESS_REVENUE", []),
+        ("收入与支出", "MED_REVENUE", []),
+        ("收入与支出", "DRUG_REVENUE", []),
+        ("收入与支出", "CONSUMABLE_REVENUE", []),
+        ("收入与支出", "EXAM_REVENUE", []),
+        ("收入与支出", "LAB_REVENUE", []),
+        ("收入与支出", "FISCAL_REVENUE", []),
+        ("收入与支出", "INSURANCE_REVENUE", []),
+        ("收入与支出", "BUSINESS_EXPENSE", []),
+        ("收入与支出", "PERSONNEL_EXPENSE", []),
+        ("收入与支出", "SALARY_TOTAL", []),
+        ("人员", "STAFF_ON_DUTY", []),
+        ("人员", "GPS", []),
+    ]),
+    ("QUARTERLY_PH", "基本公共卫生与家庭医生签约服务季报", "quarter", "institution", FILERS, [
+        ("公共卫生", "SERVICE_POP", PRIMARY),
+        ("公共卫生", "KEY_POP", PRIMARY),
+        ("公共卫生", "KEY_POP_SIGNED", PRIMARY),
+        ("公共卫生", "HTN_DM_SIGNED", PRIMARY),
+        ("公共卫生", "HTN_DM_CONTROLLED", PRIMARY),
+        ("公共卫生", "CHRONIC_MANAGED", []),
+        ("公共卫生", "ELDERLY_65_74", PRIMARY),
+        ("公共卫生", "ELDERLY_DISABLED", PRIMARY),
+        ("公共卫生", "PH_SCORE", PRIMARY),
+        ("能力建设", "QSG_QUALIFIED", PRIMARY),
+        ("能力建设", "LEAD_STANDARD_MET", LEAD),
+        ("能力建设", "NEW_TECH_PROJECTS", LEAD),
+    ]),
+    ("COUNTY_INSURANCE", "县域医保结算月报", "month", "county", [], [
+        ("医保结算", "INS_VISITS_TOTAL", []),
+        ("医保结算", "INS_VISITS_IN_COUNTY", []),
+        ("医保结算", "INS_INPATIENTS_TOTAL", []),
+        ("医保结算", "INS_INPATIENTS_IN_COUNTY", []),
+        ("医保结算", "FUND_TOTAL", []),
+        ("医保结算", "FUND_IN_COUNTY", []),
+    ]),
+]
+
+# code, left, operator, right, severity, message
+RULES = [
+    ("R_BED_DAYS", "OCCUPIED_BED_DAYS", "le", "OPEN_BED_DAYS", "warning",
+     "实际占用总床日数大于实际开放总床日数（加床？请说明）"),
+    ("R_SURGERY_L34", "SURGERIES_L34", "le", "SURGERIES", "error", "三四级手术台次数不能大于手术台次数"),
+    ("R_MED_PARTS", "DRUG_REVENUE + CONSUMABLE_REVENUE + EXAM_REVENUE + LAB_REVENUE", "le", "MED_REVENUE",
+     "error", "药品、卫生材料、检查、化验收入之和不能大于医疗收入"),
+    ("R_MED_BUSINESS", "MED_REVENUE", "le", "BUSINESS_REVENUE", "error", "医疗收入不能大于业务收入"),
+    ("R_BUSINESS_TOTAL", "BUSINESS_REVENUE", "le", "TOTAL_REVENUE", "error", "业务收入不能大于总收入"),
+    ("R_FISCAL_TOTAL", "FISCAL_REVENUE", "le", "TOTAL_REVENUE", "error", "财政补助收入不能大于总收入"),
+    ("R_PERSONNEL", "PERSONNEL_EXPENSE", "le", "BUSINESS_EXPENSE", "error", "人员经费不能大于业务支出"),
+    ("R_GPS", "GPS", "le", "STAFF_ON_DUTY", "error", "全科医生数不能大于在岗职工数"),
+    ("R_STAY", "DISCHARGE_BED_DAYS", "ge", "DISCHARGES", "warning", "出院者占用总床日数小于出院人数，请核实"),
+    ("R_SIGNED", "KEY_POP_SIGNED", "le", "KEY_POP", "error", "重点人群签约人数不能大于重点人群人数"),
+    ("R_CONTROLLED", "HTN_DM_CONTROLLED", "le", "HTN_DM_SIGNED", "error", "控制达标人数不能大于签约患者数"),
+    ("R_DISABLED", "ELDERLY_DISABLED", "le", "ELDERLY_65_74", "error", "失能老年人数不能大于65～74岁老年人数"),
+    ("R_INS_VISITS", "INS_VISITS_IN_COUNTY", "le", "INS_VISITS_TOTAL", "error", "县域内就诊人次不能大于就诊总人次"),
+    ("R_INS_INPATIENTS", "INS_INPATIENTS_IN_COUNTY", "le", "INS_INPATIENTS_TOTAL", "error",
+     "县域内住院人次不能大于住院总人次"),
+    ("R_FUND", "FUND_IN_COUNTY", "le", "FUND_TOTAL", "error", "县域内医保基金支出不能大于基金总支出"),
+]
+
+SERVICE_REVENUE = "(MED_REVENUE{f} - DRUG_REVENUE{f} - CONSUMABLE_REVENUE{f} - EXAM_REVENUE{f} - LAB_REVENUE{f})"
+
+# Each indicator: code, name, category, source, numerator, denominator, factor, unit, target
+# (kind, operator, value, direction, points), levels, key, aggregation, definition, derived.
+INDICATORS = [
+    dict(code="A4_12", name="镇卫生院（基层）与牵头医院人均薪酬比", category="深化薪酬制度改革",
+         source="附件4（12）；附件6 第7项",
+         numerator="SALARY_TOTAL@primary / STAFF_ON_DUTY@primary",
+         denominator="SALARY_TOTAL@lead / STAFF_ON_DUTY@lead", factor=100, unit="%",
+         target=("direction", "", None, "up", 0), levels=["county", "alliance"]),
+    dict(code="A4_16", name="医共体内医保资金占业务收入比例", category="深化医保支付方式改革",
+         source="附件4（16）；附件6 第11项", numerator="INSURANCE_REVENUE", denominator="BUSINESS_REVENUE",
+         factor=100, unit="%", target=("direction", "", None, "up", 0)),
+    dict(code="A4_17", name="县域内每千人口全科医生数", category="提升县域医疗卫生服务水平",
+         source="附件4（17）；附件6 第3项", numerator="GPS", denominator="SERVICE_POP", factor=1000,
+         unit="人/千人", decimals=2, target=("direction", "", None, "up", 0), levels=["county", "alliance"],
+         definition="常住人口取各基层机构填报的服务常住人口之和（县级医院不重复计算），医共体取其成员服务人口。"),
+    dict(code="A4_18", name="县域内住院率", category="落实分级诊疗制度", source="附件4（18）；附件6 第12项；目标 85%",
+         numerator="INS_INPATIENTS_IN_COUNTY@county", denominator="INS_INPATIENTS_TOTAL@county", factor=100,
+         unit="%", target=("any", "ge", 85, "up", 0), levels=["county"], key=True,
+         definition="参保人在县域内住院人次 / 参保人住院总人次（县医保局结算数据）。目标：达到85%左右，或有上升。",
+         derived=True),
+    dict(code="ALLIANCE_INPATIENT_SHARE", name="医共体在县域内住院人次占比", category="落实分级诊疗制度",
+         source="附件6 第12项（县域内有一个以上医共体时增加）", numerator="DISCHARGES",
+         denominator="INS_INPATIENTS_IN_COUNTY@county", factor=100, unit="%",
+         target=("direction", "", None, "up", 0), levels=["alliance"],
+         definition="医共体成员出院人数 / 全县参保人县域内住院人次。", derived=True),
+    dict(code="A4_19", name="医保基金县域内支出率", category="落实分级诊疗制度", source="附件4（19）；附件6 第13项",
+         numerator="FUND_IN_COUNTY@county", denominator="FUND_TOTAL@county", factor=100, unit="%",
+         target=("direction", "", None, "up", 0), levels=["county"]),
+    dict(code="VISIT_RATE", name="县域就诊率", category="落实分级诊疗制度",
+         source="方案 工作目标（90%）；湛江方案 10.1（同比提升1个百分点或达到90%）",
+         numerator="INS_VISITS_IN_COUNTY@county", denominator="INS_VISITS_TOTAL@county", factor=100, unit="%",
+         target=("any", "ge", 90, "up", 1), levels=["county"], key=True,
+         definition="参保人县域内就诊人次 / 参保人就诊总人次（县医保局结算数据）。", derived=True),
+    dict(code="A4_21", name="“优质服务基层行”达到推荐标准机构数", category="提升县域医疗卫生服务水平",
+         source="附件4（21）；附件6 第5项", numerator="QSG_QUALIFIED@primary", denominator="", factor=1, unit="个",
+         decimals=0, target=("direction", "", None, "up", 0), levels=["county", "alliance"]),
+    dict(code="A4_22", name="65～74岁老年人失能发生率", category="强化健康服务", source="附件4（22）；附件6 第24项",
+         numerator="ELDERLY_DISABLED", denominator="ELDERLY_65_74", factor=100, unit="%",
+         target=("direction", "", None, "down", 0)),
+    dict(code="A4_23", name="牵头医院达到国家推荐标准", category="提升县域医疗卫生服务水平",
+         source="附件4（23）；附件6 第1项", numerator="LEAD_STANDARD_MET@lead", denominator="", factor=1, unit="个",
+         decimals=0, target=("threshold", "ge", 1, "", 0), levels=["county", "alliance"],
+         definition="牵头医院填报是否达到国家推荐标准（是=1），县取达标牵头医院数。"),
+    dict(code="A4_24", name="牵头医院出院患者平均住院日", category="落实分级诊疗制度",
+         source="附件4（24）；附件6 第19项", numerator="DISCHARGE_BED_DAYS@lead", denominator="DISCHARGES@lead",
+         factor=1, unit="天", target=("direction", "", None, "down", 0), key=True,
+         definition="出院者占用总床日数 / 出院人数。原文“×100%”为笔误（天数不是百分比），系数取1。"),
+    dict(code="A4_25", name="牵头医院出院患者三四级手术比例", category="提升县域医疗卫生服务水平",
+         source="附件4（25）；附件6 第2项", numerator="SURGERIES_L34@lead", denominator="SURGERIES@lead",
+         factor=100, unit="%", target=("direction", "", None, "up", 0)),
+    dict(code="A4_26", name="牵头医院技术劳务性收入占医疗收入比例", category="深化薪酬制度改革",
+         source="附件4（26）；附件6 第8项", numerator=SERVICE_REVENUE.format(f="@lead"),
+         denominator="MED_REVENUE@lead", factor=100, unit="%", target=("direction", "", None, "up", 0),
+         definition="技术劳务性收入 = 医疗收入 − 药品 − 卫生材料 − 检查 − 化验收入。"),
+    dict(code="A4_27", name="牵头医院下转康复护理患者数量占比", category="落实分级诊疗制度",
+         source="附件4（27）；附件6 第17项", numerator="REHAB_REFERRED_DOWN@lead",
+         denominator="REHAB_PATIENTS@primary", factor=100, unit="%", target=("direction", "", None, "up", 0),
+         levels=["county", "alliance"]),
+    dict(code="A4_28", name="牵头医院帮助基层开展新技术、新项目数量", category="提升县域医疗卫生服务水平",
+         source="附件4（28）；附件6 第4项", numerator="NEW_TECH_PROJECTS@lead", denominator="", factor=1, unit="项",
+         decimals=0, target=("direction", "", None, "up", 0)),
+    dict(code="A4_29", name="牵头医院人员经费占业务支出比例", category="深化薪酬制度改革",
+         source="附件4（29）；附件6 第9项", numerator="PERSONNEL_EXPENSE@lead", denominator="BUSINESS_EXPENSE@lead",
+         factor=100, unit="%", target=("direction", "", None, "up", 0)),
+    dict(code="A4_30", name="基层医疗卫生机构财政收入占总收入比例", category="落实财政投入",
+         source="附件4（30）；附件6 第6项", numerator="FISCAL_REVENUE@primary", denominator="TOTAL_REVENUE@primary",
+         factor=100, unit="%", target=("direction", "", None, "up", 0)),
+    dict(code="A4_31", name="基层医疗卫生机构技术劳务性收入占医疗收入比例", category="深化薪酬制度改革",
+         source="附件4（31）；附件6 第10项", numerator=SERVICE_REVENUE.format(f="@primary"),
+         denominator="MED_REVENUE@primary", factor=100, unit="%", target=("direction", "", None, "up", 0)),
+    dict(code="A4_32", name="基层就诊率（基层门急诊人次占比）", category="落实分级诊疗制度",
+         source="附件4（32）；附件6 第16项；目标 65%；湛江方案 11.1（同比提升2个百分点或达到65%）",
+         numerator="OP_VISITS@primary", denominator="OP_VISITS", factor=100, unit="%",
+         target=("any", "ge", 65, "up", 2), levels=["county", "alliance"], key=True),
+    dict(code="A4_33", name="基层医疗卫生机构床位使用率", category="落实分级诊疗制度",
+         source="附件4（33）；附件6 第20项", numerator="OCCUPIED_BED_DAYS@primary",
+         denominator="OPEN_BED_DAYS@primary", factor=100, unit="%", target=("direction", "", None, "up", 0)),
+    dict(code="A4_34", name="基层医疗卫生机构住院率", category="落实分级诊疗制度", source="附件4（34）；附件6 第14项",
+         numerator="DISCHARGES@primary", denominator="DISCHARGES", factor=100, unit="%",
+         target=("direction", "", None, "up", 0), levels=["county", "alliance"]),
+    dict(code="A4_35", name="基层医疗卫生机构医保基金占比", category="深化医保支付方式改革",
+         source="附件4（35）；附件6 第15项", numerator="INSURANCE_REVENUE@primary", denominator="INSURANCE_REVENUE",
+         factor=100, unit="%", target=("direction", "", None, "up", 0), levels=["county", "alliance"]),
+    dict(code="A4_36", name="重点人群家庭医生签约率", category="做实做细家庭医生签约服务",
+         source="附件4（36）；附件6 第21项（≥60%，且持续提升）", numerator="KEY_POP_SIGNED", denominator="KEY_POP",
+         factor=100, unit="%", target=("all", "ge", 60, "up", 0), key=True),
+    dict(code="A4_37", name="签约的慢病控制率（高血压+糖尿病）", category="做实做细家庭医生签约服务",
+         source="附件4（37）；附件6 第22项", numerator="HTN_DM_CONTROLLED", denominator="HTN_DM_SIGNED",
+         factor=100, unit="%", target=("direction", "", None, "up", 0),
+         definition="签约高血压、糖尿病患者中控制达标人数之和 / 签约患者数之和（两病合并计算）。", derived=True),
+    dict(code="A4_38", name="慢病患者基层医疗卫生机构管理占比（高血压+糖尿病）", category="强化健康服务",
+         source="附件4（38）；附件6 第18项", numerator="CHRONIC_MANAGED@primary", denominator="CHRONIC_MANAGED",
+         factor=100, unit="%", target=("direction", "", None, "up", 0), levels=["county", "alliance"]),
+    dict(code="A4_39", name="国家基本公共卫生服务项目效果（绩效评价得分）", category="强化健康服务",
+         source="附件4（39）；附件6 第23项", numerator="PH_SCORE@primary", denominator="", factor=1, unit="分",
+         decimals=1, target=("direction", "", None, "up", 0), aggregation="mean",
+         definition="各基层机构绩效评价得分的平均值（取单位均值，不合并分子分母）。"),
+]
+
+# 附件6: the 24 indicators in the seed's order, with weights adding to 100 (ours: 4 each, 5 for the
+# four the seed's targets single out).
+SCHEME = [
+    ("A4_23", 4), ("A4_25", 4), ("A4_17", 4), ("A4_28", 4), ("A4_21", 4), ("A4_30", 4), ("A4_12", 4),
+    ("A4_26", 4), ("A4_29", 4), ("A4_31", 4), ("A4_16", 4), ("ALLIANCE_INPATIENT_SHARE", 5), ("A4_19", 4),
+    ("A4_34", 4), ("A4_35", 4), ("A4_32", 5), ("A4_27", 4), ("A4_38", 4), ("A4_24", 5), ("A4_33", 4),
+    ("A4_36", 5), ("A4_37", 4), ("A4_39", 4), ("A4_22", 4),
+]
+SCHEME_CODE = "ANNEX6_QUARTERLY"
+
+
+@transaction.atomic
+def install_catalog() -> dict[str, int]:
+    """Shared elements, rules, indicators and the 附件6 scheme; returns how many rows were written."""
+    written = 0
+    for code, name, unit, value_type, aggregation in ELEMENTS:
+        _obj, created = DataElement.objects.update_or_create(
+            county=None, code=code,
+            defaults={"name": name, "unit": unit, "value_type": value_type, "aggregation": aggregation},
+        )
+        written += created
+    for code, left, operator, right, severity, message in RULES:
+        _obj, created = ValidationRule.objects.update_or_create(
+            county=None, code=code,
+            defaults={"left": left, "operator": operator, "right": right, "severity": severity, "message": message},
+        )
+        written += created
+    indicators = {}
+    for order, spec in enumerate(INDICATORS, start=1):
+        kind, operator, value, direction, points = spec["target"]
+        indicator, created = Indicator.objects.update_or_create(
+            county=None, code=spec["code"],
+            defaults={
+                "name": spec["name"], "category": spec["category"], "source": spec["source"],
+                "numerator": spec["numerator"], "denominator": spec["denominator"],
+                "factor": Decimal(spec["factor"]), "unit_label": spec["unit"], "decimals": spec.get("decimals", 2),
+                "aggregation": spec.get("aggregation", "pooled"), "definition": spec.get("definition", ""),
+                "derived_definition": spec.get("derived", False), "target_kind": kind,
+                "target_operator": operator, "target_value": None if value is None else Decimal(value),
+                "direction": direction, "direction_points": Decimal(points), "levels": spec.get("levels", []),
+                "is_key": spec.get("key", False), "order": order,
+            },
+        )
+        indicators[spec["code"]] = indicator
+        written += created
+    scheme, created = EvaluationScheme.objects.update_or_create(
+        county=None, code=SCHEME_CODE,
+        defaults={"name": "紧密型县域医共体季度评价指标体系", "period_kind": "quarter",
+                  "source": "附件6 紧密型县域医疗卫生共同体评价指标体系"},
+    )
+    written += created
+    for order, (code, weight) in enumerate(SCHEME, start=1):
+        _obj, created = SchemeItem.objects.update_or_create(
+            scheme=scheme, indicator=indicators[code],
+            defaults={"weight": Decimal(weight), "rule": SchemeItem.Rule.MET, "order": order},
+        )
+        written += created
+    return {"written": written}
+
+
+@transaction.atomic
+def install_forms(county: Region, *, first_period: str = "") -> list[ReportForm]:
+    """The shipped report forms for ``county`` (needs the catalogue)."""
+    elements = {element.code: element for element in DataElement.objects.filter(county=None)}
+    forms = []
+    for code, name, period_kind, filer_level, kinds, rows in FORMS:
+        form, _created = ReportForm.objects.update_or_create(
+            county=county, code=code,
+            defaults={"name": name, "period_kind": period_kind, "filer_level": filer_level,
+                      "institution_kinds": [str(kind) for kind in kinds], "first_period": first_period},
+        )
+        for order, (section, element_code, row_kinds) in enumerate(rows, start=1):
+            FormElement.objects.update_or_create(
+                form=form, element=elements[element_code],
+                defaults={"section": section, "order": order, "institution_kinds": [str(k) for k in row_kinds]},
+            )
+        forms.append(form)
+    return forms
