@@ -5,10 +5,11 @@ the INSERT statements cost more than the database storing them."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from django.db import connection
-from django.db.models import Model
+from django.db.models import JSONField, Model
 from django.utils import timezone
 
 BATCH = 1000
@@ -49,6 +50,13 @@ def insert_rows(model: type[Model], fields: Sequence[str], rows: Sequence[Sequen
     pk = meta.pk
     by_attname = {f.attname: f for f in meta.concrete_fields}
     columns = [by_attname[name].column for name in names]
+    # COPY takes text: JSON values (given or defaults) go in as JSON documents.
+    json_given = [i for i, name in enumerate(given) if isinstance(by_attname[name], JSONField)]
+    tail = [json.dumps(value) if isinstance(by_attname[name], JSONField) and value is not None else value
+            for (name, _default), value in zip(extra, tail, strict=True)]
+    if json_given:
+        rows = [[json.dumps(v) if i in json_given and v is not None else v for i, v in enumerate(row)]
+                for row in rows]
     with connection.cursor() as cursor:
         ids: list[int] = []
         if returning_ids:
