@@ -25,12 +25,13 @@ from django.db import transaction
 from alliances.models import AllianceMembership, Institution, Region
 from core.bulk import insert_rows
 from core.periods import Period, PeriodKind
-from indicators.catalog import install_catalog, install_forms
+from indicators.catalog import ELEMENTS, install_catalog, install_forms
 from indicators.models import DataElement, DataValue, Filing, FilingEvent, ReportForm
 
 SH = ZoneInfo("Asia/Shanghai")
 FIRST_MONTH = Period.month(2024, 1)
 DEMO_COUNTIES = ("445322", "511781")
+MONEY_CODES = frozenset(code for code, _name, _unit, value_type, _agg in ELEMENTS if value_type == "money")
 RETURN_REASON = "门急诊人次较上月下降明显，与医保结算数据不符，请核实后重新上报。"
 
 
@@ -111,8 +112,8 @@ def _monthly_figures(inst: Institution, role: str | None, period: Period, rng: r
                         "REHAB_REFERRED_DOWN": (18 + 0.8 * t) * size * noise(0.15)})
     else:
         figures["REHAB_PATIENTS"] = 45 * size * (1 + 0.01 * t) * noise(0.1)
-    return {code: Decimal(round(value, 2)) if code.endswith(("REVENUE", "EXPENSE", "TOTAL")) and "VISITS" not in code
-            else Decimal(int(round(value))) for code, value in figures.items()}
+    return {code: Decimal(str(round(value, 2))) if code in MONEY_CODES else Decimal(int(round(value)))
+            for code, value in figures.items()}
 
 
 def _quarterly_figures(inst: Institution, role: str | None, period: Period, rng: random.Random) -> dict[str, Decimal]:

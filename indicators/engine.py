@@ -332,7 +332,8 @@ class Engine:
 
     def term(self, ref: Ref, period: Period, units: Units) -> dict[int, Decimal]:
         actual = _shift(period, ref.offset)
-        key = (ref.code, ref.filter, actual, units.level, id(units))
+        # Within one compute() there is at most one Units per level (the cache is cleared per call).
+        key = (ref.code, ref.filter, actual, units.level)
         cached = self._terms.get(key)
         if cached is None:
             element = self.elements.get(ref.code)
@@ -408,6 +409,7 @@ class Engine:
         """``{(indicator id, unit id): Result}`` for every indicator and unit of ``level``."""
         indicators = [i for i in self.indicators if i.applies_at(level)]
         units = units or units_for(level, self.counties, unit_ids)
+        self._terms.clear()  # term values are per set of units; the rows read stay cached
         baseline_needed = any(i.has_direction for i in indicators)
         periods = [period, period.same_period_last_year] if baseline_needed else [period]
         self.load(periods)

@@ -204,3 +204,11 @@ def test_queries_do_not_grow_with_units(county, django_assert_num_queries):
         Engine(indicators, [county.yn.pk]).compute(Q3, "alliance")
     with django_assert_num_queries(4):  # the institutions are the units
         Engine(indicators, [county.yn.pk]).compute(Q3, "institution")
+
+
+def test_one_engine_computes_different_unit_sets_one_after_the_other(county):
+    engine = Engine(Indicator.objects.filter(code="A4_26"), [county.yn.pk])
+    first = engine.compute(Q3, "institution", [county.centre.pk])
+    second = engine.compute(Q3, "institution", [county.hospital.pk])
+    assert list(first) == [(Indicator.objects.get(code="A4_26").pk, county.centre.pk)]
+    assert second[(Indicator.objects.get(code="A4_26").pk, county.hospital.pk)].value == Decimal(40)

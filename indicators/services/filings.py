@@ -236,9 +236,8 @@ def return_filing(filing: Filing, *, user, reason: str, expected_version: int) -
 
 def _reopen_until(filing: Filing) -> date | None:
     """A filing returned or unlocked after its lock day stays open for a week."""
-    today = _today()
-    lock = filing.form.lock_date(Period.parse(filing.period))
-    return today + timedelta(days=REOPEN_DAYS) if today + timedelta(days=REOPEN_DAYS) > lock else None
+    until = _today() + timedelta(days=REOPEN_DAYS)
+    return until if until > filing.form.lock_date(Period.parse(filing.period)) else None
 
 
 @transaction.atomic
