@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("core.urls")),
     path("", include("alliances.urls")),
     path("tasks/", include("tasks.urls")),
+    path("", include("indicators.urls")),
 ]
 
 if settings.DEBUG:

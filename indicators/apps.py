@@ -7,3 +7,6 @@ class IndicatorsConfig(AppConfig):
 
     name = "indicators"
     verbose_name = _("Filing and indicators")
+
+    def ready(self) -> None:
+        from indicators import scoping  # noqa: F401  (registers the scoping functions)

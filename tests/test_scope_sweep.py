@@ -26,6 +26,7 @@ from tasks.models import (
     SupervisionOrder,
     TaskItem,
 )
+from indicators.models import DataElement, EvaluationRun, Filing, Indicator, ReportForm
 from tests.conftest import client_for
 
 KWARG_MODELS = {
@@ -43,6 +44,11 @@ KWARG_MODELS = {
     "inspection_pk": Inspection,
     "finding_pk": InspectionFinding,
     "notification_pk": Notification,
+    "filing_pk": Filing,
+    "form_pk": ReportForm,
+    "element_pk": DataElement,
+    "indicator_pk": Indicator,
+    "run_pk": EvaluationRun,
 }
 MISSING_PK = 987_654_321
 # Routes that are not the portal's own pages or data.
@@ -118,7 +124,9 @@ def foreign_objects(ledger_world):
                                    half_year="2026H1", held_on=date(2026, 6, 1))
     finding = finding_add(inspection=inspection, text="台账更新不及时", severity="minor", unit=world.health)
     notification = Notification.objects.create(user=world.bureau, day=date(2026, 6, 1), title="郁南县任务提醒")
+    filing_objects = _filing_objects(world)
     return {
+        **filing_objects,
         Region: world.yn,
         Alliance: world.alliance_a,
         Institution: world.centre,
@@ -134,6 +142,27 @@ def foreign_objects(ledger_world):
         InspectionFinding: finding,
         Notification: notification,
     }
+
+
+def _filing_objects(world):
+    """A 郁南县 form, filing, county-owned data element and indicator, and an evaluation run."""
+    from django.utils import timezone
+
+    from core.periods import Period
+    from indicators.catalog import install_catalog, install_forms
+    from indicators.models import EvaluationScheme
+    from indicators.services.filings import open_filing
+
+    install_catalog()
+    forms = {form.code: form for form in install_forms(world.yn, first_period="2026-01")}
+    form = forms["MONTHLY_OPS"]
+    filing = open_filing(form, world.centre, Period.parse("2026-05"), user=world.bureau)
+    element = DataElement.objects.create(county=world.yn, code="YN_LOCAL", name="郁南县自定义数据项", unit="人次")
+    indicator = Indicator.objects.create(county=world.yn, code="YN_LOCAL_RATE", name="郁南县自定义指标",
+                                         numerator="YN_LOCAL", denominator="OP_VISITS", factor=100)
+    scheme = EvaluationScheme.objects.get(code="ANNEX6_QUARTERLY", county=None)
+    run = EvaluationRun.objects.create(scheme=scheme, county=world.yn, period="2026Q1", created_at=timezone.now())
+    return {Filing: filing, ReportForm: form, DataElement: element, Indicator: indicator, EvaluationRun: run}
 
 
 def _url(route: Route, pk_for):
