@@ -77,6 +77,11 @@ def portal_nav(context):
                            or scope.change_counties),
         "tasks_dashboard": bool(scope.everything or scope.view_counties),
         "tasks_review": bool(scope.everything or scope.change_counties),
+        # Filing: units file; the bureau and alliance offices review and follow completeness.
+        "filings_mine": bool(scope.everything or scope.report_institutions or scope.report_alliances
+                             or scope.change_counties),
+        "filings_review": bool(scope.everything or scope.change_counties or scope.change_alliances),
+        "filings_completeness": bool(scope.everything or scope.view_counties or scope.view_alliances),
     }
 
 
