@@ -273,6 +273,12 @@ SCHEME = [
 SCHEME_CODE = "ANNEX6_QUARTERLY"
 
 
+# Flows checked against the institution's own history: a month more than three standard deviations
+# from its last 24 months is a warning the filer explains (a typo of one digit usually is).
+OUTLIER_CHECKS = {"OP_VISITS": ("zscore", 3), "DISCHARGES": ("zscore", 3), "DISCHARGE_BED_DAYS": ("zscore", 3),
+                  "MED_REVENUE": ("zscore", 3), "DRUG_REVENUE": ("zscore", 3)}
+
+
 @transaction.atomic
 def install_catalog() -> dict[str, int]:
     """Shared elements, rules, indicators and the 附件6 scheme; returns how many rows were written."""
@@ -280,7 +286,9 @@ def install_catalog() -> dict[str, int]:
     for code, name, unit, value_type, aggregation in ELEMENTS:
         _obj, created = DataElement.objects.update_or_create(
             county=None, code=code,
-            defaults={"name": name, "unit": unit, "value_type": value_type, "aggregation": aggregation},
+            defaults={"name": name, "unit": unit, "value_type": value_type, "aggregation": aggregation,
+                      "outlier": OUTLIER_CHECKS.get(code, ("none", 3))[0],
+                      "outlier_threshold": Decimal(OUTLIER_CHECKS.get(code, ("none", 3))[1])},
         )
         written += created
     for code, left, operator, right, severity, message in RULES:

@@ -116,7 +116,10 @@ class DueRow:
 
     @property
     def sort_key(self):
-        return (STATUS_ORDER[self.status], self.due_date, self.form.code, self.filer_name)
+        # What needs doing: the oldest deadline first; what is done: the latest period first.
+        order = STATUS_ORDER[self.status]
+        day = self.due_date.toordinal()
+        return (order, day if order < 2 else -day, self.form.code, self.filer_name)
 
 
 def _filer_condition(institutions: list[Institution], county_forms: list[ReportForm]) -> Q:

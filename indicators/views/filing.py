@@ -188,7 +188,7 @@ def filing_detail(request, filing_pk):
             findings = outcome
             filing.refresh_from_db()
             stored = _stored_values(filing)
-    if findings is None and filing.status in Filing.EDITABLE:
+    if findings is None and filing.status in (*Filing.EDITABLE, Filing.Status.SUBMITTED):
         findings = service.check_filing(filing)
     grid = _grid(filing, stored, entered, errors)
     events = filing.events.select_related("user").order_by("-at", "-pk")[:12]
