@@ -6,11 +6,13 @@ from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from alliances.api import register_routes as register_alliance_routes
+from indicators.api import register_routes as register_indicator_routes
 from tasks.api import register_routes as register_task_routes
 
 router = DefaultRouter()
 register_alliance_routes(router)
 register_task_routes(router)
+register_indicator_routes(router)
 
 urlpatterns = [
     path("", include(router.urls)),

@@ -48,7 +48,7 @@ def open_filing(form: ReportForm, institution: Institution | None, period: Perio
     if period.kind != form.kind:
         raise ValidationError(
             _("%(form)s is filed per %(kind)s, not for %(period)s.")
-            % {"form": form.name, "kind": period.kind_label, "period": period.label},
+            % {"form": form.name, "kind": form.get_period_kind_display(), "period": period.label},
             code="period_kind",
         )
     if form.filer_level == ReportForm.FilerLevel.COUNTY:
