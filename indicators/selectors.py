@@ -18,9 +18,8 @@ from django.utils.translation import gettext_lazy as _
 from alliances import scoping
 from alliances.models import Alliance, AllianceMembership, Institution
 from core.periods import Period, PeriodKind
-from indicators import permissions
-from indicators.scoping import current_member_ids
 from indicators.models import DataValue, Filing, ReportForm
+from indicators.scoping import current_member_ids
 
 # How many periods back 我的填报 looks, by period type.
 PERIODS_SHOWN = {PeriodKind.MONTH: 6, PeriodKind.QUARTER: 4, PeriodKind.HALF_YEAR: 2, PeriodKind.YEAR: 2}

@@ -44,8 +44,9 @@ def rules_for(filing: Filing):
 
 
 def run_checks(filing: Filing, values: dict[str, Decimal | None], elements: dict[str, DataElement],
-               *, with_history: bool = True) -> list[Finding]:
-    """Findings for ``values`` ({code: value}) of ``filing``; ``elements`` are the form's rows."""
+               *, with_history: bool = True, rules=None) -> list[Finding]:
+    """Findings for ``values`` ({code: value}) of ``filing``; ``elements`` are the form's rows.
+    ``rules``: the rules already read (checking many filings of one county with one query)."""
     findings: list[Finding] = []
     for element in elements.values():
         value = values.get(element.code)
@@ -60,7 +61,7 @@ def run_checks(filing: Filing, values: dict[str, Decimal | None], elements: dict
         if value < 0:
             findings.append(Finding(f"NEG_{element.code}", _("%(name)s cannot be negative.") % {"name": element.name},
                                     "error", (element.code,)))
-    for rule in rules_for(filing):
+    for rule in (rules_for(filing) if rules is None else rules):
         try:
             left = check(rule.left, elements, plain=True)
             right = check(rule.right, elements, plain=True)

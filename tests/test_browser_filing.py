@@ -48,19 +48,19 @@ def draft(transactional_db):
     return {"period": period, "filing": filing.pk, "codes": codes, "centre": centre.pk}
 
 
-def fill_grid(page, codes, figures):
+def fill_grid(tab, codes, figures):
     for code in codes:
-        page.fill(f"#row-{code} input", str(figures.get(code, 10)))
+        tab.fill(f"#row-{code} input", str(figures.get(code, 10)))
 
 
-def submit_explaining_warnings(page):
-    page.get_by_role("button", name="提交").click()
-    text = body_text(page)
-    if "已提交" not in text and page.locator('input[name^="c_"]').count():
-        for box in page.locator('input[name^="c_"]').all():
+def submit_explaining_warnings(tab):
+    tab.get_by_role("button", name="提交").click()
+    text = body_text(tab)
+    if "已提交" not in text and tab.locator('input[name^="c_"]').count():
+        for box in tab.locator('input[name^="c_"]').all():
             box.fill("已核实：本月开展下乡义诊，住院病人增加")
-        page.get_by_role("button", name="提交").click()
-        text = body_text(page)
+        tab.get_by_role("button", name="提交").click()
+        text = body_text(tab)
     return text
 
 

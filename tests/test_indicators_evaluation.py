@@ -340,19 +340,19 @@ def test_table_reads_a_run_in_three_queries(county, django_assert_num_queries):
         table = evaluation_table(run)
     assert [item.indicator.code for item in table.items] == [code for code, _w, _r in SCHEME]
     assert table.full_marks == D(33) and table.period == Q3
-    assert [c.unit.name for c in table.alliances] == ["第一医共体", "第三医共体", "第二医共体"]
+    assert [c.unit.name for c in table.alliances] == ["第一医共体", "第二医共体", "第三医共体"]
     first = table.alliances[0]
     assert (first.total, first.full_marks, first.rank, first.rate) == (D("25.58"), D(28), 1, D("91.36"))
     cell = first.cell(w.items["A4_32"])
     assert (cell.value, cell.baseline, cell.met, cell.score, cell.rank, cell.flagged) == (
         D(40), D(40), False, D("3.08"), 3, False)
     assert first.cell(w.items["A4_18"]) is None  # does not apply
-    assert table.alliances[2].cell(w.items["A4_24"]).flagged is True
+    assert table.alliances[1].cell(w.items["A4_24"]).flagged is True  # 第二医共体
     # Members under their alliance in the alliances' order, the lead first.
     assert [(m.alliance.name, m.unit.name, m.is_lead) for m in table.members] == [
         ("第一医共体", "县人民医院", True), ("第一医共体", "平台镇卫生院", False), ("第一医共体", "桂圩镇卫生院", False),
-        ("第三医共体", "县中医院", True), ("第三医共体", "通门镇卫生院", False),
         ("第二医共体", "县妇幼保健院", True), ("第二医共体", "东坝镇卫生院", False),
+        ("第三医共体", "县中医院", True), ("第三医共体", "通门镇卫生院", False),
     ]
     hospital = table.members[0]
     assert (hospital.total, hospital.full_marks, hospital.rate, hospital.rank) == (D("13.5"), D(19), D("71.05"), 3)

@@ -68,8 +68,8 @@ def test_evaluation_sheet_has_the_official_title_header_and_merges(evaluated):
     assert ws["D2"].value == "导出日期：2026年10月5日"
     assert [ws.cell(row=3, column=c).value for c in range(1, 6)] == ["序号", "指标项目", "指标名称", "指标导向",
                                                                    "权重（分值）"]
-    # Alliances by name: 第一, 第三, 第二; value and score under each.
-    assert [ws.cell(row=3, column=c).value for c in (6, 8, 10)] == ["第一医共体", "第三医共体", "第二医共体"]
+    # Alliances in their natural order: 第一, 第二, 第三; value and score under each.
+    assert [ws.cell(row=3, column=c).value for c in (6, 8, 10)] == ["第一医共体", "第二医共体", "第三医共体"]
     assert [ws.cell(row=4, column=c).value for c in range(6, 12)] == ["指标值", "得分"] * 3
     ranges = merged(ws)
     assert {"A1:K1", "A2:C2", "D2:K2", "A3:A4", "C3:C4", "E3:E4", "F3:G3", "H3:I3", "J3:K3"} <= ranges
@@ -92,7 +92,7 @@ def test_evaluation_sheet_values_and_scores_are_numbers(evaluated):
     assert ws["D7"].value == "≤7天" and ws["F7"].value == 8 and ws["F7"].number_format == "#,##0.0"
     assert ws["G7"].value == pytest.approx(3.5)
     # Item 2 for 第二医共体: nothing filed, an empty value and 0 on grey.
-    assert ws["J6"].value is None and ws["K6"].value == 0 and ws["K6"].fill.fgColor.rgb.endswith("F2F2F2")
+    assert ws["H6"].value is None and ws["I6"].value == 0 and ws["I6"].fill.fgColor.rgb.endswith("F2F2F2")
     # Item 7, the county-only indicator: "—" for every alliance.
     assert [ws.cell(row=11, column=c).value for c in range(6, 12)] == ["—"] * 6
     # Consecutive items of one category share a merged 指标项目 cell: items 1–3 and 6–7 are
@@ -107,8 +107,8 @@ def test_evaluation_sheet_total_and_rank_rows(evaluated):
     assert (total, rank) == (12, 13)
     assert ws.cell(row=total, column=5).value == 33  # the scheme's weights
     assert [ws.cell(row=total, column=c).value for c in (6, 8, 10)] == [
-        pytest.approx(25.58), pytest.approx(25.42), pytest.approx(8.33)]
-    assert [ws.cell(row=rank, column=c).value for c in (6, 8, 10)] == [1, 2, 3]
+        pytest.approx(25.58), pytest.approx(8.33), pytest.approx(25.42)]
+    assert [ws.cell(row=rank, column=c).value for c in (6, 8, 10)] == [1, 3, 2]
     assert {f"A{total}:D{total}", f"F{total}:G{total}", f"J{rank}:K{rank}"} <= merged(ws)
     footer = ws.max_row
     assert ws.cell(row=footer, column=1).value == "填报人："

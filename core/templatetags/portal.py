@@ -82,7 +82,17 @@ def portal_nav(context):
                              or scope.change_counties),
         "filings_review": bool(scope.everything or scope.change_counties or scope.change_alliances),
         "filings_completeness": bool(scope.everything or scope.view_counties or scope.view_alliances),
+        "indicators": not scope.is_empty,
+        # The definitions of the user's county (forms, elements, indicators, rules).
+        "definitions_url": _definitions_url(scope),
     }
+
+
+def _definitions_url(scope) -> str | None:
+    counties = scope.view_counties or scope.context_counties
+    if scope.everything or len(counties) != 1:
+        return None
+    return reverse("indicators:report_form_list", kwargs={"region_pk": next(iter(counties))})
 
 
 @register.filter

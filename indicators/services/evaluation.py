@@ -69,6 +69,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from alliances.models import Alliance, AllianceMembership, Institution, Region
+from alliances.views.common import natural_key
 from core.periods import Period, PeriodError, PeriodKind
 from indicators.engine import HOSPITAL_KINDS, PRIMARY_KINDS, TOWNSHIP_KINDS, Engine, Result, Units, parsed
 from indicators.models import EvaluationRun, EvaluationScheme, EvaluationScore, Indicator, SchemeItem
@@ -424,7 +425,7 @@ def evaluation_table(run: EvaluationRun) -> EvaluationTable:
                     .values_list("institution_id", flat=True))
         for pk, column in members.items():
             column.is_lead = pk in leads
-    alliance_list = sorted(alliances.values(), key=lambda c: (c.unit.name, c.unit.pk))
+    alliance_list = sorted(alliances.values(), key=lambda c: (natural_key(c.unit.name), c.unit.pk))
     order = {column.unit.pk: n for n, column in enumerate(alliance_list)}
     member_list = sorted(members.values(), key=lambda c: (order.get(c.alliance.pk, len(order)), not c.is_lead,
                                                           c.unit.name, c.unit.pk))

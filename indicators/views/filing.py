@@ -22,7 +22,7 @@ from alliances import scoping
 from alliances.models import Alliance, Institution, Region
 from core.periods import Period, PeriodError
 from indicators import permissions, selectors
-from indicators.models import DataElement, Filing, FilingEvent, ReportForm, ValueAudit
+from indicators.models import DataElement, Filing, ReportForm, ValueAudit
 from indicators.services import filings as service
 from tasks.views.common import request_now
 
@@ -191,6 +191,11 @@ def filing_detail(request, filing_pk):
     if findings is None and filing.status in (*Filing.EDITABLE, Filing.Status.SUBMITTED):
         findings = service.check_filing(filing)
     grid = _grid(filing, stored, entered, errors)
+    excel_urls = [(_("Download the template (.xlsx)"),
+                   reverse("indicators:excel_filing_template", kwargs={"filing_pk": filing.pk}))]
+    if editable:
+        excel_urls.append((_("Fill in from Excel"),
+                           reverse("indicators:excel_filing_upload", kwargs={"filing_pk": filing.pk})))
     events = filing.events.select_related("user").order_by("-at", "-pk")[:12]
     period = Period.parse(filing.period)
     return render(request, "indicators/filing_detail.html", {
@@ -199,7 +204,7 @@ def filing_detail(request, filing_pk):
         "can_unlock": permissions.can_unlock(user, filing), "findings": findings or [], "comments": comments,
         "events": events, "lock_date": filing.form.lock_date(period), "today": today,
         "days_late": (today - filing.due_date).days,
-        "filled": sum(1 for row in grid if row["value"] is not None),
+        "filled": sum(1 for row in grid if row["value"] is not None), "excel_urls": excel_urls,
     })
 
 
@@ -350,10 +355,15 @@ def completeness(request):
             raise PermissionDenied(_("Completeness is followed by the alliance office and the county bureau."))
         alliance_ids = set(scoping.queryset_for(user, Alliance).filter(county=county).values_list("pk", flat=True))
     report = selectors.completeness(form, period, alliance_ids=alliance_ids)
+    # The alliance office (and the bureau) file a whole alliance at once from one workbook.
+    workbook_alliances = set()
+    if form.filer_level == ReportForm.FilerLevel.INSTITUTION:
+        workbook_alliances = {g.alliance.pk for g in report.groups if g.alliance and (
+            scope.can_change_county(county.pk) or g.alliance.pk in scope.report_alliances)}
     periods = selectors.due_periods(form, today, 12)
     return render(request, "indicators/completeness.html", {
         "county": county, "counties": counties, "forms": forms, "form": form, "period": period,
         "periods": periods, "report": report, "today": today,
         "status_labels": selectors.STATUS_LABELS,
-        "open_url": reverse("indicators:filing_open"),
+        "open_url": reverse("indicators:filing_open"), "workbook_alliances": workbook_alliances,
     })
