@@ -335,7 +335,9 @@ def completeness(request):
     if not counties:
         raise PermissionDenied(_("You have no county whose filings you can follow."))
     county = next((c for c in counties if str(c.pk) == request.GET.get("county")), counties[0])
-    forms = list(scoping.queryset_for(user, ReportForm).filter(county=county, is_active=True).order_by("code"))
+    # Institution forms first: they are the ones with something to follow.
+    forms = sorted(scoping.queryset_for(user, ReportForm).filter(county=county, is_active=True),
+                   key=lambda f: (f.filer_level != ReportForm.FilerLevel.INSTITUTION, f.kind.months, f.code))
     if not forms:
         raise Http404(_("Not found."))
     form = next((f for f in forms if str(f.pk) == request.GET.get("form")), forms[0])
