@@ -16,19 +16,23 @@ up, averages take the mean.
 
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, DivisionByZero, InvalidOperation
 from functools import lru_cache
+from typing import NamedTuple
 
 from django.db import connection
 from django.db.models import F, Q
 
 from alliances.models import Alliance, AllianceMembership, Institution
 from core.periods import Period, PeriodKind
-from indicators.formula import Formula, Ref, parse
+from indicators.formula import BinOp, Formula, Neg, Node, Num, Ref, parse
+from indicators.formula import _evaluate as _evaluate_formula
 from indicators.models import DataElement, DataValue, Indicator
 
 LEVELS = ("county", "alliance", "institution")
@@ -48,7 +52,7 @@ def parsed(text: str) -> Formula | None:
     return parse(text) if text and text.strip() else None
 
 
-@dataclass
+@dataclass(slots=True)
 class Result:
     """An indicator's value for one unit and period, with what is behind it."""
 
@@ -88,20 +92,12 @@ class Result:
         return self.value - self.baseline
 
 
-@dataclass
-class _Row:
-    institution_id: int | None
-    county_id: int
-    kind: str | None
-    alliance_id: int | None
-    role: str | None
-    total: Decimal
-    count: int
-
-
-@dataclass
-class _Needs:
-    elements: dict[int, str] = field(default_factory=dict)  # element id -> aggregation
+# A row read is the database's row as it comes: (element id, institution id or None for a county's
+# own figure, county id, institution kind, alliance id and role on the day the value is for, total,
+# number of values, period end or None). Plain tuples, kept as read: the full evaluation of a
+# province handles hundreds of thousands of them.
+_Row = tuple
+_ELEMENT, _INSTITUTION, _COUNTY, _KIND, _ALLIANCE, _ROLE, _TOTAL, _COUNT, _END = range(9)
 
 
 def _period_keys(period: Period, with_containing: bool) -> list[str]:
@@ -120,97 +116,211 @@ def _placeholders(values) -> str:
     return ", ".join(["%s"] * len(values))
 
 
-def fetch_rows(period: Period, elements: dict[int, str], counties: Iterable[int]) -> dict[int, list[_Row]]:
-    """``{element id: rows}`` for ``period``: one grouped query over every element and unit."""
+class Organisation:
+    """The institutions of some counties with every alliance membership they ever had (a village
+    clinic: its centre's), read in one query and joined to the rows in Python: the grouped read of
+    values then stays as plain as the floor's."""
+
+    def __init__(self, counties: Iterable[int]) -> None:
+        counties = sorted(set(counties))
+        self.kind: dict[int, str] = {}
+        self.county: dict[int, int] = {}
+        # institution id -> [(valid from, valid to or None, alliance id, role)]
+        self.spans: dict[int, list[tuple[date, date | None, int, str]]] = defaultdict(list)
+        if not counties:
+            return
+        institution_table = Institution._meta.db_table
+        membership_table = AllianceMembership._meta.db_table
+        sql = f"""
+            SELECT i.id, i.county_id, i.kind, m.alliance_id, m.role, m.valid_from, m.valid_to
+            FROM {institution_table} i
+            LEFT JOIN {membership_table} m
+              ON m.institution_id = (CASE WHEN i.kind = %s THEN i.parent_id ELSE i.id END)
+            WHERE i.county_id IN ({_placeholders(counties)})
+        """
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [Institution.Kind.VILLAGE_CLINIC.value, *counties])
+            found = cursor.fetchall()
+        for pk, county_id, kind, alliance_id, role, valid_from, valid_to in found:
+            self.kind[pk] = kind
+            self.county[pk] = county_id
+            if alliance_id is not None:
+                self.spans[pk].append((_as_date(valid_from), _as_date(valid_to) if valid_to else None,
+                                       alliance_id, role))
+
+    def units(self, ids: Iterable[int] | None = None) -> Units:
+        """The institutions as units (not village clinics), in id order; ``ids`` narrows them."""
+        village = Institution.Kind.VILLAGE_CLINIC
+        chosen = sorted(pk for pk, kind in self.kind.items() if kind != village)
+        if ids is not None:
+            wanted = set(ids)
+            chosen = [pk for pk in chosen if pk in wanted]
+        return Units("institution", chosen, {pk: self.county[pk] for pk in chosen})
+
+    def during(self, period: Period) -> tuple[dict[int, tuple], set[int]]:
+        """``({institution id: (kind, alliance id, role)}, moving)`` for ``period``: the alliance
+        and role of an institution that had one and the same membership over the whole period
+        (none: no alliance), and the institutions whose alliance or role changed within it
+        (moved, joined or left), which are looked up day by day (``on``)."""
+        start, end = period.start, period.end
+        fixed: dict[int, tuple] = {}
+        moving: set[int] = set()
+        for pk, kind in self.kind.items():
+            spans = [span for span in self.spans.get(pk, ()) if span[0] <= end and (span[1] is None or span[1] >= start)]
+            if not spans:
+                fixed[pk] = (kind, None, None)
+            elif len(spans) == 1 and spans[0][0] <= start and (spans[0][1] is None or spans[0][1] >= end):
+                fixed[pk] = (kind, spans[0][2], spans[0][3])
+            else:
+                moving.add(pk)
+        return fixed, moving
+
+    def on(self, institution_id: int, day: date) -> tuple:
+        """``(kind, alliance id, role)`` of an institution on ``day``."""
+        for valid_from, valid_to, alliance_id, role in self.spans.get(institution_id, ()):
+            if valid_from <= day and (valid_to is None or valid_to >= day):
+                return self.kind.get(institution_id), alliance_id, role
+        return self.kind.get(institution_id), None, None
+
+
+def fetch_rows(period: Period, elements: dict[int, str], counties: Iterable[int],
+               organisation: Organisation | None = None) -> dict[int, list[_Row]]:
+    """``{element id: rows}`` for ``period``: one grouped query over every element and unit.
+
+    The values are summed per element × filer, as a plain grouped read does, and the sums are
+    joined in Python to the institution's kind and to the membership in force on the day the
+    value is for (``Organisation``). A filer whose alliance or role is not one and the same over
+    the whole period (it moved, joined or left during it; for a village clinic, its centre) is
+    summed per period end instead, so that each of its values meets the membership of its own day;
+    so are stocks, whose latest period wins."""
     counties = sorted(set(counties))
     if not elements or not counties:
         return {}
+    if organisation is None:
+        organisation = Organisation(counties)
+    fixed, moving = organisation.during(period)
     stock_ids = sorted(pk for pk, aggregation in elements.items() if aggregation == DataElement.Aggregation.LAST)
     keys = _period_keys(period, with_containing=bool(stock_ids))
-    value_table = DataValue._meta.db_table
-    institution_table = Institution._meta.db_table
-    membership_table = AllianceMembership._meta.db_table
-    on_day = "CASE WHEN v.period_end > %s THEN %s ELSE v.period_end END"
+    moving_ids = sorted(moving)
+    split = []
     if stock_ids:
-        period_key = f"CASE WHEN v.element_id IN ({_placeholders(stock_ids)}) THEN v.period ELSE '' END"
-        period_params = list(stock_ids)
-    else:
-        period_key, period_params = "''", []
+        split.append(f"v.element_id IN ({_placeholders(stock_ids)})")
+    if moving_ids:
+        split.append(f"v.institution_id IN ({_placeholders(moving_ids)})")
+    key_end = f"CASE WHEN {' OR '.join(split)} THEN v.period_end END" if split else "NULL"
     element_ids = sorted(elements)
     sql = f"""
-        SELECT v.element_id, v.institution_id, v.county_id, i.kind, m.alliance_id, m.role,
-               {period_key} AS period_key, MAX(v.period_end), SUM(v.value), COUNT(v.value)
-        FROM {value_table} v
-        LEFT JOIN {institution_table} i ON i.id = v.institution_id
-        LEFT JOIN {membership_table} m
-          ON m.institution_id = (CASE WHEN i.kind = %s THEN i.parent_id ELSE i.id END)
-         AND m.valid_from <= {on_day}
-         AND (m.valid_to IS NULL OR m.valid_to >= {on_day})
+        SELECT v.element_id, v.institution_id, v.county_id, {key_end} AS key_end,
+               SUM(v.value) AS total, COUNT(v.value) AS n
+        FROM {DataValue._meta.db_table} v
         WHERE v.period IN ({_placeholders(keys)})
           AND v.element_id IN ({_placeholders(element_ids)})
           AND v.county_id IN ({_placeholders(counties)})
           AND v.counted AND v.value IS NOT NULL
-        GROUP BY v.element_id, v.institution_id, v.county_id, i.kind, m.alliance_id, m.role, period_key
+        GROUP BY v.element_id, v.institution_id, v.county_id, key_end
     """
-    end = period.end
-    params = [*period_params, Institution.Kind.VILLAGE_CLINIC.value, end, end, end, end,
-              *keys, *element_ids, *counties]
+    params = [*stock_ids, *moving_ids, *keys, *element_ids, *counties]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         raw = cursor.fetchall()
-    return _reduce(raw, elements, period.end)
+    end = period.end
+    sqlite = connection.vendor == "sqlite"
+    county_row = (None, None, None)
+    # Rows summed over the whole period go straight to their element (most of them, in one pass);
+    # stocks, rows per period end and averages are reduced afterwards.
+    rows: dict[int, list[_Row]] = defaultdict(list)
+    direct = {pk: rows[pk].append for pk, aggregation in elements.items()
+              if aggregation != DataElement.Aggregation.AVERAGE}
+    later = []
+    on = organisation.on
+    for element_id, institution_id, county_id, period_end, total, count in raw:
+        if sqlite:
+            # SQLite gives numbers for sums and text for dates; PostgreSQL Decimals and dates.
+            total = Decimal(str(total))
+            period_end = _as_date(period_end) if period_end is not None else None
+        if institution_id is None:
+            member = county_row
+        elif period_end is not None and institution_id in moving:
+            member = on(institution_id, period_end if period_end < end else end)
+        else:
+            member = fixed.get(institution_id)
+            if member is None:  # an institution of another county: its kind only, no alliance
+                member = (organisation.kind.get(institution_id), None, None)
+        row = (element_id, institution_id, county_id, *member, total, count, period_end)
+        if period_end is None and element_id in direct:
+            direct[element_id](row)
+        else:
+            later.append(row)
+    return _reduce(later, elements, end, rows)
 
 
 def _as_date(value) -> date:
     return date.fromisoformat(value) if isinstance(value, str) else value
 
 
-def _reduce(raw, elements: dict[int, str], end: date) -> dict[int, list[_Row]]:
-    rows: dict[int, list[_Row]] = defaultdict(list)
-    # Stocks: per (element, filer) keep the latest period within, else the one containing.
-    stock_best: dict[tuple[int, int | None, int], tuple[tuple, list]] = {}
-    for element_id, institution_id, county_id, kind, alliance_id, role, key, period_end, total, count in raw:
-        total = total if isinstance(total, Decimal) else Decimal(str(total))
-        if key:
-            period_end = _as_date(period_end)
-            inside = period_end <= end
-            # Within the period: the latest wins; otherwise (a containing period) the shortest.
-            rank = (inside, period_end if inside else -period_end.toordinal())
-            slot = (element_id, institution_id, county_id)
+def _reduce(raw, elements: dict[int, str], end: date,
+            rows: dict[int, list[_Row]] | None = None) -> dict[int, list[_Row]]:
+    """``rows`` (``{element id: rows}``) with ``raw`` added: averages divided by their count,
+    stocks at their best period end, rows read per period end summed per alliance and role."""
+    rows = defaultdict(list) if rows is None else rows
+    stocks = {pk for pk, aggregation in elements.items() if aggregation == DataElement.Aggregation.LAST}
+    averages = {pk for pk, aggregation in elements.items() if aggregation == DataElement.Aggregation.AVERAGE}
+    # Stocks: per (element, filer) the rows of the best period end: the latest within the period,
+    # else (only coarser periods containing it were filed) the shortest of those.
+    stock_best: dict[tuple[int, int | None, int], list] = {}
+    # Flows of filers read per period (they moved): summed per alliance and role.
+    split: dict[tuple, list] = {}
+    append = {element_id: rows[element_id].append for element_id in elements}
+    for row in raw:
+        element_id = row[_ELEMENT]
+        period_end = row[_END]
+        if period_end is None:
+            if element_id in averages:
+                count = row[_COUNT]
+                row = (*row[:_TOTAL], row[_TOTAL] / count, 1, None) if count else row
+            append[element_id](row)
+        elif element_id in stocks:
+            slot = (element_id, row[_INSTITUTION], row[_COUNTY])
             best = stock_best.get(slot)
-            row = _Row(institution_id, county_id, kind, alliance_id, role, total, count)
-            if best is None or rank > best[0]:
-                stock_best[slot] = (rank, [row])
-            elif rank == best[0]:
-                best[1].append(row)
-            continue
-        if elements.get(element_id) == DataElement.Aggregation.AVERAGE and count:
-            total = total / count
-            count = 1
-        rows[element_id].append(_Row(institution_id, county_id, kind, alliance_id, role, total, count))
-    for (element_id, _institution_id, _county_id), (_rank, best_rows) in stock_best.items():
-        rows[element_id].extend(best_rows)
+            if best is None:
+                stock_best[slot] = [period_end, row]
+                continue
+            current = best[0]
+            if period_end == current:
+                best.append(row)
+            elif (current > end or period_end > current) if period_end <= end else (current > end
+                                                                                       and period_end < current):
+                stock_best[slot] = [period_end, row]
+        else:
+            slot = row[:_TOTAL]
+            merged = split.get(slot)
+            if merged is None:
+                split[slot] = [row[_TOTAL], row[_COUNT]]
+            else:
+                merged[0] += row[_TOTAL]
+                merged[1] += row[_COUNT]
+    for slot, (total, count) in split.items():
+        if slot[_ELEMENT] in averages and count:
+            total, count = total / count, 1
+        rows[slot[_ELEMENT]].append((*slot, total, count, None))
+    for (element_id, _institution_id, _county_id), best in stock_best.items():
+        rows[element_id].extend(best[1:])
     return rows
 
 
-def _passes(row: _Row, unit_filter: str) -> bool:
+def _filtered(rows: list[_Row], unit_filter: str) -> list[_Row]:
+    """The rows a unit filter keeps (see ``indicators.formula``)."""
     if unit_filter == "county":
-        return row.institution_id is None
-    if row.institution_id is None:
-        return False
+        return [row for row in rows if row[_INSTITUTION] is None]
     if unit_filter == "all":
-        return True
-    if unit_filter == "lead":
-        return row.role == AllianceMembership.Role.LEAD
-    if unit_filter == "member":
-        return row.role == AllianceMembership.Role.MEMBER
-    if unit_filter == "primary":
-        return row.kind in PRIMARY_KINDS
-    if unit_filter == "township":
-        return row.kind in TOWNSHIP_KINDS
-    if unit_filter == "hospital":
-        return row.kind in HOSPITAL_KINDS
-    return False
+        return [row for row in rows if row[_INSTITUTION] is not None]
+    if unit_filter in ("lead", "member"):
+        role = AllianceMembership.Role.LEAD if unit_filter == "lead" else AllianceMembership.Role.MEMBER
+        return [row for row in rows if row[_INSTITUTION] is not None and row[_ROLE] == role]
+    kinds = {"primary": PRIMARY_KINDS, "township": TOWNSHIP_KINDS, "hospital": HOSPITAL_KINDS}.get(unit_filter)
+    if kinds is None:
+        return []
+    return [row for row in rows if row[_INSTITUTION] is not None and row[_KIND] in kinds]
 
 
 @dataclass
@@ -246,27 +356,37 @@ def units_for(level: str, counties: Iterable[int], ids: Iterable[int] | None = N
 
 
 def _term_values(rows: list[_Row], unit_filter: str, aggregation: str, units: Units) -> dict[int, Decimal]:
+    """``{unit id: value}`` of one reference: ``rows`` (already narrowed to ``unit_filter``)
+    added up per unit of ``units`` (averages: the mean of the rows)."""
     totals: dict[int, Decimal] = {}
     counts: dict[int, int] = {}
-    county_units = units.by_county() if unit_filter == "county" and units.level != "county" else None
+    average = aggregation == DataElement.Aggregation.AVERAGE
     wanted = units.county_of
-    for row in rows:
-        if not _passes(row, unit_filter):
-            continue
-        if county_units is not None:
-            targets = county_units.get(row.county_id, ())
-        elif units.level == "institution":
-            targets = (row.institution_id,)
-        elif units.level == "alliance":
-            targets = (row.alliance_id,) if row.alliance_id is not None else ()
-        else:
-            targets = (row.county_id,)
-        for unit_id in targets:
-            if unit_id not in wanted:
+    if unit_filter == "county" and units.level != "county":
+        # A county's own figure reaches every unit of that county.
+        county_units = units.by_county()
+        for row in rows:
+            for unit_id in county_units.get(row[_COUNTY], ()):
+                total = totals.get(unit_id)
+                totals[unit_id] = row[_TOTAL] if total is None else total + row[_TOTAL]
+                counts[unit_id] = counts.get(unit_id, 0) + 1
+    else:
+        position = {"institution": _INSTITUTION, "alliance": _ALLIANCE}.get(units.level, _COUNTY)
+        if position == _INSTITUTION and not average:
+            # Mostly one row per institution: taken as they are, unless some institution has several.
+            single = {row[_INSTITUTION]: row[_TOTAL] for row in rows}
+            if len(single) == len(rows):
+                return single if single.keys() <= wanted.keys() else {
+                    unit_id: total for unit_id, total in single.items() if unit_id in wanted}
+        for row in rows:
+            unit_id = row[position]
+            if unit_id not in wanted:  # None (no alliance that day) is never wanted
                 continue
-            totals[unit_id] = totals.get(unit_id, Decimal(0)) + row.total
-            counts[unit_id] = counts.get(unit_id, 0) + 1
-    if aggregation == DataElement.Aggregation.AVERAGE:
+            total = totals.get(unit_id)
+            totals[unit_id] = row[_TOTAL] if total is None else total + row[_TOTAL]
+            if average:
+                counts[unit_id] = counts.get(unit_id, 0) + 1
+    if average:
         return {unit_id: total / counts[unit_id] for unit_id, total in totals.items()}
     return totals
 
@@ -277,6 +397,94 @@ def _shift(period: Period, offset: str) -> Period:
     if offset == "pp":
         return period.previous
     return period
+
+
+def _divide(left: dict, right: dict) -> dict:
+    """``left / right`` per unit; no value where either is missing or the divisor is zero."""
+    try:
+        return {unit: value / divisor for unit, value in left.items()
+                if (divisor := right.get(unit)) is not None and divisor != 0}
+    except (DivisionByZero, InvalidOperation):
+        out = {}
+        for unit, value in left.items():
+            divisor = right.get(unit)
+            if divisor is None or divisor == 0:
+                continue
+            try:
+                out[unit] = value / divisor
+            except (DivisionByZero, InvalidOperation):
+                continue
+        return out
+
+
+def _columns(node: Node, lookup: Callable[[Ref], dict[int, Decimal]]) -> dict[int, Decimal] | Decimal | None:
+    """A formula evaluated for every unit at once: ``{unit id: value}`` (a unit without a value
+    has none, as ``Formula.evaluate`` gives None), or a plain number when no reference is in it.
+    The same operations in the same order as ``Formula.evaluate``, unit by unit."""
+    if isinstance(node, Num):
+        return node.value
+    if isinstance(node, Ref):
+        return lookup(node)
+    if isinstance(node, Neg):
+        operand = _columns(node.operand, lookup)
+        if isinstance(operand, dict):
+            return {unit: -value for unit, value in operand.items()}
+        return None if operand is None else -operand
+    left = _columns(node.left, lookup)
+    right = _columns(node.right, lookup)
+    if left is None or right is None:
+        return None
+    op = node.op
+    if not isinstance(left, dict) and not isinstance(right, dict):
+        return _evaluate_formula(BinOp(op, Num(left), Num(right)), lookup)
+    if not isinstance(left, dict):
+        constant = left
+        if op == "+":
+            return {unit: constant + value for unit, value in right.items()}
+        if op == "-":
+            return {unit: constant - value for unit, value in right.items()}
+        if op == "*":
+            return {unit: constant * value for unit, value in right.items()}
+        return _divide(dict.fromkeys(right, constant), right)
+    if not isinstance(right, dict):
+        constant = right
+        if op == "+":
+            return {unit: value + constant for unit, value in left.items()}
+        if op == "-":
+            return {unit: value - constant for unit, value in left.items()}
+        if op == "*":
+            return {unit: value * constant for unit, value in left.items()}
+        return _divide(left, dict.fromkeys(left, constant))
+    if op == "/":
+        return _divide(left, right)
+    if op == "+":
+        return {unit: value + other for unit, value in left.items() if (other := right.get(unit)) is not None}
+    if op == "-":
+        return {unit: value - other for unit, value in left.items() if (other := right.get(unit)) is not None}
+    return {unit: value * other for unit, value in left.items() if (other := right.get(unit)) is not None}
+
+
+class _Values(NamedTuple):
+    """One indicator for a set of units: ``{unit id: …}``, a unit without a figure missing."""
+
+    values: dict[int, Decimal]
+    numerators: dict[int, Decimal]
+    denominators: dict[int, Decimal]
+    averaged: dict[int, int] | None = None  # units averaged, for indicators that take a mean
+
+
+@contextmanager
+def _gc_paused():
+    """No cyclic garbage collection while many short-lived tuples and results are made: with the
+    rows of a province in memory, each pass would walk all of them (the evaluation took twice as
+    long). Nothing made here is cyclic; collection resumes afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class Engine:
@@ -304,7 +512,32 @@ class Engine:
             self.elements.setdefault(code, (pk, aggregation))
         self._rows: dict[Period, dict[int, list[_Row]]] = {}
         self._loaded: set[tuple[Period, int]] = set()
+        self._filtered: dict[tuple[Period, int, str], list[_Row]] = {}
         self._terms: dict[tuple, dict[int, Decimal]] = {}
+        self._all_units: dict[str, Units] = {}
+        self._organisation: Organisation | None = None
+
+    @property
+    def organisation(self) -> Organisation:
+        """The counties' institutions and memberships, read once per engine."""
+        if self._organisation is None:
+            self._organisation = Organisation(self.counties)
+        return self._organisation
+
+    def units(self, level: str, unit_ids: Iterable[int] | None = None) -> Units:
+        """``units_for`` the engine's counties; every unit of a level is read once per engine
+        (institutions come with the organisation the rows are joined to)."""
+        if level == "institution":
+            if unit_ids is None:
+                if level not in self._all_units:
+                    self._all_units[level] = self.organisation.units()
+                return self._all_units[level]
+            return self.organisation.units(unit_ids)
+        if unit_ids is not None:
+            return units_for(level, self.counties, unit_ids)
+        if level not in self._all_units:
+            self._all_units[level] = units_for(level, self.counties)
+        return self._all_units[level]
 
     # Data -----------------------------------------------------------------------------
     def _needs(self, periods: Iterable[Period], indicators: list[Indicator]) -> dict[Period, dict[int, str]]:
@@ -327,8 +560,18 @@ class Engine:
             missing = {pk: agg for pk, agg in elements.items() if (period, pk) not in self._loaded}
             if not missing:
                 continue
-            self._rows.setdefault(period, {}).update(fetch_rows(period, missing, self.counties))
+            self._rows.setdefault(period, {}).update(fetch_rows(period, missing, self.counties, self.organisation))
             self._loaded.update((period, pk) for pk in missing)
+
+    def _rows_for(self, period: Period, element_id: int, unit_filter: str) -> list[_Row]:
+        """The rows of one element and period that ``unit_filter`` keeps (kept for every level)."""
+        key = (period, element_id, unit_filter)
+        rows = self._filtered.get(key)
+        if rows is None:
+            rows = _filtered(self._rows.get(period, {}).get(element_id, []), unit_filter)
+            if (period, element_id) in self._loaded:
+                self._filtered[key] = rows
+        return rows
 
     def term(self, ref: Ref, period: Period, units: Units) -> dict[int, Decimal]:
         actual = _shift(period, ref.offset)
@@ -340,116 +583,142 @@ class Engine:
             if element is None:
                 cached = {}
             else:
-                rows = self._rows.get(actual, {}).get(element[0], [])
-                cached = _term_values(rows, ref.filter, element[1], units)
+                cached = _term_values(self._rows_for(actual, element[0], ref.filter), ref.filter, element[1], units)
             self._terms[key] = cached
         return cached
 
     # Arithmetic -------------------------------------------------------------------------
-    def _evaluate(self, indicator: Indicator, period: Period, units: Units):
-        """``{unit id: (value, numerator, denominator)}``, pooled."""
+    def _evaluate(self, indicator: Indicator, period: Period, units: Units) -> _Values:
+        """Pooled: each formula evaluated for every unit at once, then value = numerator /
+        denominator × factor per unit."""
         numerator = parsed(indicator.numerator)
         denominator = parsed(indicator.denominator)
-        out = {}
-        for unit_id in units.ids:
-            def lookup(ref: Ref, unit_id=unit_id):
-                return self.term(ref, period, units).get(unit_id)
 
-            num = numerator.evaluate(lookup) if numerator else None
-            den = denominator.evaluate(lookup) if denominator else None
-            if num is None:
-                value = None
-            elif denominator is None:
-                value = num * indicator.factor
-            elif den is None or den == 0:
-                value = None
-            else:
-                value = num / den * indicator.factor
-            out[unit_id] = (value, num, den)
-        return out
+        def lookup(ref: Ref) -> dict[int, Decimal]:
+            return self.term(ref, period, units)
 
-    def _evaluate_mean(self, indicator: Indicator, period: Period, units: Units, institutions: Units):
+        nums = _columns(numerator.tree, lookup) if numerator else None
+        if not isinstance(nums, dict):
+            nums = dict.fromkeys(units.ids, nums) if nums is not None else {}
+        factor = indicator.factor
+        if denominator is None:
+            return _Values({unit: num * factor for unit, num in nums.items()}, nums, {})
+        dens = _columns(denominator.tree, lookup)
+        if not isinstance(dens, dict):
+            dens = dict.fromkeys(units.ids, dens) if dens is not None else {}
+        values = {unit: num / den * factor for unit, num in nums.items()
+                  if (den := dens.get(unit)) is not None and den != 0}
+        return _Values(values, nums, dens)
+
+    def _evaluate_mean(self, indicator: Indicator, period: Period, units: Units, institutions: Units) -> _Values:
         """The mean of institution values within each unit."""
         per_institution = self._evaluate(indicator, period, institutions)
         if units.level == "institution":
-            return {pk: (*per_institution.get(pk, (None, None, None)), 1) for pk in units.ids}
-        unit_of = self._institution_units(period, units)
-        collected: dict[int, list] = defaultdict(list)
-        for institution_id, triple in per_institution.items():
-            if triple[0] is None:
+            return _Values(per_institution.values, per_institution.numerators, per_institution.denominators,
+                           dict.fromkeys(units.ids, 1))
+        unit_of = self._institution_units(indicator, period, units)
+        collected: dict[int, list[Decimal]] = defaultdict(list)
+        found_values = per_institution.values
+        for institution_id in institutions.ids:
+            value = found_values.get(institution_id)
+            if value is None:
                 continue
             for unit_id in unit_of.get(institution_id, ()):
-                collected[unit_id].append(triple)
-        out = {}
+                collected[unit_id].append(value)
+        values, averaged = {}, {}
         for unit_id in units.ids:
-            triples = collected.get(unit_id, [])
-            if not triples:
-                out[unit_id] = (None, None, None, 0)
-                continue
-            # A mean of unit values has no pooled numerator and denominator: the page shows how many
-            # units were averaged instead.
-            value = sum((t[0] for t in triples), Decimal(0)) / len(triples)
-            out[unit_id] = (value, None, None, len(triples))
-        return out
+            found = collected.get(unit_id)
+            if found:
+                # A mean of unit values has no pooled numerator and denominator: the page shows how
+                # many units were averaged instead.
+                values[unit_id] = sum(found, Decimal(0)) / len(found)
+                averaged[unit_id] = len(found)
+        return _Values(values, {}, {}, averaged)
 
-    def _institution_units(self, period: Period, units: Units) -> dict[int, tuple[int, ...]]:
-        """Which unit each institution counted in during ``period`` (from the rows read)."""
+    def _institution_units(self, indicator: Indicator, period: Period, units: Units) -> dict[int, tuple[int, ...]]:
+        """Which unit each institution counted in during ``period``, from the rows of the
+        indicator's own elements (so that the answer does not depend on which other indicators
+        the engine computes)."""
+        element_ids = set()
+        for text in (indicator.numerator, indicator.denominator):
+            formula = parsed(text)
+            for ref in formula.refs if formula else ():
+                element = self.elements.get(ref.code)
+                if element is not None and not ref.offset:
+                    element_ids.add(element[0])
+        read = self._rows.get(period, {})
         mapping: dict[int, set[int]] = defaultdict(set)
-        for rows in self._rows.get(period, {}).values():
-            for row in rows:
-                if row.institution_id is None:
+        position = _ALLIANCE if units.level == "alliance" else _COUNTY
+        for element_id in sorted(element_ids):
+            for row in read.get(element_id, ()):
+                if row[_INSTITUTION] is None:
                     continue
-                unit = row.alliance_id if units.level == "alliance" else row.county_id
+                unit = row[position]
                 if unit is not None:
-                    mapping[row.institution_id].add(unit)
+                    mapping[row[_INSTITUTION]].add(unit)
         return {pk: tuple(found) for pk, found in mapping.items()}
 
     def compute(self, period: Period, level: str, unit_ids: Iterable[int] | None = None,
                 *, units: Units | None = None) -> dict[tuple[int, int], Result]:
         """``{(indicator id, unit id): Result}`` for every indicator and unit of ``level``."""
         indicators = [i for i in self.indicators if i.applies_at(level)]
-        units = units or units_for(level, self.counties, unit_ids)
+        units = units or self.units(level, unit_ids)
         self._terms.clear()  # term values are per set of units; the rows read stay cached
         baseline_needed = any(i.has_direction for i in indicators)
         periods = [period, period.same_period_last_year] if baseline_needed else [period]
-        self.load(periods)
         institutions = None
         if any(i.aggregation == Indicator.Aggregation.MEAN for i in indicators):
-            institutions = units if level == "institution" else units_for("institution", self.counties)
+            institutions = units if level == "institution" else self.units("institution")
         results: dict[tuple[int, int], Result] = {}
-        for indicator in indicators:
-            mean = indicator.aggregation == Indicator.Aggregation.MEAN
-            current = (self._evaluate_mean(indicator, period, units, institutions) if mean
-                       else self._evaluate(indicator, period, units))
-            previous = None
-            if indicator.has_direction:
-                previous = (self._evaluate_mean(indicator, period.same_period_last_year, units, institutions)
-                            if mean else self._evaluate(indicator, period.same_period_last_year, units))
-            for unit_id in units.ids:
-                values = current.get(unit_id)
-                result = Result(indicator, level, unit_id, period)
-                if values is not None:
-                    result.value, result.numerator, result.denominator = values[0], values[1], values[2]
-                    if mean:
-                        result.units_averaged = values[3]
-                if previous is not None:
-                    result.baseline = previous.get(unit_id, (None,))[0]
-                _judge(result)
-                results[(indicator.pk, unit_id)] = result
+        # Hundreds of thousands of rows and tens of thousands of results: no collection passes meanwhile.
+        with _gc_paused():
+            self.load(periods)
+            for indicator in indicators:
+                self._results(indicator, period, level, units, institutions, results)
         return results
 
+    def _results(self, indicator: Indicator, period: Period, level: str, units: Units, institutions: Units | None,
+                 results: dict[tuple[int, int], Result]) -> None:
+        mean = indicator.aggregation == Indicator.Aggregation.MEAN
+        last_year = period.same_period_last_year
+        if mean:
+            current = self._evaluate_mean(indicator, period, units, institutions)
+            previous = self._evaluate_mean(indicator, last_year, units, institutions) if indicator.has_direction else None
+        else:
+            current = self._evaluate(indicator, period, units)
+            previous = self._evaluate(indicator, last_year, units) if indicator.has_direction else None
+        values, nums, dens, averaged = current.values, current.numerators, current.denominators, current.averaged
+        baselines = previous.values if previous is not None else {}
+        threshold = indicator.has_threshold and indicator.target_value is not None
+        direction = indicator.has_direction
+        judged = threshold or direction
+        pk = indicator.pk
+        for unit_id in units.ids:
+            value = values.get(unit_id)
+            result = Result(indicator, level, unit_id, period, value, nums.get(unit_id), dens.get(unit_id),
+                            baselines.get(unit_id), None, None, averaged.get(unit_id, 0) if averaged else 0)
+            if judged and value is not None:
+                _judge(result, threshold, direction)
+            results[(pk, unit_id)] = result
 
-def _judge(result: Result) -> None:
+
+def _judge(result: Result, threshold: bool | None = None, direction: bool | None = None) -> None:
+    """Whether ``result`` meets its target (``threshold`` and ``direction``: the indicator's
+    ``has_threshold`` with a target value and ``has_direction``, when the caller knows them)."""
     indicator = result.indicator
     value = result.value
     if value is None:
         return
-    if indicator.has_threshold and indicator.target_value is not None:
+    if threshold is None:
+        threshold = indicator.has_threshold and indicator.target_value is not None
+    if direction is None:
+        direction = indicator.has_direction
+    if threshold:
         if indicator.target_operator == Indicator.Operator.LE:
             result.met_threshold = value <= indicator.target_value
         else:
             result.met_threshold = value >= indicator.target_value
-    if indicator.has_direction and result.baseline is not None:
+    if direction and result.baseline is not None:
         points = indicator.direction_points or Decimal(0)
         change = value - result.baseline
         if indicator.direction == Indicator.Direction.DOWN:

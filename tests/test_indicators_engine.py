@@ -191,8 +191,9 @@ def test_quarter_of_a_flow_is_the_sum_and_of_a_stock_the_last_month(county):
 
 def test_queries_do_not_grow_with_units(county, django_assert_num_queries):
     indicators = list(Indicator.objects.all())
-    # Elements, units, one grouped read per period (the quarter and the same quarter last year),
-    # and the institutions for the indicator that takes a mean of unit values.
+    # Elements, the alliances, the institutions with their memberships (joined to the rows, and
+    # the units of the indicator that takes a mean of unit values), one grouped read per period
+    # (the quarter and the same quarter last year).
     with django_assert_num_queries(5):
         Engine(indicators, [county.yn.pk]).compute(Q3, "alliance")
     for n in range(12):
