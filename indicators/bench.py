@@ -51,7 +51,7 @@ from indicators.catalog import ELEMENTS, FORMS, install_catalog, install_forms
 from indicators.engine import Engine, _period_keys
 from indicators.models import DataElement, DataValue, Filing, FormElement, Indicator, ReportForm
 from indicators.services.filings import open_filing, save_values
-from tasks.bench import database_description, table
+from tasks.bench import analyze_tables, database_description, table
 
 Write = Callable[[str], None]
 
@@ -404,16 +404,9 @@ def find_province() -> Province:
 
 
 def analyze() -> float:
-    """ANALYZE the tables filled (PostgreSQL), inside the transaction, so that the planner sees the
-    rows as it would once autovacuum ran. Returns the seconds it took."""
-    if connection.vendor != "postgresql":
-        return 0.0
-    models = [Region, Institution, Alliance, AllianceMembership, DataElement, ReportForm, FormElement, Filing,
-              DataValue]
-    started = time.perf_counter()
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE " + ", ".join(connection.ops.quote_name(m._meta.db_table) for m in models))
-    return time.perf_counter() - started
+    """ANALYZE the tables filled (see ``tasks.bench.analyze_tables``). Returns the seconds it took."""
+    return analyze_tables([Region, Institution, Alliance, AllianceMembership, DataElement, ReportForm, FormElement,
+                           Filing, DataValue])
 
 
 # Measurements -------------------------------------------------------------------------------

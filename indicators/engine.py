@@ -17,6 +17,7 @@ up, averages take the mean.
 from __future__ import annotations
 
 import gc
+import operator
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
@@ -43,6 +44,8 @@ PRIMARY_KINDS = frozenset({
 })
 TOWNSHIP_KINDS = frozenset({Institution.Kind.CENTRAL_HEALTH_CENTRE, Institution.Kind.TOWNSHIP_HEALTH_CENTRE})
 HOSPITAL_KINDS = frozenset(Institution.LEAD_KINDS)
+
+_OPERATORS = {"+": operator.add, "-": operator.sub, "*": operator.mul}
 
 _KIND_ORDER = [PeriodKind.MONTH, PeriodKind.QUARTER, PeriodKind.HALF_YEAR, PeriodKind.YEAR]
 
@@ -437,31 +440,15 @@ def _columns(node: Node, lookup: Callable[[Ref], dict[int, Decimal]]) -> dict[in
     op = node.op
     if not isinstance(left, dict) and not isinstance(right, dict):
         return _evaluate_formula(BinOp(op, Num(left), Num(right)), lookup)
-    if not isinstance(left, dict):
-        constant = left
-        if op == "+":
-            return {unit: constant + value for unit, value in right.items()}
-        if op == "-":
-            return {unit: constant - value for unit, value in right.items()}
-        if op == "*":
-            return {unit: constant * value for unit, value in right.items()}
-        return _divide(dict.fromkeys(right, constant), right)
-    if not isinstance(right, dict):
-        constant = right
-        if op == "+":
-            return {unit: value + constant for unit, value in left.items()}
-        if op == "-":
-            return {unit: value - constant for unit, value in left.items()}
-        if op == "*":
-            return {unit: value * constant for unit, value in left.items()}
-        return _divide(left, dict.fromkeys(left, constant))
     if op == "/":
-        return _divide(left, right)
-    if op == "+":
-        return {unit: value + other for unit, value in left.items() if (other := right.get(unit)) is not None}
-    if op == "-":
-        return {unit: value - other for unit, value in left.items() if (other := right.get(unit)) is not None}
-    return {unit: value * other for unit, value in left.items() if (other := right.get(unit)) is not None}
+        return _divide(left if isinstance(left, dict) else dict.fromkeys(right, left),
+                       right if isinstance(right, dict) else dict.fromkeys(left, right))
+    apply = _OPERATORS[op]
+    if not isinstance(left, dict):
+        return {unit: apply(left, value) for unit, value in right.items()}
+    if not isinstance(right, dict):
+        return {unit: apply(value, right) for unit, value in left.items()}
+    return {unit: apply(value, other) for unit, value in left.items() if (other := right.get(unit)) is not None}
 
 
 class _Values(NamedTuple):

@@ -487,12 +487,16 @@ def synthetic_counts() -> dict[str, int]:
 
 
 def analyze() -> float:
-    """ANALYZE the tables the generator filled (PostgreSQL), inside the transaction: the planner
-    then sees the rows as it would once autovacuum ran. Returns the seconds it took."""
+    """ANALYZE the tables the generator filled. Returns the seconds it took."""
+    return analyze_tables([Region, Institution, Alliance, AllianceMembership, Department, Ledger, LedgerSection,
+                           TaskItem, Assignment, ProgressReport, User, Grant])
+
+
+def analyze_tables(models) -> float:
+    """ANALYZE the tables of ``models`` (PostgreSQL), inside the transaction: the planner then sees
+    the rows as it would once autovacuum ran. Returns the seconds it took."""
     if connection.vendor != "postgresql":
         return 0.0
-    models = [Region, Institution, Alliance, AllianceMembership, Department, Ledger, LedgerSection, TaskItem,
-              Assignment, ProgressReport, User, Grant]
     started = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE " + ", ".join(connection.ops.quote_name(m._meta.db_table) for m in models))
