@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "indicators",
     "finance",
     "staffing",
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -233,11 +234,28 @@ CELERY_BEAT_SCHEDULE = {
     "tasks-daily-digest": {"task": "tasks.jobs.daily_digest", "schedule": crontab(hour=7, minute=30)},
     # Approved filings past their form's lock day become locked, just after midnight.
     "indicators-lock-filings": {"task": "indicators.jobs.lock_filings", "schedule": crontab(hour=0, minute=10)},
+    # Scheduled reports: every few minutes make and send whatever is due and not yet sent (the
+    # 进度监测表 on the 5th at 08:00, the 季度评价指标表 after sign-off, reminders, late lists).
+    "reports-sweep": {"task": "reports.jobs.sweep", "schedule": crontab(minute="*/5")},
 }
+# How far back the sweep makes reports missed while the scheduler was down.
+REPORTS_CATCH_UP_DAYS = env_int("REPORTS_CATCH_UP_DAYS", 40, minimum=1)
+# Links in e-mails point here.
+PORTAL_BASE_URL = env_str("PORTAL_BASE_URL") or "http://127.0.0.1:8000"
 
+# SMTP in production (EMAIL_HOST, EMAIL_PORT, … from the environment); otherwise each message is
+# written as a file under var/mail, where a clerk can open it.
 EMAIL_BACKEND = env_str("EMAIL_BACKEND") or (
-    "django.core.mail.backends.smtp.EmailBackend" if PRODUCTION else "django.core.mail.backends.console.EmailBackend"
+    "django.core.mail.backends.smtp.EmailBackend" if PRODUCTION else "django.core.mail.backends.filebased.EmailBackend"
 )
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH") or str(VAR_DIR / "mail")
+EMAIL_HOST = env_str("EMAIL_HOST") or "localhost"
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER") or ""
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30, minimum=1)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL") or "portal@localhost"
 
 if PRODUCTION:

@@ -14,6 +14,7 @@ urlpatterns = [
     path("", include("alliances.urls")),
     path("tasks/", include("tasks.urls")),
     path("", include("indicators.urls")),
+    path("reports/", include("reports.urls")),
 ]
 
 if settings.DEBUG:

@@ -83,6 +83,8 @@ def portal_nav(context):
         "filings_review": bool(scope.everything or scope.change_counties or scope.change_alliances),
         "filings_completeness": bool(scope.everything or scope.view_counties or scope.view_alliances),
         "indicators": not scope.is_empty,
+        # Scheduled reports: the archive for county and alliance users; everyone has an inbox.
+        "reports_archive": bool(scope.everything or scope.view_counties or scope.view_alliances),
         # The definitions of the user's county (forms, elements, indicators, rules).
         "definitions_url": _definitions_url(scope),
     }

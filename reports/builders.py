@@ -1,0 +1,198 @@
+"""Build one version of a report: its data (for the printable page), its workbook and the e-mail
+text. One builder per kind; ``Cache`` keeps what several reports of one sweep share (the county's
+monthly context for the county's and each alliance's table)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from io import BytesIO
+
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.utils.translation import gettext as _
+from openpyxl import load_workbook
+from openpyxl.styles import Alignment
+
+from alliances.exports import OFFICIAL_LANGUAGE
+from core.periods import Period, PeriodKind
+from indicators.catalog import SCHEME_CODE
+from indicators.exports import evaluation_filename, evaluation_xlsx
+from indicators.models import EvaluationScheme, ReportForm
+from indicators.selectors import STATUS_LABELS, completeness
+from indicators.services.evaluation import evaluation_run, evaluation_table
+from reports import xlsx
+from reports.content import MonthlyContext
+from reports.models import Kind, Report
+from tasks.exports import _safe_filename
+from tasks.status import local_date
+
+Progress = Callable[[int, str], None]
+
+
+@dataclass
+class Built:
+    data: dict
+    xlsx: bytes | None = None
+    filename: str = ""
+
+
+@dataclass
+class Cache:
+    monthly: dict = field(default_factory=dict)
+
+    def monthly_context(self, report: Report, now: datetime) -> MonthlyContext:
+        key = (report.county_id, report.period)
+        if key not in self.monthly:
+            self.monthly = {}  # one county at a time: the sweep goes county by county
+            self.monthly[key] = MonthlyContext.load(report.county, Period.parse(report.period), now)
+        return self.monthly[key]
+
+
+def filename(title: str, on: date) -> str:
+    return f"{_safe_filename(title)}_{on:%Y%m%d}.xlsx"
+
+
+def build(report: Report, *, now: datetime, cache: Cache, progress: Progress) -> Built:
+    return BUILDERS[report.kind](report, now, cache, progress)
+
+
+def _monthly(report: Report, now: datetime, cache: Cache, progress: Progress) -> Built:
+    today = local_date(now)
+    progress(10, _("Reading ledgers, filings and indicators"))
+    context = cache.monthly_context(report, now)
+    progress(60, _("Writing the table"))
+    data = context.data(report.alliance, report.title)
+    content = xlsx.workbook(xlsx.monthly_tables(data), unit=_unit(report), on=today)
+    return Built(data, content, filename(report.title, today))
+
+
+def _unit(report: Report) -> str:
+    from django.utils import translation
+
+    with translation.override(OFFICIAL_LANGUAGE):
+        if report.alliance_id:
+            return report.alliance.name
+        return _("%(county)s卫生健康局") % {"county": report.county.name}
+
+
+def scheme_for(county) -> EvaluationScheme | None:
+    """The quarterly scheme a county is evaluated by: its own active one, else the shared 附件6."""
+    schemes = list(EvaluationScheme.objects.filter(is_active=True, period_kind=PeriodKind.QUARTER)
+                   .filter(Q(county=county) | Q(county__isnull=True)))
+    schemes.sort(key=lambda s: (s.county_id is None, s.code != SCHEME_CODE, s.pk))
+    return schemes[0] if schemes else None
+
+
+def evaluated_counties(counties) -> set[int]:
+    """Counties with a quarterly scheme to be evaluated by (one query)."""
+    owners = set(EvaluationScheme.objects.filter(is_active=True, period_kind=PeriodKind.QUARTER)
+                 .values_list("county_id", flat=True))
+    return {c.pk for c in counties if None in owners or c.pk in owners}
+
+
+def _quarterly(report: Report, now: datetime, cache: Cache, progress: Progress) -> Built:
+    today = local_date(now)
+    scheme = scheme_for(report.county)
+    if scheme is None:
+        raise ValidationError(_("No active quarterly evaluation scheme for %(county)s.") % {"county": report.county})
+    progress(10, _("Evaluating the quarter"))
+    run = evaluation_run(scheme=scheme, county=report.county, period=report.period)
+    progress(70, _("Writing the table"))
+    table = evaluation_table(run)
+    content = evaluation_xlsx(run, table=table, on=today)
+    data = {
+        "title": report.title, "county": report.county.name, "period": report.period,
+        "period_label": Period.parse(report.period).label, "as_of": today.isoformat(),
+        "scheme": scheme.name, "run_id": run.pk, "full_marks": str(table.full_marks),
+        "alliances": [{"name": c.unit.name, "total": str(c.total), "full_marks": str(c.full_marks),
+                       "rate": str(c.rate) if c.rate is not None else "", "rank": c.rank}
+                      for c in sorted(table.alliances, key=lambda c: (c.rank or 999, c.unit.name))],
+        "members": [{"alliance": c.alliance.name, "name": c.unit.name, "total": str(c.total),
+                     "full_marks": str(c.full_marks), "rate": str(c.rate) if c.rate is not None else "",
+                     "rank": c.rank} for c in sorted(table.members, key=lambda c: (c.rank or 999, c.unit.name))],
+    }
+    return Built(data, content, evaluation_filename(run, today))
+
+
+def signed_workbook(content: bytes, *, commentary: str, signer: str, on: date) -> bytes:
+    """The draft's workbook with the bureau's sign-off: a sheet 审核意见 after the tables."""
+    from django.utils import translation
+
+    wb = load_workbook(BytesIO(content))
+    with translation.override(OFFICIAL_LANGUAGE):
+        ws = wb.create_sheet(_("审核意见"))
+        ws.column_dimensions["A"].width = 16
+        ws.column_dimensions["B"].width = 80
+        rows = [(_("审核意见"), commentary or _("同意上报。")), (_("审核人"), signer),
+                (_("审核日期"), f"{on.year}年{on.month}月{on.day}日")]
+        for number, (label, value) in enumerate(rows, start=1):
+            ws.cell(row=number, column=1, value=label)
+            cell = ws.cell(row=number, column=2, value=value)
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    buffer = BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
+
+
+def _alert(report: Report, now: datetime, cache: Cache, progress: Progress) -> Built:
+    quarterly = Report.objects.filter(kind=Kind.QUARTERLY, scope_key=report.scope_key, period=report.period).first()
+    state = quarterly.get_state_display() if quarterly else _("not generated")
+    return Built({"title": report.title, "county": report.county.name, "period": report.period,
+                  "period_label": Period.parse(report.period).label, "quarterly_id": quarterly.pk if quarterly else None,
+                  "state": str(state), "deadline": quarterly.deadline.isoformat() if quarterly else ""})
+
+
+def missing_filings(county, period: Period, today: date, *, overdue: bool) -> list[dict]:
+    """Institutions' filings missing for ``period`` (a month; a quarterly form counts in its
+    quarter's last month): those not yet due (``overdue`` False, reminders) or past due (True)."""
+    rows = []
+    forms = ReportForm.objects.filter(county=county, is_active=True, filer_level=ReportForm.FilerLevel.INSTITUTION,
+                                      period_kind__in=[PeriodKind.MONTH, PeriodKind.QUARTER]).order_by("code", "pk")
+    for form in forms:
+        if form.kind == PeriodKind.MONTH:
+            form_period = period
+        elif period.index % 3 == 0:
+            form_period = period.containing(PeriodKind.QUARTER)
+        else:
+            continue
+        first = form.files_from()
+        if first and first.start > form_period.start:
+            continue
+        due = form.due_date(form_period)
+        if overdue != (due < today):
+            continue
+        result = completeness(form, form_period, trend_periods=1)
+        for tally in result.groups:
+            for institution, status in tally.missing:
+                rows.append({
+                    "institution_id": institution.pk, "institution": institution.name,
+                    "alliance_id": tally.alliance.pk if tally.alliance else None,
+                    "alliance": tally.alliance.name if tally.alliance else str(_("Not in an alliance")),
+                    "form": form.name, "period": form_period.label, "due": due.isoformat(),
+                    "days_late": (today - due).days if overdue else 0, "status": str(STATUS_LABELS[status]),
+                })
+    return rows
+
+
+def _reminder(report: Report, now: datetime, cache: Cache, progress: Progress) -> Built:
+    today = local_date(now)
+    rows = missing_filings(report.county, Period.parse(report.period), today, overdue=False)
+    return Built({"title": report.title, "county": report.county.name, "period": report.period,
+                  "period_label": Period.parse(report.period).label, "as_of": today.isoformat(), "rows": rows})
+
+
+def _late(report: Report, now: datetime, cache: Cache, progress: Progress) -> Built:
+    today = local_date(now)
+    rows = missing_filings(report.county, Period.parse(report.period), today, overdue=True)
+    if report.alliance_id:
+        rows = [r for r in rows if r["alliance_id"] == report.alliance_id]
+    data = {"title": report.title, "county": report.county.name, "period": report.period,
+            "period_label": Period.parse(report.period).label, "as_of": today.isoformat(), "rows": rows}
+    content = xlsx.workbook(xlsx.late_tables(data), unit=_unit(report), on=today)
+    return Built(data, content, filename(report.title, today))
+
+
+BUILDERS = {Kind.MONTHLY: _monthly, Kind.QUARTERLY: _quarterly, Kind.SIGNOFF_ALERT: _alert,
+            Kind.REMINDER: _reminder, Kind.LATE: _late}

@@ -1,0 +1,22 @@
+"""Jobs of the scheduled reports. Thin: they read the clock once and call a service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.utils import timezone
+
+from reports import services
+
+
+@shared_task(name="reports.jobs.sweep")
+def sweep() -> dict:
+    """Every five minutes: make the reports that are due, generate, send, retry, recover what a
+    dead worker left. Running it twice, or two at once, sends nothing twice."""
+    return services.sweep(timezone.now()).as_dict()
+
+
+@shared_task(name="reports.jobs.process")
+def process(report_id: int) -> dict:
+    """One report's steps now (after a regenerate, a sign-off or a resend) instead of at the
+    next sweep."""
+    return services.process(report_id, timezone.now()).as_dict()

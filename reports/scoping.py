@@ -1,0 +1,47 @@
+"""Who sees the scheduled reports (registered with ``alliances.scoping``):
+
+- a county, city or province grant sees every report of its counties; the county bureau
+  (``CHANGE``) signs off, regenerates, resends and sets the recipients;
+- an alliance grant sees its alliance's reports;
+- anyone sees the reports delivered to them (their inbox), through ``Delivery``.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from alliances import scoping
+from alliances.scoping import CHANGE, Scope
+from reports.models import Delivery, RecipientList, Report, ReportSettings
+
+
+@scoping.register(Report)
+def _reports(scope: Scope, action) -> QuerySet[Report]:
+    if scope.everything:
+        return Report.objects.all()
+    if action == CHANGE:
+        return Report.objects.filter(county_id__in=scope.change_counties)
+    return Report.objects.filter(Q(county_id__in=scope.view_counties) | Q(alliance_id__in=scope.view_alliances))
+
+
+@scoping.register(ReportSettings)
+def _settings(scope: Scope, action) -> QuerySet[ReportSettings]:
+    if scope.everything:
+        return ReportSettings.objects.all()
+    counties = scope.change_counties if action == CHANGE else scope.view_counties
+    return ReportSettings.objects.filter(county_id__in=counties)
+
+
+@scoping.register(RecipientList)
+def _recipient_lists(scope: Scope, action) -> QuerySet[RecipientList]:
+    if scope.everything:
+        return RecipientList.objects.all()
+    counties = scope.change_counties if action == CHANGE else scope.view_counties
+    return RecipientList.objects.filter(county_id__in=counties)
+
+
+@scoping.register(Delivery)
+def _deliveries(scope: Scope, action) -> QuerySet[Delivery]:
+    """Deliveries of the reports the scope sees (the delivery log). A user's own deliveries are
+    read by ``user=request.user`` in the inbox."""
+    return Delivery.objects.filter(report__in=_reports(scope, action))

@@ -1,0 +1,19 @@
+from django.urls import path
+
+from reports import views
+
+app_name = "reports"
+urlpatterns = [
+    path("", views.archive, name="archive"),
+    path("inbox/", views.inbox, name="inbox"),
+    path("inbox/unread/", views.unread, name="unread"),
+    path("<int:report_pk>/", views.detail, name="detail"),
+    path("<int:report_pk>/status/", views.status, name="status"),
+    path("<int:report_pk>/sign-off/", views.sign_off, name="sign_off"),
+    path("<int:report_pk>/regenerate/", views.regenerate, name="regenerate"),
+    path("<int:report_pk>/deliveries/<int:delivery_pk>/resend/", views.resend, name="resend"),
+    path("<int:report_pk>/v<int:number>.xlsx", views.download, name="download"),
+    path("<int:report_pk>/v<int:number>/", views.print_view, name="print"),
+    path("regions/<int:region_pk>/settings/", views.county_settings, name="settings"),
+    path("regions/<int:region_pk>/recipients/<slug:kind>/", views.recipients_edit, name="recipients_edit"),
+]

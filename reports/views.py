@@ -1,0 +1,331 @@
+"""Pages of the scheduled reports: the archive (every report the user sees, with its state, a
+progress bar while generating, versions and the delivery log), the printable page and workbook of
+each version, the bureau's sign-off / regenerate / resend, the inbox of reports sent to the user,
+and the county's recipients.
+
+A report of another county is a 404 (the archive's queryset is scoped); a version is also
+downloadable by whoever it was delivered to.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Count, Exists, OuterRef, Q
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from alliances import scoping
+from alliances.models import Alliance, Region
+from alliances.scoping import CHANGE
+from reports import services
+from reports.models import (
+    Delivery,
+    Kind,
+    RecipientList,
+    Report,
+    ReportSettings,
+    ReportVersion,
+    parse_days,
+    scope_key,
+)
+from reports.recipients import CONFIGURABLE, ROLE_CHOICES, ROLE_LABELS, configured
+from tasks.views.common import county_for, request_now, xlsx_response
+
+logger = logging.getLogger(__name__)
+PAGE_SIZE = 30
+STATE_BADGES = {
+    Report.State.PENDING: "secondary", Report.State.GENERATING: "info", Report.State.READY: "warning",
+    Report.State.SIGNED: "primary", Report.State.SENDING: "info", Report.State.SENT: "success",
+    Report.State.FAILED: "danger",
+}
+
+
+def _kick(report_id: int) -> None:
+    """Ask a worker to process the report now; if the broker is away the next sweep does it."""
+    from reports.jobs import process
+
+    try:
+        process.delay(report_id)
+    except Exception:  # the broker is down: the sweep picks the report up
+        logger.warning("could not enqueue report %s; the sweep will process it", report_id, exc_info=True)
+
+
+def _report(user, report_pk, action=scoping.VIEW) -> Report:
+    qs = scoping.queryset_for(user, Report).select_related("county", "alliance", "signed_off_by")
+    return scoping.get_for_user(user, Report, report_pk, action=action, queryset=qs)
+
+
+def _can_change(user, report: Report) -> bool:
+    return scoping.scope_of(user).can_change_county(report.county_id)
+
+
+@login_required
+def archive(request):
+    """Every report the user sees, newest first, filtered by kind, state and period."""
+    qs = (scoping.queryset_for(request.user, Report).select_related("county", "alliance")
+          .annotate(version_count=Count("versions", distinct=True),
+                    delivery_count=Count("deliveries", distinct=True),
+                    failed_count=Count("deliveries", filter=Q(deliveries__state=Delivery.State.FAILED),
+                                       distinct=True)))
+    kind = request.GET.get("kind", "")
+    state = request.GET.get("state", "")
+    period = request.GET.get("period", "").strip()
+    if kind in Kind.values:
+        qs = qs.filter(kind=kind)
+    if state in Report.State.values:
+        qs = qs.filter(state=state)
+    if period:
+        qs = qs.filter(period__startswith=period[:7])
+    page = Paginator(qs.order_by("-due_at", "kind", "scope_key", "-edition", "pk"), PAGE_SIZE).get_page(
+        request.GET.get("page"))
+    scope = scoping.scope_of(request.user)
+    return render(request, "reports/archive.html", {
+        "page": page, "reports": page.object_list, "kinds": Kind.choices, "states": Report.State.choices,
+        "kind": kind, "state": state, "period": period, "badges": STATE_BADGES,
+        "settings_counties": Region.objects.filter(pk__in=scope.change_counties).order_by("pk")
+        if not scope.everything else Region.objects.none(),
+        "waiting_signoff": qs.filter(kind=Kind.QUARTERLY, state=Report.State.READY).count()
+        if scope.change_counties or scope.everything else 0,
+    })
+
+
+class SignOffForm(forms.Form):
+    commentary = forms.CharField(label=gettext_lazy("Review and commentary"), required=False, max_length=2000,
+                                 widget=forms.Textarea(attrs={"rows": 3}))
+
+
+def _detail_context(request, report: Report) -> dict:
+    versions = list(report.versions.defer("xlsx", "data").select_related("created_by").order_by("-number"))
+    deliveries = list(report.deliveries.select_related("user", "version").order_by("pk"))
+    log = list(report.log.select_related("user", "delivery", "delivery__user").order_by("at", "pk"))
+    by_delivery: dict[int, list] = {}
+    for entry in log:
+        if entry.delivery_id:
+            by_delivery.setdefault(entry.delivery_id, []).append(entry)
+    for delivery in deliveries:
+        delivery.entries = by_delivery.get(delivery.pk, [])
+    return {
+        "report": report, "versions": versions, "deliveries": deliveries,
+        "log": [e for e in log if not e.delivery_id], "badges": STATE_BADGES,
+        "can_change": _can_change(request.user, report),
+        "form": SignOffForm(initial={"commentary": report.commentary}),
+        "counts": {s: sum(1 for d in deliveries if d.state == s) for s in Delivery.State.values},
+    }
+
+
+@login_required
+def detail(request, report_pk):
+    report = _report(request.user, report_pk)
+    return render(request, "reports/detail.html", _detail_context(request, report))
+
+
+@login_required
+def status(request, report_pk):
+    """The state and progress bar (polled while the report is generating)."""
+    report = _report(request.user, report_pk)
+    return render(request, "reports/_status.html", {"report": report, "badges": STATE_BADGES})
+
+
+def _version(user, report_pk, number) -> ReportVersion:
+    """A version the user may open: of a report they see, or one delivered to them."""
+    delivered = Delivery.objects.filter(report_id=OuterRef("pk"), user=user)
+    visible = scoping.queryset_for(user, Report).values("pk")
+    report = Report.objects.filter(pk=report_pk).filter(Q(pk__in=visible) | Exists(delivered)).first() \
+        if str(report_pk).isdigit() else None
+    if report is None:
+        raise Http404(_("Not found."))
+    version = ReportVersion.objects.filter(report=report, number=number).select_related("report").first()
+    if version is None:
+        raise Http404(_("Not found."))
+    return version
+
+
+@login_required
+def download(request, report_pk, number):
+    version = _version(request.user, report_pk, number)
+    if not version.xlsx:
+        raise Http404(_("This report has no workbook."))
+    Delivery.objects.filter(report_id=version.report_id, user=request.user, read_at__isnull=True).update(
+        read_at=timezone.now())
+    return xlsx_response(bytes(version.xlsx), version.filename or "report.xlsx")
+
+
+@login_required
+def print_view(request, report_pk, number):
+    version = _version(request.user, report_pk, number)
+    Delivery.objects.filter(report_id=version.report_id, user=request.user, read_at__isnull=True).update(
+        read_at=timezone.now())
+    return render(request, "reports/print.html", {"version": version, "report": version.report,
+                                                  "data": version.data})
+
+
+@login_required
+@require_POST
+def sign_off(request, report_pk):
+    report = _report(request.user, report_pk, action=CHANGE)
+    form = SignOffForm(request.POST)
+    if not report.needs_signoff:
+        raise Http404(_("Not found."))
+    if not form.is_valid():
+        context = _detail_context(request, report)
+        context["form"] = form
+        return render(request, "reports/detail.html", context, status=400)
+    if services.sign_off(report, user=request.user, commentary=form.cleaned_data["commentary"].strip(),
+                         now=request_now(request)):
+        messages.success(request, _("Signed off. The table is being sent."))
+        _kick(report.pk)
+    else:
+        messages.error(request, _("This table cannot be signed off now (state: %(state)s).") % {
+            "state": report.get_state_display()})
+    return redirect("reports:detail", report_pk=report.pk)
+
+
+@login_required
+@require_POST
+def regenerate(request, report_pk):
+    report = _report(request.user, report_pk, action=CHANGE)
+    if services.regenerate(report, user=request.user, now=request_now(request)):
+        messages.success(request, _("A new version is being generated; the earlier ones are kept."))
+        _kick(report.pk)
+    else:
+        messages.error(request, _("This report cannot be regenerated now (state: %(state)s).") % {
+            "state": report.get_state_display()})
+    return redirect("reports:detail", report_pk=report.pk)
+
+
+@login_required
+@require_POST
+def resend(request, report_pk, delivery_pk):
+    report = _report(request.user, report_pk, action=CHANGE)
+    delivery = Delivery.objects.filter(report=report, pk=delivery_pk).select_related("report", "user").first() \
+        if str(delivery_pk).isdigit() else None
+    if delivery is None:
+        raise Http404(_("Not found."))
+    if services.resend(delivery, user=request.user, now=request_now(request)):
+        messages.success(request, _("Queued again for %(who)s.") % {"who": delivery.recipient})
+        _kick(report.pk)
+    else:
+        messages.error(request, _("This delivery is still in progress."))
+    return redirect("reports:detail", report_pk=report.pk)
+
+
+@login_required
+def inbox(request):
+    """The reports sent to the user, newest first; opening one marks it read."""
+    qs = (Delivery.objects.filter(user=request.user).select_related("report", "version")
+          .order_by("-created_at", "-pk"))
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "reports/inbox.html", {"page": page, "deliveries": page.object_list})
+
+
+# Settings ---------------------------------------------------------------------------------------
+
+class SettingsForm(forms.ModelForm):
+    class Meta:
+        model = ReportSettings
+        fields = ["enabled", "reminder_days"]
+
+    def clean_reminder_days(self):
+        text = self.cleaned_data["reminder_days"]
+        try:
+            days = parse_days(text)
+        except ValueError as exc:
+            raise forms.ValidationError(
+                _("“%(part)s” is not a day of the month from 1 to 28.") % {"part": exc.args[0]}) from None
+        return ",".join(str(d) for d in days)
+
+
+class RecipientsForm(forms.Form):
+    roles = forms.MultipleChoiceField(label=gettext_lazy("Users by role"), choices=ROLE_CHOICES, required=False,
+                                      widget=forms.CheckboxSelectMultiple)
+    emails = forms.CharField(label=gettext_lazy("Other e-mail addresses"), required=False,
+                             widget=forms.Textarea(attrs={"rows": 3}), help_text=gettext_lazy("One per line."))
+
+    def clean_emails(self):
+        from django.core.validators import validate_email
+
+        lines = [line.strip() for line in self.cleaned_data["emails"].replace("，", "\n").replace(",", "\n")
+                 .splitlines() if line.strip()]
+        for number, line in enumerate(lines, start=1):
+            try:
+                validate_email(line)
+            except forms.ValidationError:
+                raise forms.ValidationError(_("Line %(n)s: “%(text)s” is not an e-mail address.") % {
+                    "n": number, "text": line}) from None
+        return "\n".join(lines)
+
+
+def _recipient_rows(county: Region, alliances: list[Alliance]) -> list[dict]:
+    lists = {f"{r.kind}|{r.scope_key}": r for r in RecipientList.objects.filter(county=county)}
+    rows = []
+    for kind, level in CONFIGURABLE:
+        scopes = [None] if level == "county" else alliances
+        for alliance in scopes:
+            roles, emails = configured(kind, county.pk, alliance.pk if alliance else None, lists)
+            rows.append({"kind": kind, "kind_label": Kind(kind).label, "alliance": alliance,
+                         "scope": alliance.name if alliance else county.name,
+                         "roles": [ROLE_LABELS.get(r, r) for r in roles], "emails": emails,
+                         "custom": f"{kind}|{scope_key(county.pk, alliance.pk if alliance else None)}" in lists})
+    return rows
+
+
+@login_required
+def county_settings(request, region_pk):
+    county = county_for(request.user, region_pk)
+    can_edit = scoping.scope_of(request.user).can_change_county(county.pk)
+    instance = ReportSettings.objects.filter(county=county).first() or ReportSettings(county=county)
+    form = SettingsForm(request.POST or None, instance=instance)
+    if request.method == "POST":
+        if not can_edit:
+            raise PermissionDenied(_("Only the county health bureau changes the report settings."))
+        if form.is_valid():
+            saved = form.save(commit=False)
+            saved.county, saved.updated_by = county, request.user
+            saved.save()
+            messages.success(request, _("Saved."))
+            return redirect("reports:settings", region_pk=county.pk)
+    alliances = list(Alliance.objects.filter(county=county, is_active=True).order_by("pk"))
+    return render(request, "reports/settings.html", {
+        "county": county, "form": form, "can_edit": can_edit, "rows": _recipient_rows(county, alliances)})
+
+
+@login_required
+def recipients_edit(request, region_pk, kind):
+    county = county_for(request.user, region_pk, edit=True)
+    alliance = None
+    if request.GET.get("alliance") or request.POST.get("alliance"):
+        alliance = scoping.get_for_user(request.user, Alliance, request.GET.get("alliance") or request.POST.get(
+            "alliance"), queryset=Alliance.objects.filter(county=county))
+    level = "alliance" if alliance else "county"
+    if (kind, level) not in CONFIGURABLE:
+        raise Http404(_("Not found."))
+    roles, emails = configured(kind, county.pk, alliance.pk if alliance else None)
+    form = RecipientsForm(request.POST or None, initial={"roles": roles, "emails": "\n".join(emails)})
+    if request.method == "POST" and form.is_valid():
+        row = RecipientList.objects.filter(kind=kind, county=county, alliance=alliance).first() or RecipientList(
+            kind=kind, county=county, alliance=alliance)
+        row.roles, row.emails, row.updated_by = form.cleaned_data["roles"], form.cleaned_data["emails"], request.user
+        row.save()
+        messages.success(request, _("Recipients saved."))
+        return redirect("reports:settings", region_pk=county.pk)
+    return render(request, "reports/recipients_form.html", {
+        "county": county, "alliance": alliance, "kind_label": Kind(kind).label, "form": form,
+        "back": reverse("reports:settings", kwargs={"region_pk": county.pk})})
+
+
+@login_required
+def unread(request):
+    """The navigation's badge: how many reports sent to the user are unread (loaded after the page)."""
+    count = Delivery.objects.filter(user=request.user, read_at__isnull=True).count()
+    return render(request, "reports/_unread.html", {"count": count})

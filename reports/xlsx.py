@@ -1,0 +1,269 @@
+"""The 进度监测表 workbook in the official layout: on each sheet the title merged across the table,
+填报单位 and the reporting date, a header (two rows where columns are grouped, merged), the rows, and
+the 填报单位 / 审核人 / 日期 footer; landscape A4, one page wide, the header repeated on each page.
+
+Cells take named styles (one assignment per cell instead of four), so writing a workbook costs
+little more than writing its values; ``plain_workbook`` writes the same values without any style
+(the floor the report benchmark measures against). Nothing here queries the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from io import BytesIO
+
+from django.utils import translation
+from django.utils.translation import gettext as _
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
+from openpyxl.utils import get_column_letter
+
+from alliances.exports import OFFICIAL_LANGUAGE
+
+FONT = "宋体"
+_THIN = Side(style="thin", color="000000")
+_BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
+LIGHT_FILLS = {"red": "FFC7CE", "yellow": "FFEB9C", "blue": "DDEBF7"}
+
+
+def _styles() -> list[NamedStyle]:
+    def style(name, *, bold=False, size=11, align="center", border=True, fill=None) -> NamedStyle:
+        s = NamedStyle(name=name)
+        s.font = Font(name=FONT, bold=bold, size=size)
+        s.alignment = Alignment(horizontal=align, vertical="center", wrap_text=True)
+        if border:
+            s.border = _BORDER
+        if fill:
+            s.fill = PatternFill("solid", fgColor=fill)
+        return s
+
+    styles = [style("r_title", bold=True, size=16, border=False), style("r_info", align="left", border=False),
+              style("r_info_right", align="right", border=False), style("r_head", bold=True, fill="D9E1F2"),
+              style("r_num"), style("r_text", align="left"), style("r_total", bold=True, fill="F2F2F2")]
+    styles += [style(f"r_{light}", fill=fill) for light, fill in LIGHT_FILLS.items()]
+    return styles
+
+
+@dataclass
+class Column:
+    title: str
+    width: float
+    group: str = ""  # columns with the same group share a merged header above their titles
+    text: bool = False
+
+
+@dataclass
+class Table:
+    sheet: str
+    title: str
+    columns: list[Column]
+    rows: list[Sequence]
+    total: Sequence | None = None
+    light_column: int | None = None  # rows carry their light as an extra last value
+    note: str = ""
+
+
+def _date_zh(day: date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def workbook(tables: list[Table], *, unit: str, on: date) -> bytes:
+    with translation.override(OFFICIAL_LANGUAGE):
+        wb = Workbook()
+        for style in _styles():
+            wb.add_named_style(style)
+        wb.remove(wb.active)
+        for table in tables:
+            _write(wb.create_sheet(table.sheet[:31]), table, unit=unit, on=on)
+        buffer = BytesIO()
+        wb.save(buffer)
+        return buffer.getvalue()
+
+
+def _merge(ws, r1, c1, r2, c2) -> None:
+    if (r1, c1) != (r2, c2):
+        ws.merge_cells(start_row=r1, start_column=c1, end_row=r2, end_column=c2)
+
+
+def _put(ws, row, col, value, style):
+    cell = ws.cell(row=row, column=col, value=value)
+    cell.style = style
+    return cell
+
+
+def _write(ws, table: Table, *, unit: str, on: date) -> None:
+    ncols = len(table.columns)
+    split = max(1, ncols // 2)
+    _put(ws, 1, 1, table.title, "r_title")
+    _merge(ws, 1, 1, 1, ncols)
+    ws.row_dimensions[1].height = 32
+    _put(ws, 2, 1, _("填报单位：%(unit)s") % {"unit": unit}, "r_info")
+    _merge(ws, 2, 1, 2, split)
+    _put(ws, 2, split + 1, _("报送日期：%(date)s") % {"date": _date_zh(on)}, "r_info_right")
+    _merge(ws, 2, split + 1, 2, ncols)
+
+    grouped = any(c.group for c in table.columns)
+    header_rows = 2 if grouped else 1
+    first_header, last_header = 3, 2 + header_rows
+    col = 1
+    while col <= ncols:
+        column = table.columns[col - 1]
+        ws.column_dimensions[get_column_letter(col)].width = column.width
+        if column.group:
+            span = col
+            while span < ncols and table.columns[span].group == column.group:
+                span += 1
+            _put(ws, first_header, col, column.group, "r_head")
+            _merge(ws, first_header, col, first_header, span)
+            for c in range(col, span + 1):
+                ws.column_dimensions[get_column_letter(c)].width = table.columns[c - 1].width
+                _put(ws, last_header, c, table.columns[c - 1].title, "r_head")
+            for c in range(col + 1, span + 1):
+                ws.cell(row=first_header, column=c).style = "r_head"
+            col = span + 1
+            continue
+        _put(ws, first_header, col, column.title, "r_head")
+        if grouped:
+            ws.cell(row=last_header, column=col).style = "r_head"
+            _merge(ws, first_header, col, last_header, col)
+        col += 1
+
+    styles = ["r_text" if c.text else "r_num" for c in table.columns]
+    row = last_header + 1
+    for values in table.rows:
+        light = values[ncols] if table.light_column is not None and len(values) > ncols else ""
+        for c in range(ncols):
+            style = styles[c]
+            if c == table.light_column and light in LIGHT_FILLS:
+                style = f"r_{light}"
+            _put(ws, row, c + 1, values[c], style)
+        row += 1
+    if not table.rows:
+        _put(ws, row, 1, _("（无）"), "r_num")
+        _merge(ws, row, 1, row, ncols)
+        for c in range(2, ncols + 1):
+            ws.cell(row=row, column=c).style = "r_num"
+        row += 1
+    if table.total is not None:
+        for c in range(ncols):
+            _put(ws, row, c + 1, table.total[c], "r_total")
+        row += 1
+    if table.note:
+        _put(ws, row, 1, table.note, "r_info")
+        _merge(ws, row, 1, row, ncols)
+        row += 1
+    footer = row + 1
+    reviewer, day = max(2, ncols // 3 + 1), max(3, 2 * ncols // 3 + 1)
+    _put(ws, footer, 1, _("填报单位（盖章）："), "r_info")
+    _merge(ws, footer, 1, footer, reviewer - 1)
+    _put(ws, footer, reviewer, _("审核人："), "r_info")
+    _merge(ws, footer, reviewer, footer, day - 1)
+    _put(ws, footer, day, _("日期：%(date)s") % {"date": _date_zh(on)}, "r_info")
+    _merge(ws, footer, day, footer, ncols)
+
+    ws.freeze_panes = ws.cell(row=last_header + 1, column=1)
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = f"{first_header}:{last_header}"
+    ws.print_area = f"A1:{get_column_letter(ncols)}{footer}"
+    ws.print_options.horizontalCentered = True
+
+
+def plain_workbook(tables: list[Table]) -> bytes:
+    """The same values in a workbook without styles, merges or print setup: what openpyxl alone
+    costs (the benchmark's floor)."""
+    wb = Workbook(write_only=False)
+    wb.remove(wb.active)
+    for table in tables:
+        ws = wb.create_sheet(table.sheet[:31])
+        ws.append([table.title])
+        ws.append(["", ""])
+        ws.append([c.group or c.title for c in table.columns])
+        if any(c.group for c in table.columns):
+            ws.append([c.title for c in table.columns])
+        ncols = len(table.columns)
+        for values in table.rows:
+            ws.append(list(values[:ncols]))
+        if table.total is not None:
+            ws.append(list(table.total))
+        ws.append(["", "", ""])
+    buffer = BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
+
+
+# The 进度监测表 --------------------------------------------------------------------------------
+
+STATUS_KEYS = ("done", "on_track", "due_soon", "overdue", "not_started", "continuous")
+LIGHT_KEYS = ("red", "yellow", "blue")
+
+
+def monthly_tables(data: dict) -> list[Table]:
+    status_group, light_group = _("完成情况（责任单位数）"), _("预警灯")
+    status_titles = [_("已完成"), _("推进中"), _("临期"), _("逾期"), _("未启动"), _("持续推进")]
+    light_titles = [_("红灯"), _("黄灯"), _("蓝灯")]
+    columns = ([Column(_("行动"), 26, text=True), Column(_("重点任务"), 30, text=True), Column(_("任务数"), 8),
+                Column(_("责任单位数"), 10)]
+               + [Column(t, 8, group=status_group) for t in status_titles]
+               + [Column(t, 7, group=light_group) for t in light_titles])
+
+    def counts(row: dict) -> list:
+        return [row["items"], row["assignments"], *(row[k] for k in STATUS_KEYS), *(row[k] for k in LIGHT_KEYS)]
+
+    summary = data["summary"]
+    progress = Table(
+        sheet=_("进度监测表"), title=data["title"], columns=columns,
+        rows=[[s["action"] or _("（未分行动）"), s["key_task"], *counts(s)] for s in data["sections"]],
+        total=[_("合计"), "", *counts(summary)],
+        note=_("统计截至%(date)s；完成情况按责任单位计。") % {"date": data["as_of"]})
+
+    overdue = Table(
+        sheet=_("逾期任务"), title=_("%(title)s——逾期任务") % {"title": data["title"]},
+        columns=[Column(_("序号"), 6), Column(_("编号"), 8), Column(_("任务"), 40, text=True),
+                 Column(_("责任单位"), 20, text=True), Column(_("完成时限"), 12), Column(_("逾期天数"), 9),
+                 Column(_("完成进度"), 9), Column(_("最新进展"), 50, text=True)],
+        rows=[[n, r["number"], r["task"], r["unit"], r["due"], r["days_late"], f"{r['percent']}%",
+               (f"{r['latest']}（{r['latest_period']}）" if r["latest"] else _("未报送进展"))]
+              for n, r in enumerate(data["overdue"], start=1)])
+
+    items = Table(
+        sheet=_("任务进展明细"), title=_("%(title)s——任务进展明细") % {"title": data["title"]},
+        columns=[Column(_("行动"), 20, text=True), Column(_("重点任务"), 22, text=True), Column(_("编号"), 8),
+                 Column(_("任务"), 40, text=True), Column(_("责任单位"), 18, text=True),
+                 Column(_("完成时限"), 12), Column(_("完成情况"), 10), Column(_("最新进展"), 50, text=True)],
+        rows=[[r["action"], r["key_task"], r["number"], r["task"], r["units"], r["deadline"] or r["due"],
+               f"{r['status']}（{r['done']}/{r['total']}）", r["latest"] or _("未报送进展"), r["light"]]
+              for r in data["items"]],
+        light_column=6)
+
+    filing = Table(
+        sheet=_("填报完整性"), title=_("%(title)s——数据填报完整性") % {"title": data["title"]},
+        columns=[Column(_("报表"), 24, text=True), Column(_("截止日期"), 12), Column(_("应报"), 7),
+                 Column(_("已报"), 7), Column(_("按时"), 7), Column(_("逾期报送"), 9), Column(_("未报"), 7),
+                 Column(_("上报率"), 9), Column(_("及时率"), 9), Column(_("未报单位"), 40, text=True)],
+        rows=[[r["form"], r["due"], r["expected"], r["filed"], r["on_time"], r["late"], r["missing"], r["rate"],
+               r["timely_rate"], r["missing_names"]] for r in data["completeness"]])
+
+    indicators = Table(
+        sheet=_("重点指标"), title=_("%(title)s——重点指标") % {"title": data["title"]},
+        columns=[Column(_("类别"), 16, text=True), Column(_("指标"), 36, text=True), Column(_("本期值"), 12),
+                 Column(_("目标值"), 20), Column(_("达标情况"), 10)],
+        rows=[[r["category"], r["name"], r["value"], r["target"], r["met_label"],
+               {"met": "", "not_met": "red"}.get(r["met"], "")] for r in data["indicators"]],
+        light_column=4)
+    return [progress, overdue, items, filing, indicators]
+
+
+def late_tables(data: dict) -> list[Table]:
+    return [Table(
+        sheet=_("逾期未报名单"), title=data["title"],
+        columns=[Column(_("序号"), 6), Column(_("医共体"), 22, text=True), Column(_("单位"), 26, text=True),
+                 Column(_("报表"), 24, text=True), Column(_("截止日期"), 12), Column(_("逾期天数"), 9),
+                 Column(_("状态"), 10)],
+        rows=[[n, r["alliance"], r["institution"], r["form"], r["due"], r["days_late"], r["status"]]
+              for n, r in enumerate(data["rows"], start=1)])]
