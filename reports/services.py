@@ -441,7 +441,7 @@ def _email(delivery: Delivery, version: ReportVersion) -> EmailMessage:
         lines += ["", _("This report is sent late (it was due %(due)s).") % {
             "due": timezone.localtime(report.due_at).strftime("%Y-%m-%d %H:%M")}]
     lines += ["", _("Open it in the portal: %(url)s") % {"url": settings.PORTAL_BASE_URL.rstrip("/") + reverse(
-        "reports:detail", kwargs={"report_pk": report.pk})}]
+        "reports:detail", kwargs={"scheduled_report_pk": report.pk})}]
     message = EmailMessage(subject=f"【医共体治理门户】{report.title}", body="\n".join(lines),
                            from_email=settings.DEFAULT_FROM_EMAIL, to=[delivery.email])
     if version is not None and version.xlsx:

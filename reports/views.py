@@ -61,9 +61,9 @@ def _kick(report_id: int) -> None:
         logger.warning("could not enqueue report %s; the sweep will process it", report_id, exc_info=True)
 
 
-def _report(user, report_pk, action=scoping.VIEW) -> Report:
+def _report(user, scheduled_report_pk, action=scoping.VIEW) -> Report:
     qs = scoping.queryset_for(user, Report).select_related("county", "alliance", "signed_off_by")
-    return scoping.get_for_user(user, Report, report_pk, action=action, queryset=qs)
+    return scoping.get_for_user(user, Report, scheduled_report_pk, action=action, queryset=qs)
 
 
 def _can_change(user, report: Report) -> bool:
@@ -125,35 +125,32 @@ def _detail_context(request, report: Report) -> dict:
 
 
 @login_required
-def detail(request, report_pk):
-    report = _report(request.user, report_pk)
+def detail(request, scheduled_report_pk):
+    report = _report(request.user, scheduled_report_pk)
     return render(request, "reports/detail.html", _detail_context(request, report))
 
 
 @login_required
-def status(request, report_pk):
+def status(request, scheduled_report_pk):
     """The state and progress bar (polled while the report is generating)."""
-    report = _report(request.user, report_pk)
+    report = _report(request.user, scheduled_report_pk)
     return render(request, "reports/_status.html", {"report": report, "badges": STATE_BADGES})
 
 
-def _version(user, report_pk, number) -> ReportVersion:
-    """A version the user may open: of a report they see, or one delivered to them."""
-    delivered = Delivery.objects.filter(report_id=OuterRef("pk"), user=user)
+def _version(user, version_pk) -> ReportVersion:
+    """A version the user may open: of a report they see, or of one delivered to them."""
+    delivered = Delivery.objects.filter(report_id=OuterRef("report_id"), user=user)
     visible = scoping.queryset_for(user, Report).values("pk")
-    report = Report.objects.filter(pk=report_pk).filter(Q(pk__in=visible) | Exists(delivered)).first() \
-        if str(report_pk).isdigit() else None
-    if report is None:
-        raise Http404(_("Not found."))
-    version = ReportVersion.objects.filter(report=report, number=number).select_related("report").first()
+    version = (ReportVersion.objects.filter(pk=version_pk).filter(Q(report_id__in=visible) | Exists(delivered))
+               .select_related("report").first())
     if version is None:
         raise Http404(_("Not found."))
     return version
 
 
 @login_required
-def download(request, report_pk, number):
-    version = _version(request.user, report_pk, number)
+def download(request, version_pk):
+    version = _version(request.user, version_pk)
     if not version.xlsx:
         raise Http404(_("This report has no workbook."))
     Delivery.objects.filter(report_id=version.report_id, user=request.user, read_at__isnull=True).update(
@@ -162,8 +159,8 @@ def download(request, report_pk, number):
 
 
 @login_required
-def print_view(request, report_pk, number):
-    version = _version(request.user, report_pk, number)
+def print_view(request, version_pk):
+    version = _version(request.user, version_pk)
     Delivery.objects.filter(report_id=version.report_id, user=request.user, read_at__isnull=True).update(
         read_at=timezone.now())
     return render(request, "reports/print.html", {"version": version, "report": version.report,
@@ -172,8 +169,8 @@ def print_view(request, report_pk, number):
 
 @login_required
 @require_POST
-def sign_off(request, report_pk):
-    report = _report(request.user, report_pk, action=CHANGE)
+def sign_off(request, scheduled_report_pk):
+    report = _report(request.user, scheduled_report_pk, action=CHANGE)
     form = SignOffForm(request.POST)
     if not report.needs_signoff:
         raise Http404(_("Not found."))
@@ -188,26 +185,26 @@ def sign_off(request, report_pk):
     else:
         messages.error(request, _("This table cannot be signed off now (state: %(state)s).") % {
             "state": report.get_state_display()})
-    return redirect("reports:detail", report_pk=report.pk)
+    return redirect("reports:detail", scheduled_report_pk=report.pk)
 
 
 @login_required
 @require_POST
-def regenerate(request, report_pk):
-    report = _report(request.user, report_pk, action=CHANGE)
+def regenerate(request, scheduled_report_pk):
+    report = _report(request.user, scheduled_report_pk, action=CHANGE)
     if services.regenerate(report, user=request.user, now=request_now(request)):
         messages.success(request, _("A new version is being generated; the earlier ones are kept."))
         _kick(report.pk)
     else:
         messages.error(request, _("This report cannot be regenerated now (state: %(state)s).") % {
             "state": report.get_state_display()})
-    return redirect("reports:detail", report_pk=report.pk)
+    return redirect("reports:detail", scheduled_report_pk=report.pk)
 
 
 @login_required
 @require_POST
-def resend(request, report_pk, delivery_pk):
-    report = _report(request.user, report_pk, action=CHANGE)
+def resend(request, scheduled_report_pk, delivery_pk):
+    report = _report(request.user, scheduled_report_pk, action=CHANGE)
     delivery = Delivery.objects.filter(report=report, pk=delivery_pk).select_related("report", "user").first() \
         if str(delivery_pk).isdigit() else None
     if delivery is None:
@@ -217,7 +214,7 @@ def resend(request, report_pk, delivery_pk):
         _kick(report.pk)
     else:
         messages.error(request, _("This delivery is still in progress."))
-    return redirect("reports:detail", report_pk=report.pk)
+    return redirect("reports:detail", scheduled_report_pk=report.pk)
 
 
 @login_required
@@ -301,15 +298,16 @@ def county_settings(request, region_pk):
 
 
 @login_required
-def recipients_edit(request, region_pk, kind):
+def recipients_edit(request, region_pk):
     county = county_for(request.user, region_pk, edit=True)
+    kind = request.GET.get("kind") or request.POST.get("kind") or ""
     alliance = None
     if request.GET.get("alliance") or request.POST.get("alliance"):
         alliance = scoping.get_for_user(request.user, Alliance, request.GET.get("alliance") or request.POST.get(
             "alliance"), queryset=Alliance.objects.filter(county=county))
     level = "alliance" if alliance else "county"
     if (kind, level) not in CONFIGURABLE:
-        raise Http404(_("Not found."))
+        raise Http404(_("Not found."))  # the county's page, for a report that has no list
     roles, emails = configured(kind, county.pk, alliance.pk if alliance else None)
     form = RecipientsForm(request.POST or None, initial={"roles": roles, "emails": "\n".join(emails)})
     if request.method == "POST" and form.is_valid():

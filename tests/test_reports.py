@@ -424,7 +424,9 @@ def test_regenerate_keeps_the_old_version_and_resend_reaches_one_recipient(rworl
     assert list(county.versions.values_list("number", flat=True)) == [2, 1]
     assert county.state == Report.State.SENT  # a new version of a sent table is not sent by itself
     before = len(mail.outbox)
-    assert client.get(f"/reports/{county.pk}/v1.xlsx").status_code == 200
+    first = county.versions.get(number=1)
+    response = client.get(f"/reports/versions/{first.pk}.xlsx")
+    assert response.status_code == 200 and response.content == bytes(first.xlsx)
     admin = county.deliveries.get(email="admin@yn.example.org")
     with time_machine.travel(later + timedelta(minutes=2), tick=False):
         client.post(f"/reports/{county.pk}/deliveries/{admin.pk}/resend/")

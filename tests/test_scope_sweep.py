@@ -27,6 +27,7 @@ from tasks.models import (
     SupervisionOrder,
     TaskItem,
 )
+from reports.models import Delivery, Report, ReportVersion
 from tests.conftest import client_for
 
 KWARG_MODELS = {
@@ -49,6 +50,9 @@ KWARG_MODELS = {
     "element_pk": DataElement,
     "indicator_pk": Indicator,
     "run_pk": EvaluationRun,
+    "scheduled_report_pk": Report,
+    "version_pk": ReportVersion,
+    "delivery_pk": Delivery,
 }
 MISSING_PK = 987_654_321
 # Routes that are not the portal's own pages or data.
@@ -127,6 +131,7 @@ def foreign_objects(ledger_world):
     filing_objects = _filing_objects(world)
     return {
         **filing_objects,
+        **_report_objects(world),
         Region: world.yn,
         Alliance: world.alliance_a,
         Institution: world.centre,
@@ -163,6 +168,20 @@ def _filing_objects(world):
     scheme = EvaluationScheme.objects.get(code="ANNEX6_QUARTERLY", county=None)
     run = EvaluationRun.objects.create(scheme=scheme, county=world.yn, period="2026Q1", created_at=timezone.now())
     return {Filing: filing, ReportForm: form, DataElement: element, Indicator: indicator, EvaluationRun: run}
+
+
+def _report_objects(world):
+    """郁南县's 进度监测表 of May 2026, generated and delivered (to its bureau)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from core.periods import Period
+    from reports import services
+
+    now = datetime(2026, 6, 5, 8, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    report, _created = services.create_report("monthly", world.yn, Period.parse("2026-05"), now=now)
+    services.process(report.pk, now)
+    return {Report: report, ReportVersion: report.versions.get(), Delivery: report.deliveries.first()}
 
 
 def _url(route: Route, pk_for):
