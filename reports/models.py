@@ -252,6 +252,14 @@ class Delivery(models.Model):
         return self.email
 
 
+EVENT_LABELS = {
+    "created": _("Made"), "generating": _("Generation started"), "generated": _("Generated"),
+    "generate_failed": _("Generation failed"), "recovered": _("Recovered"), "signed_off": _("Signed off"),
+    "regenerate": _("Regeneration requested"), "queued": _("Queued"), "sent": _("Sent"), "failed": _("Failed"),
+    "retry": _("Will retry"), "portal": _("Delivered in the portal"), "resend": _("Resend"),
+}
+
+
 class ReportLog(models.Model):
     """What happened to a report and to each of its deliveries, in order."""
 
@@ -271,3 +279,7 @@ class ReportLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.event} {self.note}"
+
+    @property
+    def event_label(self) -> str:
+        return str(EVENT_LABELS.get(self.event, self.event))

@@ -40,8 +40,8 @@ from reports.models import (
     Report,
     ReportLog,
     ReportSettings,
-    SweepMark,
     ReportVersion,
+    SweepMark,
     parse_days,
     scope_key,
 )

@@ -120,7 +120,8 @@ def _detail_context(request, report: Report) -> dict:
         "log": [e for e in log if not e.delivery_id], "badges": STATE_BADGES,
         "can_change": _can_change(request.user, report),
         "form": SignOffForm(initial={"commentary": report.commentary}),
-        "counts": {s: sum(1 for d in deliveries if d.state == s) for s in Delivery.State.values},
+        "counts": [(label, n) for value, label in Delivery.State.choices
+                   if (n := sum(1 for d in deliveries if d.state == value))],
     }
 
 

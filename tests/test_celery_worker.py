@@ -78,16 +78,22 @@ def output_of(log: Path) -> str:
     return text[-4000:]
 
 
-@pytest.fixture
-def worker(tmp_path):
+def start_worker(tmp_path, *, beat: bool = False, env_extra: dict | None = None):
+    """A worker process (with embedded beat if ``beat``) against the test database and the
+    settings' broker. E-mail goes to the console (the worker's log) unless ``env_extra`` says."""
     if (why := broker_reachable()) is not None:
         cannot_run(why)
+    from config.celery import app
+
+    app.control.purge()  # jobs other tests enqueued (with no worker then) are not this test's
     hostname = f"pytest-{uuid.uuid4().hex[:10]}@%h"
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DATABASE_URL": worker_database_url(),
         "PORTAL_VAR_DIR": str(settings.VAR_DIR),
+        "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend",
+        **(env_extra or {}),
     }
     if settings.REDIS_URL:
         env["REDIS_URL"] = settings.REDIS_URL
@@ -103,6 +109,8 @@ def worker(tmp_path):
         "--without-gossip", "--without-mingle", "--without-heartbeat",
         "--loglevel=INFO",
     ]  # fmt: skip
+    if beat:
+        command += ["-B", f"--schedule={tmp_path / 'beat-schedule'}"]
     log = tmp_path / "worker.log"
     with log.open("wb") as out:
         try:
@@ -113,16 +121,26 @@ def worker(tmp_path):
             cannot_run(f"the Celery worker could not be started: {exc}")
     proc.log = log  # type: ignore[attr-defined]
     proc.expected_hostname = hostname.replace("%h", "")  # type: ignore[attr-defined]
+    return proc
+
+
+def stop_worker(proc) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@pytest.fixture
+def worker(tmp_path):
+    proc = start_worker(tmp_path)
     try:
         yield proc
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+        stop_worker(proc)
 
 
 def test_worker_runs_the_heartbeat_job(worker):
@@ -202,3 +220,60 @@ def test_worker_runs_the_daily_digest_once_however_often_it_is_enqueued(worker):
         time.sleep(0.5)  # received + succeeded, twice
     assert Notification.objects.filter(user=office).count() == 1
     assert output_of(worker.log).count("gt1@example.org") == output_of(worker.log).count("To: gt1@example.org") == 1
+
+
+def test_beat_and_worker_make_and_send_the_reports_that_are_due(tmp_path):
+    """End to end on the real clock: beat (embedded in the worker, the sweep every 2 s instead of 5
+    minutes) finds last month's 进度监测表 due and missing — the 5th has passed, or the table was asked
+    for — generates it and e-mails it (file backend); later sweeps send nothing twice."""
+    from django.utils import timezone
+
+    from accounts.models import Role
+    from core.periods import Period, PeriodKind
+    from reports import schedule, services
+    from reports.models import Delivery, Report
+    from tests.factories import AllianceFactory, MembershipFactory, RegionFactory, UserFactory, grant
+    from tests.factories import InstitutionFactory as Institutions
+
+    province = RegionFactory(code="440000", name="广东省", level="province")
+    city = RegionFactory(code="445300", name="云浮市", level="city", parent=province)
+    county = RegionFactory(code="445322", name="郁南县", level="county", parent=city)
+    hospital = Institutions(county=county, name="郁南县人民医院", kind="county_general")
+    alliance = AllianceFactory(county=county, name="郁南县第一医共体")
+    MembershipFactory(institution=hospital, alliance=alliance, role="lead")
+    bureau = UserFactory(username="yn_admin", email="admin@yn.example.org")
+    grant(bureau, Role.BUREAU_ADMIN, county)
+    now = timezone.now()
+    last_month = Period.containing_date(PeriodKind.MONTH, schedule.local_today(now)).previous
+    if schedule.monthly_slot(last_month).due_at > now:
+        # Before the 5th: the table of last month is asked for now (what "generate now" does).
+        services.create_report("monthly", county, last_month, now=now)
+    mail_dir = tmp_path / "mail"
+    proc = start_worker(tmp_path, beat=True, env_extra={
+        "REPORTS_SWEEP_SECONDS": "2", "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "EMAIL_FILE_PATH": str(mail_dir)})
+    try:
+        deadline = time.monotonic() + WAIT_SECONDS
+        report = None
+        while time.monotonic() < deadline:
+            report = Report.objects.filter(kind="monthly", county=county, alliance=None, period=str(last_month),
+                                           state=Report.State.SENT).first()
+            if report is not None:
+                break
+            if proc.poll() is not None:
+                cannot_run(f"the Celery worker exited with code {proc.returncode}:\n{output_of(proc.log)}")
+            time.sleep(0.5)
+        assert report is not None, f"not sent within {WAIT_SECONDS} s; worker output:\n{output_of(proc.log)}"
+        delivery = report.deliveries.get()
+        assert delivery.email == "admin@yn.example.org" and delivery.state == Delivery.State.SENT
+        assert report.versions.count() == 1
+        time.sleep(5)  # two more sweeps
+        assert "reports.jobs.sweep" in output_of(proc.log)
+    finally:
+        stop_worker(proc)
+    files = list(mail_dir.glob("*.log"))
+    messages = [f.read_text(errors="replace") for f in files]
+    to_admin = [m for m in messages if "To: admin@yn.example.org" in m]
+    assert len(to_admin) == Delivery.objects.filter(email="admin@yn.example.org").count() >= 1
+    assert report.versions.count() == 1 and report.deliveries.count() == 1
+    assert any(".xlsx" in m for m in to_admin)

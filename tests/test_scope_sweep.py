@@ -16,6 +16,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from alliances.models import Alliance, AllianceMembership, Institution, JointOffice, Region
 from alliances.services import joint_office_create
 from indicators.models import DataElement, EvaluationRun, Filing, Indicator, ReportForm
+from reports.models import Delivery, Report, ReportVersion
 from tasks.models import Assignment as TaskAssignment
 from tasks.models import (
     Evidence,
@@ -27,7 +28,6 @@ from tasks.models import (
     SupervisionOrder,
     TaskItem,
 )
-from reports.models import Delivery, Report, ReportVersion
 from tests.conftest import client_for
 
 KWARG_MODELS = {

@@ -65,6 +65,11 @@ class Command(BaseCommand):
             from indicators.demo import load_demo_filings
 
             filing_stats = load_demo_filings(today=timezone.localdate())
+        report_stats = None
+        if not without_ledgers and not without_filings:
+            from reports.demo import load_demo_reports
+
+            report_stats = load_demo_reports(now=timezone.now())
         verbosity = options.get("verbosity", 1)
         if verbosity >= 1:
             created = sum(c["created"] for c in stats.values())
@@ -82,6 +87,10 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(
                 _("Demo filings: %(filings)d filings with %(values)d values created.")
                 % {key: filing_stats.get(key, 0) for key in ("filings", "values")}))
+        if verbosity >= 1 and report_stats is not None:
+            self.stdout.write(self.style.SUCCESS(
+                _("Demo scheduled reports: %(reports)d reports made and sent as the schedule would have.")
+                % {"reports": report_stats["reports"]}))
         if verbosity >= 2:
             for model_name in sorted(stats):
                 counts = stats[model_name]
