@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.merge import MergedCellRange
 
 from alliances.exports import OFFICIAL_LANGUAGE
 
@@ -55,11 +56,18 @@ class Column:
 
 
 @dataclass
+class Heading:
+    """A row across the whole table (a ledger's title above its sections)."""
+
+    text: str
+
+
+@dataclass
 class Table:
     sheet: str
     title: str
     columns: list[Column]
-    rows: list[Sequence]
+    rows: list[Sequence | Heading]
     total: Sequence | None = None
     light_column: int | None = None  # rows carry their light as an extra last value
     note: str = ""
@@ -83,8 +91,11 @@ def workbook(tables: list[Table], *, unit: str, on: date) -> bytes:
 
 
 def _merge(ws, r1, c1, r2, c2) -> None:
+    """Merge a range without ``merge_cells``' re-styling of its edges (a millisecond a range, more
+    than the rest of the sheet): the cells under a bordered merge get their style from the
+    caller."""
     if (r1, c1) != (r2, c2):
-        ws.merge_cells(start_row=r1, start_column=c1, end_row=r2, end_column=c2)
+        ws.merged_cells.add(MergedCellRange(ws, f"{get_column_letter(c1)}{r1}:{get_column_letter(c2)}{r2}"))
 
 
 def _put(ws, row, col, value, style):
@@ -133,6 +144,13 @@ def _write(ws, table: Table, *, unit: str, on: date) -> None:
     styles = ["r_text" if c.text else "r_num" for c in table.columns]
     row = last_header + 1
     for values in table.rows:
+        if isinstance(values, Heading):
+            _put(ws, row, 1, values.text, "r_total")
+            for c in range(2, ncols + 1):
+                ws.cell(row=row, column=c).style = "r_total"
+            _merge(ws, row, 1, row, ncols)
+            row += 1
+            continue
         light = values[ncols] if table.light_column is not None and len(values) > ncols else ""
         for c in range(ncols):
             style = styles[c]
@@ -188,7 +206,7 @@ def plain_workbook(tables: list[Table]) -> bytes:
             ws.append([c.title for c in table.columns])
         ncols = len(table.columns)
         for values in table.rows:
-            ws.append(list(values[:ncols]))
+            ws.append([values.text] if isinstance(values, Heading) else list(values[:ncols]))
         if table.total is not None:
             ws.append(list(table.total))
         ws.append(["", "", ""])
@@ -216,9 +234,15 @@ def monthly_tables(data: dict) -> list[Table]:
         return [row["items"], row["assignments"], *(row[k] for k in STATUS_KEYS), *(row[k] for k in LIGHT_KEYS)]
 
     summary = data["summary"]
+    rows: list = []
+    ledger = None
+    for s in data["sections"]:
+        if s.get("ledger") and s["ledger"] != ledger:  # each ledger's title above its sections
+            ledger = s["ledger"]
+            rows.append(Heading(ledger))
+        rows.append([s["action"] or _("（未分行动）"), s["key_task"], *counts(s)])
     progress = Table(
-        sheet=_("进度监测表"), title=data["title"], columns=columns,
-        rows=[[s["action"] or _("（未分行动）"), s["key_task"], *counts(s)] for s in data["sections"]],
+        sheet=_("进度监测表"), title=data["title"], columns=columns, rows=rows,
         total=[_("合计"), "", *counts(summary)],
         note=_("统计截至%(date)s；完成情况按责任单位计。") % {"date": data["as_of"]})
 

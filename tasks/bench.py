@@ -191,7 +191,7 @@ class Generator:
     """Builds the synthetic counties and their items at ``now``; every status is computed with
     ``Assignment.status_at(now)`` before the rows are written."""
 
-    def __init__(self, *, now: datetime, reports: int):
+    def __init__(self, *, now: datetime, reports: int, province: Region | None = None):
         self.now = now
         self.today = local_date(now)
         # Ledgers were issued on the first of the month a year before this one; the assignments
@@ -200,7 +200,8 @@ class Generator:
         self.made_at = start_of_day(self.start) + timedelta(hours=9)
         self.reports = reports
         self.copy = _can_copy()
-        self.province = Region.objects.create(code=PROVINCE_CODE, name="基准省", level=Region.Level.PROVINCE)
+        self.province = province or Region.objects.create(code=PROVINCE_CODE, name="基准省",
+                                                          level=Region.Level.PROVINCE)
         self.cities: dict[str, Region] = {}
         self.counties: list[County] = []
         self.viewer = self._user("bench_province_viewer", "基准省只读", Role.VIEWER, region=self.province)
@@ -255,13 +256,16 @@ class Generator:
             city = self._city(f"{SYNTHETIC_PREFIX}{city_number + 1:02d}00", f"基准市{city_number + 1:02d}")
             county = self.make_county(f"{SYNTHETIC_PREFIX}{city_number + 1:02d}{county_number + 1:02d}",
                                       f"基准县{n + 1:02d}", city, n)
-            county.ledger = Ledger.objects.create(
-                county=county.region, title=f"{county.region.name}{self.start.year}年医共体建设重点任务台账",
-                doc_number=f"基准医共〔{self.start.year}〕{n + 1}号", issuer=f"{county.region.name}卫生健康局",
-                year=self.start.year, issued_on=self.start, layout=Ledger.Layout.NUMBERED,
-                created_by=county.staff)
+            self.make_ledger(county)
             self.counties.append(county)
         return self.counties[index]
+
+    def make_ledger(self, county: County) -> None:
+        """The county's ledger, issued on the first of the month a year ago."""
+        county.ledger = Ledger.objects.create(
+            county=county.region, title=f"{county.region.name}{self.start.year}年医共体建设重点任务台账",
+            doc_number=f"基准医共〔{self.start.year}〕{county.index + 1}号", issuer=f"{county.region.name}卫生健康局",
+            year=self.start.year, issued_on=self.start, layout=Ledger.Layout.NUMBERED, created_by=county.staff)
 
     # Items, assignments, reports -----------------------------------------------------------
 

@@ -71,7 +71,7 @@ def test_bureau_signs_off_the_quarterly_table_and_sees_it_sent(live_server, demo
     log_in(page, base, "yf_city")
     page.goto(f"{base}/reports/inbox/")
     item = page.locator("#inbox .list-group-item", has_text=draft.title)
-    assert item.count() == 1 and "新" in item.inner_text()
+    assert item.count() == 1 and "未读" in item.inner_text()
     page.screenshot(path=str(shots / "reports_inbox_city.png"), full_page=True)
     with page.expect_download() as download:
         item.get_by_role("link", name="下载 .xlsx").click()

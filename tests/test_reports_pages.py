@@ -119,7 +119,7 @@ def test_inbox_lists_what_was_sent_to_me_and_marks_it_read_on_opening(pages, as_
     w = pages
     client = as_user(w.bureau_admin)
     page = client.get("/reports/inbox/").content.decode()
-    assert w.monthly.title in page and "新" in page
+    assert w.monthly.title in page and "未读" in page
     assert client.get("/reports/inbox/unread/").content.decode().count("badge") == 1
     version = w.monthly.versions.get()
     assert client.get(f"/reports/versions/{version.pk}/").status_code == 200
