@@ -103,17 +103,27 @@ def _footer_row(ws, row: int, *, on: date, ncols: int, splits: tuple[int, int]) 
     _merge(ws, row, day, row, ncols)
 
 
-def _print_setup(ws, *, last_col: str, footer_row: int) -> None:
-    """Landscape A4, one page wide, the two header rows repeated on every page."""
-    ws.freeze_panes = ws.cell(row=FIRST_DATA_ROW, column=1)
-    ws.page_setup.orientation = "landscape"
+def page_setup(ws, *, header_rows: tuple[int, int], last_col: str, last_row: int, frozen_cols: int = 0,
+               freeze: str | None = None, landscape: bool = True) -> None:
+    """The print setup of every official table: A4 (landscape by default), one page wide, centred,
+    the header rows (and ``frozen_cols`` label columns) repeated on every page and frozen on screen
+    (``freeze`` names the top-left free cell when it is not the one below the header)."""
+    first, last = header_rows
+    ws.freeze_panes = freeze or ws.cell(row=last + 1, column=frozen_cols + 1)
+    ws.page_setup.orientation = "landscape" if landscape else "portrait"
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.print_title_rows = f"{HEADER_ROW_1}:{HEADER_ROW_2}"
-    ws.print_area = f"A1:{last_col}{footer_row}"
+    ws.print_title_rows = f"{first}:{last}"
+    if frozen_cols:
+        ws.print_title_cols = f"A:{get_column_letter(frozen_cols)}"
+    ws.print_area = f"A1:{last_col}{last_row}"
     ws.print_options.horizontalCentered = True
+
+
+def _print_setup(ws, *, last_col: str, footer_row: int) -> None:
+    page_setup(ws, header_rows=(HEADER_ROW_1, HEADER_ROW_2), last_col=last_col, last_row=footer_row)
 
 
 def _save(wb: Workbook) -> bytes:

@@ -58,6 +58,7 @@ from alliances.exports import (
     _footer_row,
     _merge,
     _save,
+    page_setup,
 )
 from alliances.models import Alliance, AllianceMembership, Institution
 from core import uploads
@@ -467,15 +468,8 @@ def _validations(ws, cells: dict[str, list[str]]) -> None:
 
 
 def _page_setup(ws, *, last_col: str, last_row: int, freeze: str, landscape: bool) -> None:
-    ws.freeze_panes = freeze
-    ws.page_setup.orientation = "landscape" if landscape else "portrait"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.print_title_rows = f"{HEADER_ROW_1}:{HEADER_ROW_2}"
-    ws.print_area = f"A1:{last_col}{last_row}"
-    ws.print_options.horizontalCentered = True
+    page_setup(ws, header_rows=(HEADER_ROW_1, HEADER_ROW_2), last_col=last_col, last_row=last_row, freeze=freeze,
+               landscape=landscape)
 
 
 def _note_and_footer(ws, row: int, *, ncols: int, on: date, splits: tuple[int, int]) -> int:

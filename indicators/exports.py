@@ -37,6 +37,7 @@ from alliances.exports import (
     _footer_row,
     _merge,
     _save,
+    page_setup,
 )
 from core.periods import Period
 from indicators.models import EvaluationRun, Indicator, SchemeItem
@@ -126,18 +127,8 @@ def _header_group(ws, first: int, title: str, subtitles: list[tuple[str, float]]
 
 
 def _print_setup(ws, *, ncols: int, footer_row: int, frozen_cols: int) -> None:
-    """Landscape A4, one page wide, the header rows (and the label columns) on every page."""
-    ws.freeze_panes = ws.cell(row=FIRST_DATA_ROW, column=frozen_cols + 1)
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.print_title_rows = f"{HEADER_ROW_1}:{HEADER_ROW_2}"
-    if frozen_cols:
-        ws.print_title_cols = f"A:{get_column_letter(frozen_cols)}"
-    ws.print_area = f"A1:{get_column_letter(ncols)}{footer_row}"
-    ws.print_options.horizontalCentered = True
+    page_setup(ws, header_rows=(HEADER_ROW_1, HEADER_ROW_2), last_col=get_column_letter(ncols), last_row=footer_row,
+               frozen_cols=frozen_cols)
 
 
 def _number_cell(ws, row: int, col: int, value, number_format: str, *, fill=None, bold=False):

@@ -12,9 +12,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.db import connection
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.utils.translation import gettext as _
 
 from alliances.models import Alliance, AllianceMembership, Institution, Region
@@ -25,9 +26,8 @@ from indicators.models import Indicator, ReportForm
 from indicators.selectors import completeness
 from tasks.exports import STATUS_TEXTS, progress_lines
 from tasks.models import Assignment, Department, ProgressReport, TaskItem
-from tasks.selectors import latest_reports
 from tasks.services.status import rules_by_county
-from tasks.status import Light, Status, local_date
+from tasks.status import Light, Status, assignment_status, local_date
 
 LIGHTS = (Light.RED, Light.YELLOW, Light.BLUE)
 STATUS_ORDER = (Status.NOT_STARTED, Status.ON_TRACK, Status.DUE_SOON, Status.OVERDUE, Status.DONE,
@@ -60,10 +60,10 @@ def late_title(county: Region, alliance: Alliance | None, period: Period) -> str
     return _("%(unit)s%(period)s逾期未报名单") % {"unit": unit, "period": period.label}
 
 
-def _counts(assignments: list[Assignment]) -> dict:
+def _counts(assignments: list[Row]) -> dict:
     statuses = Counter(a.status for a in assignments)
     lights = Counter(a.light for a in assignments)
-    row = {"assignments": len(assignments), "items": len({a.item_id for a in assignments})}
+    row = {"assignments": len(assignments), "items": len({a.item.pk for a in assignments})}
     row.update({str(s): statuses.get(s, 0) for s in STATUS_ORDER})
     row.update({str(lt): lights.get(lt, 0) for lt in LIGHTS})
     return row
@@ -81,7 +81,7 @@ class MonthlyContext:
     county: Region
     period: Period
     as_of: date
-    assignments: list[Assignment] = field(default_factory=list)
+    assignments: list[Row] = field(default_factory=list)
     latest: dict = field(default_factory=dict)
     alliance_of: dict[int, int] = field(default_factory=dict)  # institution id -> alliance id on the period's end
     completeness: list = field(default_factory=list)
@@ -99,23 +99,27 @@ class MonthlyContext:
         items = {item.pk: item for item in TaskItem.objects.filter(
             ledger__county=county, is_active=True, ledger__is_active=True)
             .select_related("ledger", "section", "section__parent")}
-        units = {
-            "department": {d.pk: d for d in Department.objects.filter(county=county)},
-            "institution": {i.pk: i for i in Institution.objects.filter(county=county).only("pk", "name", "county_id")},
-            "alliance": {a.pk: a for a in Alliance.objects.filter(county=county).only("pk", "name", "county_id")},
+        names = {
+            "department": dict(Department.objects.filter(county=county).values_list("pk", "name")),
+            "institution": dict(Institution.objects.filter(county=county).values_list("pk", "name")),
+            "alliance": dict(Alliance.objects.filter(county=county).values_list("pk", "name")),
         }
-        context.assignments = list(
-            Assignment.objects.filter(county=county, is_active=True, item_id__in=list(items))
-            .only("pk", "item_id", "county_id", "role", "department_id", "institution_id", "alliance_id", "percent",
-                  "last_report_at", "completed_at", "created_at", "status", "light", "due_date")
-            .order_by("item__ledger_id", "item__order", "item_id", "role", "pk"))
-        for assignment in context.assignments:
-            assignment.item = items[assignment.item_id]
-            for kind, found in units.items():
-                unit_id = getattr(assignment, f"{kind}_id")
-                if unit_id:  # an empty foreign key reads as None without a query
-                    setattr(assignment, kind, found[unit_id])
-            assignment.set_status(assignment.status_at(now, rules))
+        ledger_start = {item.pk: item.ledger.start_date for item in items.values()}
+        rows = (Assignment.objects.filter(county=county, is_active=True, item_id__in=list(items))
+                .order_by("item__ledger_id", "item__order", "item_id", "role", "pk")
+                .values_list("pk", "item_id", "role", "department_id", "institution_id", "alliance_id", "percent",
+                             "last_report_at", "completed_at", "created_at"))
+        for pk, item_id, role, department_id, institution_id, alliance_id, percent, last_report, completed, made in rows:
+            item = items[item_id]
+            is_lead = role == Assignment.Role.LEAD
+            result = assignment_status(
+                is_lead=is_lead, kind=item.deadline_kind, due_date=item.due_date,
+                start_date=max(ledger_start[item_id], local_date(made)) if made else ledger_start[item_id],
+                completed=completed is not None, percent=percent, last_report_at=last_report, now=now, rules=rules)
+            unit = (names["department"].get(department_id) if department_id else
+                    names["institution"].get(institution_id) if institution_id else names["alliance"].get(alliance_id))
+            context.assignments.append(Row(pk, item, is_lead, unit or "", alliance_id, institution_id, percent,
+                                           result.status, result.light, item.due_date))
         context.latest = newest_reports([a.pk for a in context.assignments])
         context.alliance_of = dict(AllianceMembership.objects.on(period.end)
                                    .filter(institution__county=county).values_list("institution_id", "alliance_id"))
@@ -143,7 +147,7 @@ class MonthlyContext:
         return context
 
     # One scope ----------------------------------------------------------------------------
-    def _assignments_of(self, alliance: Alliance | None) -> list[Assignment]:
+    def _assignments_of(self, alliance: Alliance | None) -> list[Row]:
         if alliance is None:
             return self.assignments
         return [a for a in self.assignments if a.alliance_id == alliance.pk
@@ -151,10 +155,10 @@ class MonthlyContext:
 
     def data(self, alliance: Alliance | None, title: str) -> dict:
         assignments = self._assignments_of(alliance)
-        by_item: dict[int, list[Assignment]] = defaultdict(list)
+        by_item: dict[int, list[Row]] = defaultdict(list)
         for a in assignments:
-            by_item[a.item_id].append(a)
-        sections: dict[tuple[str, str, str], list[Assignment]] = defaultdict(list)
+            by_item[a.item.pk].append(a)
+        sections: dict[tuple[str, str, str], list[Row]] = defaultdict(list)
         items = []
         for rows in by_item.values():
             item = rows[0].item
@@ -235,15 +239,41 @@ class MonthlyContext:
         return rows
 
 
-def newest_reports(assignment_ids: list[int]) -> dict:
-    """The newest progress report of each assignment (``tasks.selectors.latest_reports``), read in
-    one pass with DISTINCT ON where PostgreSQL offers it, and only the fields a table shows."""
-    if connection.vendor != "postgresql":
-        return latest_reports(assignment_ids)
-    rows = (ProgressReport.objects.filter(assignment_id__in=assignment_ids)
-            .order_by("assignment_id", "-submitted_at", "-pk").distinct("assignment_id")
-            .only("pk", "assignment_id", "text", "period", "state", "submitted_at"))
-    return {r.assignment_id: r for r in rows}
+class Row(NamedTuple):
+    """An assignment as the tables need it, its status worked out at the report's moment."""
+
+    pk: int
+    item: TaskItem
+    is_lead: bool
+    unit_name: str
+    alliance_id: int | None
+    institution_id: int | None
+    percent: int
+    status: str
+    light: str
+    due_date: date | None
+
+
+class Latest(NamedTuple):
+    """An assignment's newest progress report: what ``tasks.exports.progress_lines`` shows."""
+
+    text: str
+    period: str
+    state: str
+
+
+def newest_reports(assignment_ids: list[int]) -> dict[int, Latest]:
+    """The newest progress report of each assignment (as ``tasks.selectors.latest_reports``), read
+    in one pass with DISTINCT ON where PostgreSQL offers it, as plain tuples."""
+    qs = ProgressReport.objects.filter(assignment_id__in=assignment_ids)
+    if connection.vendor == "postgresql":
+        qs = qs.order_by("assignment_id", "-submitted_at", "-pk").distinct("assignment_id")
+    else:
+        newest = (ProgressReport.objects.filter(assignment_id=OuterRef("assignment_id"))
+                  .order_by("-submitted_at", "-pk").values("pk")[:1])
+        qs = qs.filter(pk=Subquery(newest))
+    return {a: Latest(text, period, state) for a, text, period, state in
+            qs.values_list("assignment_id", "text", "period", "state")}
 
 
 def _text(value: Decimal | None) -> str:
@@ -262,5 +292,5 @@ def _section_labels(item) -> tuple[str, str]:
 WORST_FIRST = (Status.OVERDUE, Status.DUE_SOON, Status.NOT_STARTED, Status.ON_TRACK, Status.CONTINUOUS, Status.DONE)
 
 
-def _worst(rows: list[Assignment]) -> Assignment:
+def _worst(rows: list[Row]) -> Row:
     return min(rows, key=lambda a: (WORST_FIRST.index(a.status), a.pk))

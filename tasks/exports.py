@@ -41,6 +41,7 @@ from alliances.exports import (
     _footer_row,
     _merge,
     _save,
+    page_setup,
 )
 from tasks.models import Assignment, Ledger, ProgressReport, TaskItem
 from tasks.selectors import latest_reports
@@ -493,14 +494,5 @@ def _display_width(text: str) -> int:
 
 
 def _page_setup(ws, *, ncols: int, footer_row: int) -> None:
-    """Landscape A4, one page wide, the header row repeated on every page."""
-    ws.freeze_panes = ws.cell(row=FIRST_DATA_ROW, column=1)
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW}"
-    ws.print_area = f"A1:{get_column_letter(ncols)}{footer_row}"
-    ws.print_options.horizontalCentered = True
+    page_setup(ws, header_rows=(HEADER_ROW, HEADER_ROW), last_col=get_column_letter(ncols), last_row=footer_row)
 

@@ -143,6 +143,20 @@ def worker(tmp_path):
         stop_worker(proc)
 
 
+def small_county():
+    """郁南县 with one alliance led by its hospital: (county, alliance)."""
+    from tests.factories import AllianceFactory, MembershipFactory, RegionFactory
+    from tests.factories import InstitutionFactory as Institutions
+
+    province = RegionFactory(code="440000", name="广东省", level="province")
+    city = RegionFactory(code="445300", name="云浮市", level="city", parent=province)
+    county = RegionFactory(code="445322", name="郁南县", level="county", parent=city)
+    hospital = Institutions(county=county, name="郁南县人民医院", kind="county_general")
+    alliance = AllianceFactory(county=county, name="郁南县第一医共体")
+    MembershipFactory(institution=hospital, alliance=alliance, role="lead")
+    return county, alliance
+
+
 def test_worker_runs_the_heartbeat_job(worker):
     from config.celery import app  # the portal's app, so .delay() uses our broker
     from core.jobs import heartbeat
@@ -181,15 +195,9 @@ def test_worker_runs_the_daily_digest_once_however_often_it_is_enqueued(worker):
     from tasks.jobs import daily_digest
     from tasks.models import Notification
     from tasks.services.ledgers import item_save, ledger_create
-    from tests.factories import AllianceFactory, MembershipFactory, RegionFactory, UserFactory, grant
-    from tests.factories import InstitutionFactory as Institutions
+    from tests.factories import UserFactory, grant
 
-    province = RegionFactory(code="440000", name="广东省", level="province")
-    city = RegionFactory(code="445300", name="云浮市", level="city", parent=province)
-    county = RegionFactory(code="445322", name="郁南县", level="county", parent=city)
-    hospital = Institutions(county=county, name="郁南县人民医院", kind="county_general")
-    alliance = AllianceFactory(county=county, name="郁南县第一医共体")
-    MembershipFactory(institution=hospital, alliance=alliance, role="lead")
+    county, alliance = small_county()
     office = UserFactory(username="yn_gt1", email="gt1@example.org")
     grant(office, Role.ALLIANCE_ADMIN, alliance)
     bureau = UserFactory(username="yn_staff")
@@ -232,15 +240,9 @@ def test_beat_and_worker_make_and_send_the_reports_that_are_due(tmp_path):
     from core.periods import Period, PeriodKind
     from reports import schedule, services
     from reports.models import Delivery, Report
-    from tests.factories import AllianceFactory, MembershipFactory, RegionFactory, UserFactory, grant
-    from tests.factories import InstitutionFactory as Institutions
+    from tests.factories import UserFactory, grant
 
-    province = RegionFactory(code="440000", name="广东省", level="province")
-    city = RegionFactory(code="445300", name="云浮市", level="city", parent=province)
-    county = RegionFactory(code="445322", name="郁南县", level="county", parent=city)
-    hospital = Institutions(county=county, name="郁南县人民医院", kind="county_general")
-    alliance = AllianceFactory(county=county, name="郁南县第一医共体")
-    MembershipFactory(institution=hospital, alliance=alliance, role="lead")
+    county, _alliance = small_county()
     bureau = UserFactory(username="yn_admin", email="admin@yn.example.org")
     grant(bureau, Role.BUREAU_ADMIN, county)
     now = timezone.now()
