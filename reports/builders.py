@@ -19,8 +19,8 @@ from alliances.exports import OFFICIAL_LANGUAGE
 from core.periods import Period, PeriodKind
 from indicators.catalog import SCHEME_CODE
 from indicators.exports import evaluation_filename, evaluation_xlsx
-from indicators.models import EvaluationScheme, ReportForm
-from indicators.selectors import STATUS_LABELS, completeness
+from indicators.models import EvaluationScheme, Filing, ReportForm
+from indicators.selectors import STATUS_LABELS, completeness, filers_by_form
 from indicators.services.evaluation import evaluation_run, evaluation_table
 from reports import xlsx
 from reports.content import MonthlyContext
@@ -100,12 +100,14 @@ def _quarterly(report: Report, now: datetime, cache: Cache, progress: Progress) 
     progress(10, _("Evaluating the quarter"))
     run = evaluation_run(scheme=scheme, county=report.county, period=report.period)
     progress(70, _("Writing the table"))
+    expected, filed = quarter_filings(report.county, Period.parse(report.period))
     table = evaluation_table(run)
     content = evaluation_xlsx(run, table=table, on=today)
     data = {
         "title": report.title, "county": report.county.name, "period": report.period,
         "period_label": Period.parse(report.period).label, "as_of": today.isoformat(),
         "scheme": scheme.name, "run_id": run.pk, "full_marks": str(table.full_marks),
+        "filings_expected": expected, "filings_filed": filed,
         "alliances": [{"name": c.unit.name, "total": str(c.total), "full_marks": str(c.full_marks),
                        "rate": str(c.rate) if c.rate is not None else "", "rank": c.rank}
                       for c in sorted(table.alliances, key=lambda c: (c.rank or 999, c.unit.name))],
@@ -114,6 +116,24 @@ def _quarterly(report: Report, now: datetime, cache: Cache, progress: Progress) 
                      "rank": c.rank} for c in sorted(table.members, key=lambda c: (c.rank or 999, c.unit.name))],
     }
     return Built(data, content, evaluation_filename(run, today))
+
+
+def quarter_filings(county, quarter: Period) -> tuple[int, int]:
+    """(expected, filed) institution filings of ``quarter``: its months of the monthly forms and the
+    quarter of the quarterly ones. One query per form and three more."""
+    expected = filed = 0
+    forms = list(ReportForm.objects.filter(county=county, is_active=True,
+                                           filer_level=ReportForm.FilerLevel.INSTITUTION,
+                                           period_kind__in=[PeriodKind.MONTH, PeriodKind.QUARTER]))
+    filers = filers_by_form(list(forms))
+    for form in forms:
+        first = form.files_from()
+        periods = [p for p in quarter.subperiods(form.kind) if not first or p.start >= first.start]
+        ids = [i.pk for i in filers.get(form.pk, [])]
+        expected += len(ids) * len(periods)
+        filed += Filing.objects.filter(form=form, institution_id__in=ids, period__in=[str(p) for p in periods],
+                                       status__in=Filing.COUNTED).count()
+    return expected, filed
 
 
 def signed_workbook(content: bytes, *, commentary: str, signer: str, on: date) -> bytes:

@@ -64,6 +64,7 @@ REGENERABLE = (State.READY, State.SIGNED, State.SENT, State.FAILED)
 class SweepStats:
     created: int = 0
     recovered: int = 0
+    redrafted: int = 0
     generated: int = 0
     generate_failed: int = 0
     queued: int = 0
@@ -342,6 +343,31 @@ def generate_pending(now: datetime, report_ids: list[int] | None = None, stats: 
     return done
 
 
+def redraft_when_complete(now: datetime, report_ids: list[int] | None = None) -> int:
+    """A quarterly draft made before the quarter's filings were all in (the draft day is the 1st,
+    the last month's filings are due by the 5th) is drafted again as soon as they are, while it
+    waits for the sign-off. Returns the drafts sent back to be generated."""
+    drafts = Report.objects.filter(kind=Kind.QUARTERLY, state=State.READY).select_related("county")
+    if report_ids is not None:
+        drafts = drafts.filter(pk__in=report_ids)
+    count = 0
+    for report in drafts:
+        latest = report.versions.order_by("-number").values_list("data", flat=True).first() or {}
+        expected, filed = latest.get("filings_expected"), latest.get("filings_filed")
+        if expected is None or filed is None or filed >= expected:
+            continue
+        expected, filed = builders.quarter_filings(report.county, Period.parse(report.period))
+        if filed < expected:
+            continue
+        moved = Report.objects.filter(pk=report.pk, state=State.READY).update(
+            state=State.PENDING, state_changed_at=now, claim="", attempts=0, progress=0, progress_note="")
+        if moved:
+            count += 1
+            log(report.pk, "regenerate", now, _("The quarter's filings are complete (%(n)s): drafted again") % {
+                "n": filed})
+    return count
+
+
 # Sign-off, regenerate, resend -----------------------------------------------------------------
 
 def sign_off(report: Report, *, user, commentary: str, now: datetime) -> bool:
@@ -530,6 +556,7 @@ def sweep(now: datetime | None = None, *, create: bool = True) -> SweepStats:
         if create:
             stats.created = ensure_due(now, since=mark_sweep(now))
         stats.recovered = recover_stuck(now)
+        stats.redrafted = redraft_when_complete(now)
         stats.generated = generate_pending(now, stats=stats)
         stats.queued = queue_ready(now)
         deliver_due(now, stats=stats)

@@ -161,6 +161,34 @@ def test_quarterly_goes_to_the_city_and_configured_addresses_only_after_sign_off
     assert quarterly.versions.count() == 2  # the draft and the signed version
 
 
+def test_the_draft_is_made_again_when_the_quarters_filings_are_complete(rworld):
+    from indicators.selectors import filers_by_form
+
+    w = rworld
+    sweep_at(at("2026-10-01T08:00"))
+    quarterly = reports(Kind.QUARTERLY).get()
+    draft = quarterly.versions.get().data
+    assert draft["filings_filed"] < draft["filings_expected"]
+    forms = [f for f in w.forms.values() if f.filer_level == "institution"]
+    filers = filers_by_form(forms)
+    expected = 0
+    for form in forms:
+        periods = Period.parse("2026Q3").subperiods(form.kind)
+        for institution in filers[form.pk]:
+            for period in periods:
+                file_values(form, institution, period, {"OP_VISITS": 100} if form.kind == "month" else {})
+        expected += len(filers[form.pk]) * len(periods)
+    assert draft["filings_expected"] == expected
+    sweep_at(at("2026-10-02T09:00"))
+    quarterly.refresh_from_db()
+    assert quarterly.state == Report.State.READY and quarterly.versions.count() == 2
+    latest = quarterly.versions.order_by("-number").first().data
+    assert latest["filings_filed"] == latest["filings_expected"] == expected
+    assert quarterly.log.filter(event="regenerate").get().note == f"本季度填报已齐全（{expected}份）：已重新生成草稿"
+    sweep_at(at("2026-10-02T09:05"))
+    assert quarterly.versions.count() == 2  # complete now: not drafted again
+
+
 def test_supervisors_are_alerted_once_when_not_signed_off_by_the_3rd(rworld):
     sweep_at(at("2026-10-01T08:00"))
     sweep_at(at("2026-10-03T07:59"))
