@@ -3,7 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 
 class FinanceConfig(AppConfig):
-    """Unified finance — built in a later issue."""
+    """Unified finance: the working-day calendar and the 医保 global budget (more to come)."""
 
     name = "finance"
     verbose_name = _("Finance")

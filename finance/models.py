@@ -1,0 +1,122 @@
+"""Unified finance, first part: the working-day calendar and the 医保 global budget of each alliance
+with its quarterly prepayments and the year-end settlement rule (seed 001 医保支付方式改革:
+总额付费、结余留用、合理超支分担; seed 003: prepaid "每季度前10个工作日内").
+
+Money is Decimal in yuan with two places."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from alliances.models import Alliance, Region
+
+MONEY = {"max_digits": 16, "decimal_places": 2}
+RATE = {"max_digits": 6, "decimal_places": 2, "validators": [MinValueValidator(Decimal(0)),
+                                                              MaxValueValidator(Decimal(100))]}
+
+
+class CalendarDay(models.Model):
+    """A day that breaks the Monday–Friday rule: a public holiday (放假) or a make-up working day on a
+    weekend (调休上班). National rows have no county; a county may add or correct its own."""
+
+    class Kind(models.TextChoices):
+        HOLIDAY = "holiday", _("Public holiday")
+        WORKDAY = "workday", _("Make-up working day")
+
+    county = models.ForeignKey(Region, verbose_name=_("county"), null=True, blank=True, on_delete=models.CASCADE,
+                               related_name="calendar_days", help_text=_("Empty: the national calendar."))
+    day = models.DateField(_("day"))
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    name = models.CharField(_("name"), max_length=40, blank=True, help_text=_("e.g. 国庆节"))
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("updated by"), null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        verbose_name = _("calendar day")
+        verbose_name_plural = _("calendar days")
+        ordering = ["day", "county_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["day"], condition=Q(county__isnull=True), name="calendar_national_day"),
+            models.UniqueConstraint(fields=["county", "day"], condition=Q(county__isnull=False),
+                                    name="calendar_county_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.get_kind_display()} {self.name}"
+
+
+class InsuranceBudget(models.Model):
+    """The 医保局's global budget (医保总额) of an alliance for a year."""
+
+    alliance = models.ForeignKey(Alliance, verbose_name=_("alliance"), on_delete=models.PROTECT,
+                                 related_name="insurance_budgets")
+    county = models.ForeignKey(Region, verbose_name=_("county"), on_delete=models.PROTECT, related_name="+",
+                               editable=False)
+    year = models.PositiveSmallIntegerField(_("year"))
+    amount = models.DecimalField(_("global budget (yuan)"), **MONEY, validators=[MinValueValidator(Decimal("0.01"))])
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("updated by"), null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        verbose_name = _("医保 global budget")
+        verbose_name_plural = _("医保 global budgets")
+        ordering = ["-year", "alliance_id"]
+        constraints = [models.UniqueConstraint(fields=["alliance", "year"], name="insurance_budget_once_a_year")]
+
+    def __str__(self) -> str:
+        return f"{self.alliance} {self.year}"
+
+    def save(self, *args, **kwargs):
+        self.county_id = self.alliance.county_id
+        super().save(*args, **kwargs)
+
+
+class Prepayment(models.Model):
+    """One quarter's prepayment of the global budget: planned amount, and when it arrived."""
+
+    budget = models.ForeignKey(InsuranceBudget, verbose_name=_("global budget"), on_delete=models.CASCADE,
+                               related_name="prepayments")
+    quarter = models.PositiveSmallIntegerField(_("quarter"), validators=[MinValueValidator(1), MaxValueValidator(4)])
+    amount = models.DecimalField(_("amount (yuan)"), **MONEY, validators=[MinValueValidator(Decimal(0))])
+    received_on = models.DateField(_("received on"), null=True, blank=True)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("prepayment")
+        verbose_name_plural = _("prepayments")
+        ordering = ["budget_id", "quarter"]
+        constraints = [models.UniqueConstraint(fields=["budget", "quarter"], name="prepayment_once_a_quarter")]
+
+    def __str__(self) -> str:
+        return f"{self.budget} Q{self.quarter}"
+
+
+class SettlementRule(models.Model):
+    """How a county settles its alliances' global budgets at the year's end: the share of a surplus
+    the alliance keeps (结余留用), and for an overspend the share the fund bears in each band of the
+    overspend as a percentage of the budget (合理超支分担); beyond the last band the alliance bears it."""
+
+    county = models.ForeignKey(Region, verbose_name=_("county"), on_delete=models.CASCADE,
+                               related_name="settlement_rules")
+    year = models.PositiveSmallIntegerField(_("year"))
+    surplus_retained = models.DecimalField(_("surplus kept by the alliance (%)"), **RATE, default=Decimal(100))
+    bands = models.JSONField(
+        _("overspend bands"), default=list,
+        help_text=_('[[up to % of the budget, % the fund bears], …], e.g. [["5", "70"], ["10", "50"]]'))
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("settlement rule")
+        verbose_name_plural = _("settlement rules")
+        constraints = [models.UniqueConstraint(fields=["county", "year"], name="settlement_rule_once_a_year")]
+
+    def __str__(self) -> str:
+        return f"{self.county} {self.year}"
