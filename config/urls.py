@@ -15,6 +15,7 @@ urlpatterns = [
     path("tasks/", include("tasks.urls")),
     path("", include("indicators.urls")),
     path("reports/", include("reports.urls")),
+    path("finance/", include("finance.urls")),
 ]
 
 if settings.DEBUG:

@@ -7,3 +7,6 @@ class FinanceConfig(AppConfig):
 
     name = "finance"
     verbose_name = _("Finance")
+
+    def ready(self) -> None:
+        from finance import scoping  # noqa: F401  (registers the scoping functions)

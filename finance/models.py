@@ -111,6 +111,10 @@ class SettlementRule(models.Model):
     bands = models.JSONField(
         _("overspend bands"), default=list,
         help_text=_('[[up to % of the budget, % the fund bears], …], e.g. [["5", "70"], ["10", "50"]]'))
+    warning_points = models.DecimalField(
+        _("run-rate warning (percentage points)"), max_digits=5, decimal_places=1, default=Decimal(10),
+        validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(100))],
+        help_text=_("Warn when spending runs ahead of the elapsed share of the year by more than this."))
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:

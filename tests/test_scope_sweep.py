@@ -15,6 +15,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from alliances.models import Alliance, AllianceMembership, Institution, JointOffice, Region
 from alliances.services import joint_office_create
+from finance.models import CalendarDay, InsuranceBudget
 from indicators.models import DataElement, EvaluationRun, Filing, Indicator, ReportForm
 from reports.models import Delivery, Report, ReportVersion
 from tasks.models import Assignment as TaskAssignment
@@ -53,6 +54,8 @@ KWARG_MODELS = {
     "scheduled_report_pk": Report,
     "version_pk": ReportVersion,
     "delivery_pk": Delivery,
+    "budget_pk": InsuranceBudget,
+    "calendar_day_pk": CalendarDay,
 }
 MISSING_PK = 987_654_321
 # Routes that are not the portal's own pages or data.
@@ -132,6 +135,9 @@ def foreign_objects(ledger_world):
     return {
         **filing_objects,
         **_report_objects(world),
+        InsuranceBudget: InsuranceBudget.objects.create(alliance=world.alliance_a, year=2026, amount=1000000),
+        CalendarDay: CalendarDay.objects.create(county=world.yn, day=date(2026, 6, 2), kind="holiday",
+                                                name="郁南县自定义假日"),
         Region: world.yn,
         Alliance: world.alliance_a,
         Institution: world.centre,

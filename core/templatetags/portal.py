@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 from django import forms, template
 from django.urls import reverse
@@ -114,3 +115,14 @@ def get_item(mapping, key):
         return mapping.get(key)
     except AttributeError:
         return None
+
+
+@register.filter
+def money(value) -> str:
+    """An amount in yuan as Chinese finance tables write it: 1,200,000.00 ("—" when empty)."""
+    if value is None or value == "":
+        return "—"
+    try:
+        return f"{Decimal(value):,.2f}"
+    except (ArithmeticError, ValueError, TypeError):
+        return str(value)

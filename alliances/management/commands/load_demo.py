@@ -70,6 +70,9 @@ class Command(BaseCommand):
             from reports.demo import load_demo_reports
 
             report_stats = load_demo_reports(now=timezone.now())
+            from finance.demo import load_demo_finance
+
+            load_demo_finance(today=timezone.localdate())
         verbosity = options.get("verbosity", 1)
         if verbosity >= 1:
             created = sum(c["created"] for c in stats.values())

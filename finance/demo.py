@@ -1,0 +1,49 @@
+"""Demo 医保 global budgets: for each alliance of the demo counties, last year's and this year's
+budget (last year's payments to its members plus 3 %, in round ten thousands), the quarterly
+prepayments of this year as they came (one late), and the county's settlement rule. Running it
+again changes nothing."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+from alliances.models import Alliance, AllianceMembership, Region
+from finance.insurance import calendar_for, prepayment_deadline, spending_by_institution
+from finance.models import InsuranceBudget, Prepayment, SettlementRule
+
+COUNTIES = ("郁南县", "万源市")
+
+
+def load_demo_finance(*, today: date) -> dict[str, int]:
+    stats = {"budgets": 0, "prepayments": 0}
+    for county in Region.objects.filter(name__in=COUNTIES, level=Region.Level.COUNTY):
+        calendar = calendar_for(county, [today.year - 1, today.year])
+        alliances = list(Alliance.objects.filter(county=county, is_active=True).order_by("pk"))
+        for year in (today.year - 1, today.year):
+            SettlementRule.objects.get_or_create(county=county, year=year, defaults={
+                "surplus_retained": Decimal(80), "bands": [["5", "70"], ["10", "50"]], "warning_points": Decimal(10)})
+            basis, _months = spending_by_institution(county, year - 1)
+            current, months = spending_by_institution(county, year)
+            for number, alliance in enumerate(alliances):
+                members = AllianceMembership.objects.on(date(year, 12, 31)).filter(alliance=alliance) \
+                    .values_list("institution_id", flat=True)
+                paid = sum((basis.get(pk) or current.get(pk, Decimal(0)) * 12 / max(months, 1)
+                            for pk in members), Decimal(0))
+                amount = max(Decimal(100000), (paid * Decimal("1.03") / 10000).quantize(Decimal(1)) * 10000)
+                budget, created = InsuranceBudget.objects.get_or_create(alliance=alliance, year=year,
+                                                                        defaults={"amount": amount})
+                stats["budgets"] += created
+                for quarter in range(1, 5):
+                    deadline = prepayment_deadline(year, quarter, calendar)
+                    if deadline > today + timedelta(days=20):
+                        continue
+                    late = year == today.year and quarter == 3 and number == 0
+                    first = date(year, 3 * quarter - 2, 1)
+                    received = calendar.nth_working_day(first, 13 if late else 6)
+                    if received > today:
+                        continue
+                    _row, made = Prepayment.objects.get_or_create(budget=budget, quarter=quarter, defaults={
+                        "amount": (budget.amount / 4).quantize(Decimal("0.01")), "received_on": received})
+                    stats["prepayments"] += made
+    return stats

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from finance import views
+
+app_name = "finance"
+urlpatterns = [
+    path("insurance/", views.insurance, name="insurance"),
+    path("alliances/<int:alliance_pk>/insurance-budget/", views.budget_save, name="budget_save"),
+    path("insurance-budgets/<int:budget_pk>/prepayments/", views.prepayment_save, name="prepayment_save"),
+    path("regions/<int:region_pk>/settlement-rule/", views.rule_save, name="rule_save"),
+    path("regions/<int:region_pk>/calendar/", views.calendar, name="calendar"),
+    path("calendar-days/<int:calendar_day_pk>/delete/", views.calendar_day_delete, name="calendar_day_delete"),
+]
