@@ -236,3 +236,44 @@ def county_settlements(county: Region, year: int, rule) -> list[AllianceSettleme
         result.append(AllianceSettlement(budget, settlement, [MemberLine(i, actual_by[i], parts.get(i, ZERO))
                                                               for i in institutions], months))
     return result
+
+
+# The county's fund, month by month (县域医保结算月报) ---------------------------------------------
+
+@dataclass
+class FundMonth:
+    period: Period
+    total: Decimal | None
+    in_county: Decimal | None
+
+    @property
+    def out_of_county(self) -> Decimal | None:
+        if self.total is None or self.in_county is None:
+            return None
+        return self.total - self.in_county
+
+    @property
+    def in_county_rate(self) -> Decimal | None:
+        if not self.total or self.in_county is None:
+            return None
+        return fen(self.in_county / self.total * HUNDRED)
+
+
+def county_fund(county: Region, year: int) -> tuple[list[FundMonth], FundMonth]:
+    """The fund's spending in and out of the county for each month of ``year`` filed by the county
+    (FUND_TOTAL, FUND_IN_COUNTY), and the year to date. One query."""
+    values: dict[tuple[str, str], Decimal] = {}
+    for period, code, value in (DataValue.objects.filter(
+            county=county, institution__isnull=True, counted=True, element__county__isnull=True,
+            element__code__in=("FUND_TOTAL", "FUND_IN_COUNTY"), period_start__year=year,
+            period__regex=r"^\d{4}-\d{2}$").values_list("period", "element__code", "value")):
+        values[(period, code)] = fen(value) if value is not None else None
+    months = []
+    for index in range(1, 13):
+        period = Period.month(year, index)
+        months.append(FundMonth(period, values.get((str(period), "FUND_TOTAL")),
+                                values.get((str(period), "FUND_IN_COUNTY"))))
+    filed = [m for m in months if m.total is not None and m.in_county is not None]
+    total = FundMonth(Period.of_year(year), sum((m.total for m in filed), ZERO) if filed else None,
+                      sum((m.in_county for m in filed), ZERO) if filed else None)
+    return months, total

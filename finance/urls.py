@@ -5,6 +5,7 @@ from finance import views
 app_name = "finance"
 urlpatterns = [
     path("insurance/", views.insurance, name="insurance"),
+    path("insurance/export.xlsx", views.insurance_xlsx, name="insurance_xlsx"),
     path("alliances/<int:alliance_pk>/insurance-budget/", views.budget_save, name="budget_save"),
     path("insurance-budgets/<int:budget_pk>/prepayments/", views.prepayment_save, name="prepayment_save"),
     path("regions/<int:region_pk>/settlement-rule/", views.rule_save, name="rule_save"),

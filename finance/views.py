@@ -9,6 +9,7 @@ Another county's records are a 404. Constant queries whatever the number of alli
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -28,6 +29,7 @@ from django.views.decorators.http import require_POST
 from alliances import scoping
 from alliances.models import Alliance, Region
 from alliances.scoping import CHANGE
+from finance.exports import settlement_filename, settlement_title, settlement_xlsx
 from finance.insurance import (
     HUNDRED,
     LATE,
@@ -35,6 +37,7 @@ from finance.insurance import (
     ON_TIME,
     OVERDUE,
     calendar_for,
+    county_fund,
     county_settlements,
     fen,
     parse_bands,
@@ -42,7 +45,7 @@ from finance.insurance import (
 )
 from finance.models import CalendarDay, InsuranceBudget, Prepayment, SettlementRule
 from tasks.status import local_date
-from tasks.views.common import request_now
+from tasks.views.common import request_now, xlsx_response
 
 FIRST_YEAR = 2000
 STATE_LABELS = {ON_TIME: gettext_lazy("In time"), LATE: gettext_lazy("Arrived late"),
@@ -105,8 +108,22 @@ def _bands_text(bands) -> str:
     return ", ".join(f"{b[0]}:{b[1]}" for b in bands or [])
 
 
-@login_required
-def insurance(request):
+@dataclass
+class InsurancePage:
+    county: Region
+    counties: list[Region]
+    year: int
+    whole_county: bool
+    can_change: bool
+    rule: SettlementRule | None
+    points: Decimal
+    cards: list[dict]
+    final: bool
+
+
+def _insurance_page(request) -> InsurancePage:
+    """The county, year and alliance cards the request asks for and the user may see. 404 for a
+    user without a county or an alliance."""
     today = local_date(request_now(request))
     counties = _visible_counties(request.user)
     if not counties:
@@ -120,7 +137,6 @@ def insurance(request):
     if not whole_county:
         alliances = alliances.filter(pk__in=scope.view_alliances)
     alliances = list(alliances)
-    can_change = scope.can_change_county(county.pk)
     rule = SettlementRule.objects.filter(county=county, year=year).first()
     calendar = calendar_for(county, [year])
     settlements = {s.budget.alliance_id: s for s in county_settlements(county, year, rule)}
@@ -140,16 +156,37 @@ def insurance(request):
             elapsed = fen(Decimal(found.months) * HUNDRED / 12)
             spent = fen(found.settlement.actual / budget.amount * HUNDRED)
             card.update(lines=lines, elapsed=elapsed, spent=spent, run_ahead=spent - elapsed > points,
-                        final=year < today.year, warnings=sum(1 for line in lines if line.warning))
+                        warnings=sum(1 for line in lines if line.warning))
         cards.append(card)
+    return InsurancePage(county, counties, year, whole_county, scope.can_change_county(county.pk), rule, points,
+                         cards, year < today.year)
+
+
+@login_required
+def insurance(request):
+    data = _insurance_page(request)
+    today = local_date(request_now(request))
+    fund_months, fund_total = county_fund(data.county, data.year) if data.whole_county else ([], None)
+    rule = data.rule
     return render(request, "finance/insurance.html", {
-        "county": county, "counties": counties, "year": year, "years": list(range(today.year + 1, today.year - 5, -1)),
-        "cards": cards, "rule": rule, "points": points, "can_change": can_change,
+        **data.__dict__, "years": list(range(today.year + 1, today.year - 5, -1)),
+        "fund_months": [m for m in fund_months if m.total is not None], "fund_total": fund_total,
         "rule_form": RuleForm(initial={"surplus_retained": rule.surplus_retained if rule else 100,
                                        "bands": _bands_text(rule.bands) if rule else "5:70, 10:50",
-                                       "warning_points": points}),
-        "calendar_url": reverse("finance:calendar", kwargs={"region_pk": county.pk}),
+                                       "warning_points": data.points}),
+        "calendar_url": reverse("finance:calendar", kwargs={"region_pk": data.county.pk}),
+        "export_url": f"{reverse('finance:insurance_xlsx')}?county={data.county.pk}&year={data.year}",
     })
+
+
+@login_required
+def insurance_xlsx(request):
+    data = _insurance_page(request)
+    rows = [(card["settlement"], card["lines"]) for card in data.cards if card["settlement"] is not None]
+    title = settlement_title(data.county.name, data.year, data.final)
+    today = local_date(request_now(request))
+    return xlsx_response(settlement_xlsx(county_name=data.county.name, year=data.year, final=data.final, rows=rows,
+                                         on=today), settlement_filename(title, today))
 
 
 def _back(county: Region, year: int) -> str:

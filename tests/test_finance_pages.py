@@ -153,3 +153,41 @@ def test_query_counts_do_not_grow_with_alliances(money, as_user):
         budget = InsuranceBudget.objects.create(alliance=alliance, year=2025, amount=Decimal("500000"))
         Prepayment.objects.create(budget=budget, quarter=1, amount=Decimal("1"), received_on=date(2025, 1, 9))
     assert count() == before
+
+
+def test_the_county_fund_in_and_out_of_the_county(money, as_user):
+    form = {f.code: f for f in install_forms(money.yn)}["COUNTY_INSURANCE"]
+    file_values(form, None, Period.month(2025, 1), {"FUND_TOTAL": 5000000, "FUND_IN_COUNTY": 4000000})
+    file_values(form, None, Period.month(2025, 2), {"FUND_TOTAL": 4000000, "FUND_IN_COUNTY": 3400000})
+    text = page(as_user(money.bureau)).content.decode()
+    assert "2025年1月" in text and "1,000,000.00" in text and "80.00%" in text and "85.00%" in text
+    assert "9,000,000.00" in text and "7,400,000.00" in text and "1,600,000.00" in text and "82.22%" in text
+    assert "参保人医保基金支出（县域内外）" in text
+    assert "2025年1月" not in page(as_user(money.alliance_admin)).content.decode()  # the county's, not an alliance's
+
+
+def test_the_settlement_table_exports_in_the_official_layout(money, as_user):
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    InsuranceBudget.objects.create(alliance=money.alliance_b, year=2025, amount=Decimal("100"))
+    with time_machine.travel(NOV_2025, tick=False):
+        response = as_user(money.bureau).get("/finance/insurance/export.xlsx", {"county": money.yn.pk, "year": 2025})
+    assert response.status_code == 200
+    ws = load_workbook(BytesIO(response.content)).active
+    assert ws["A1"].value == "郁南县2025年医共体医保总额预算执行与结算测算表"
+    assert ws["A2"].value == "填报单位：郁南县卫生健康局"
+    assert ws["D3"].value == "季度预拨款（到账日期）" and [ws.cell(row=4, column=c).value for c in range(4, 8)] == [
+        "Q1", "Q2", "Q3", "Q4"]
+    rows = [[c.value for c in row] for row in ws.iter_rows(min_row=5, max_row=ws.max_row)]
+    first = next(r for r in rows if r[0] == "第一医共体")
+    assert first[2] == "1,200,000.00" and first[3] == "300,000.00（01-10）" and first[6] is None  # Q4 not arrived
+    assert first[7:12] == ["990,000.00", "82.50%", "210,000.00", "168,000.00", "42,000.00"]
+    hospital = next(r for r in rows if r[1] == "县人民医院")
+    assert hospital[7] == "720,000.00" and hospital[12] == "122,181.82"
+    third = next(r for r in rows if r[0] == "第三医共体")
+    assert third[9:12] == ["100.00", "80.00", "20.00"]  # nothing paid yet: the whole budget a surplus, 80 % kept
+    assert any(str(v).startswith("审核人") for r in rows for v in r if v)
+    outsider = as_user(money.outsider).get("/finance/insurance/export.xlsx", {"county": money.yn.pk, "year": 2025})
+    assert "郁南县" not in load_workbook(BytesIO(outsider.content)).active["A1"].value

@@ -1,0 +1,69 @@
+"""The 医保总额预算执行与结算表 of a county and year as .xlsx, in the official layout of the other
+tables (``reports.xlsx``: title, 填报单位 / date, merged group headers, 填报单位 / 审核人 / 日期 footer):
+one row per member under its alliance's row, the four prepayments, the payments, and the
+settlement."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from alliances.exports import OFFICIAL_LANGUAGE
+from finance.insurance import HUNDRED, AllianceSettlement, PrepaymentLine, fen
+from reports import xlsx
+from tasks.exports import _safe_filename
+
+
+def settlement_title(county_name: str, year: int, final: bool) -> str:
+    with translation.override(OFFICIAL_LANGUAGE):
+        if final:
+            return _("%(county)s%(year)s年医共体医保总额预算执行与结算表") % {"county": county_name, "year": year}
+        return _("%(county)s%(year)s年医共体医保总额预算执行与结算测算表") % {"county": county_name, "year": year}
+
+
+def settlement_filename(title: str, on: date) -> str:
+    return f"{_safe_filename(title)}_{on:%Y%m%d}.xlsx"
+
+
+def _prepaid(line: PrepaymentLine | None) -> str:
+    if line is None or line.amount is None:
+        return ""
+    return f"{line.amount:,.2f}（{line.received_on:%m-%d}）" if line.received_on else f"{line.amount:,.2f}"
+
+
+def settlement_xlsx(*, county_name: str, year: int, final: bool, rows: list[tuple[AllianceSettlement, list]],
+                    on: date) -> bytes:
+    """``rows``: each alliance's settlement with its four prepayment lines."""
+    with translation.override(OFFICIAL_LANGUAGE):
+        prepay = _("季度预拨款（到账日期）")
+        settle_group = _("结算")
+        columns = [xlsx.Column(_("医共体"), 22, text=True), xlsx.Column(_("成员单位"), 24, text=True),
+                   xlsx.Column(_("总额预算（元）"), 16)]
+        columns += [xlsx.Column(f"Q{q}", 18, group=prepay) for q in range(1, 5)]
+        columns += [xlsx.Column(_("已支付（元）"), 16), xlsx.Column(_("占预算%"), 9),
+                    xlsx.Column(_("结余（+）/超支（−）"), 16, group=settle_group),
+                    xlsx.Column(_("留用/基金分担"), 16, group=settle_group),
+                    xlsx.Column(_("医共体承担/返还基金"), 16, group=settle_group),
+                    xlsx.Column(_("成员分摊"), 14, group=settle_group)]
+        table_rows: list = []
+        for found, lines in rows:
+            s = found.settlement
+            by_quarter = {line.quarter: line for line in lines}
+            difference = s.surplus if s.surplus else -s.overspend
+            kept_or_fund = s.retained if s.surplus else s.fund_share
+            other = s.returned if s.surplus else s.alliance_share
+            table_rows.append([found.budget.alliance.name, _("（医共体合计）"), f"{s.budget:,.2f}",
+                               *(_prepaid(by_quarter.get(q)) for q in range(1, 5)), f"{s.actual:,.2f}",
+                               f"{s.rate}%" if s.rate is not None else "", f"{difference:,.2f}",
+                               f"{kept_or_fund:,.2f}", f"{other:,.2f}", ""])
+            for member in found.members:
+                rate = fen(member.actual / s.actual * HUNDRED) if s.actual else None
+                table_rows.append(["", member.institution.name, "", "", "", "", "", f"{member.actual:,.2f}",
+                                   f"{rate}%" if rate is not None else "", "", "", "", f"{member.share:,.2f}"])
+        table = xlsx.Table(sheet=_("医保总额"), title=settlement_title(county_name, year, final), columns=columns,
+                           rows=table_rows,
+                           note=_("占预算%：医共体行为已支付占总额预算，成员行为占医共体已支付。成员分摊：结余为留用部分、"
+                                  "超支为医共体承担部分（负数）按已支付比例分摊。"))
+        return xlsx.workbook([table], unit=_("%(county)s卫生健康局") % {"county": county_name}, on=on)
