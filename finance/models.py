@@ -124,3 +124,27 @@ class SettlementRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.county} {self.year}"
+
+
+class AmountChange(models.Model):
+    """Who changed which amount or date of the finance records, when, from what to what: the audit of
+    budgets, prepayments and settlement rules (filed values have theirs in the filing pipeline)."""
+
+    county = models.ForeignKey(Region, verbose_name=_("county"), on_delete=models.CASCADE, related_name="+")
+    year = models.PositiveSmallIntegerField(_("year"))
+    record = models.CharField(_("record"), max_length=120, help_text=_("e.g. 第一医共体 2025 总额预算"))
+    field = models.CharField(_("field"), max_length=60)
+    old = models.CharField(_("old value"), max_length=200, blank=True)
+    new = models.CharField(_("new value"), max_length=200, blank=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("changed by"), null=True, blank=True,
+                             on_delete=models.SET_NULL, related_name="+")
+    at = models.DateTimeField(_("changed at"))
+
+    class Meta:
+        verbose_name = _("finance change")
+        verbose_name_plural = _("finance changes")
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["county", "year", "-at"], name="finance_change_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.record} {self.field}: {self.old} → {self.new}"

@@ -29,6 +29,7 @@ from django.views.decorators.http import require_POST
 from alliances import scoping
 from alliances.models import Alliance, Region
 from alliances.scoping import CHANGE
+from finance import services
 from finance.exports import settlement_filename, settlement_title, settlement_xlsx
 from finance.insurance import (
     HUNDRED,
@@ -43,7 +44,7 @@ from finance.insurance import (
     parse_bands,
     prepayment_lines,
 )
-from finance.models import CalendarDay, InsuranceBudget, Prepayment, SettlementRule
+from finance.models import AmountChange, CalendarDay, InsuranceBudget, Prepayment, SettlementRule
 from tasks.status import local_date
 from tasks.views.common import request_now, xlsx_response
 
@@ -175,6 +176,8 @@ def insurance(request):
                                        "bands": _bands_text(rule.bands) if rule else "5:70, 10:50",
                                        "warning_points": data.points}),
         "calendar_url": reverse("finance:calendar", kwargs={"region_pk": data.county.pk}),
+        "changes": list(AmountChange.objects.filter(county=data.county, year=data.year).select_related("user")[:30])
+        if data.whole_county else [],
         "export_url": f"{reverse('finance:insurance_xlsx')}?county={data.county.pk}&year={data.year}",
     })
 
@@ -205,9 +208,8 @@ def budget_save(request, alliance_pk):
         messages.error(request, _("%(alliance)s, %(year)s: nothing saved — %(errors)s") % {
             "alliance": alliance.name, "year": year, "errors": _errors_text(form)})
         return redirect(_back(alliance.county, year))
-    InsuranceBudget.objects.update_or_create(
-        alliance=alliance, year=year, defaults={"amount": form.cleaned_data["amount"], "note": form.cleaned_data["note"],
-                                               "updated_by": request.user})
+    services.budget_save(alliance=alliance, year=year, amount=form.cleaned_data["amount"],
+                         note=form.cleaned_data["note"], user=request.user, now=request_now(request))
     messages.success(request, _("Saved."))
     return redirect(_back(alliance.county, year))
 
@@ -229,8 +231,8 @@ def prepayment_save(request, budget_pk):
             "alliance": budget.alliance.name, "quarter": form.cleaned_data["quarter"], "day": received,
             "year": budget.year})
         return redirect(_back(budget.alliance.county, budget.year))
-    Prepayment.objects.update_or_create(budget=budget, quarter=form.cleaned_data["quarter"], defaults={
-        "amount": form.cleaned_data["amount"], "received_on": received})
+    services.prepayment_save(budget=budget, quarter=form.cleaned_data["quarter"], amount=form.cleaned_data["amount"],
+                             received_on=received, user=request.user, now=request_now(request))
     messages.success(request, _("Saved."))
     return redirect(_back(budget.alliance.county, budget.year))
 
@@ -247,7 +249,7 @@ def rule_save(request, region_pk):
         messages.error(request, _("Settlement rule %(year)s: nothing saved — %(errors)s") % {
             "year": year, "errors": _errors_text(form)})
         return redirect(_back(county, year))
-    SettlementRule.objects.update_or_create(county=county, year=year, defaults=form.cleaned_data)
+    services.rule_save(county=county, year=year, values=form.cleaned_data, user=request.user, now=request_now(request))
     messages.success(request, _("Saved."))
     return redirect(_back(county, year))
 

@@ -14,7 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from core.periods import Period
-from finance.models import CalendarDay, InsuranceBudget, Prepayment, SettlementRule
+from finance.models import AmountChange, CalendarDay, InsuranceBudget, Prepayment, SettlementRule
 from indicators.catalog import install_catalog, install_forms
 from tests.factories import AllianceFactory, InstitutionFactory, MembershipFactory
 from tests.test_indicators_engine import file_values
@@ -112,6 +112,15 @@ def test_the_bureau_records_a_budget_a_late_prepayment_and_the_rule(money, as_us
     text = page(client).content.decode()
     assert "到账逾期（2个工作日）" in text and "支出快于时间进度" not in text  # 7.5 points ahead < 10
     assert "126,000" in text  # 60 % of the 210,000 surplus
+    changes = {(c.record, c.field): (c.old, c.new, c.user) for c in AmountChange.objects.all()}
+    assert changes[("第三医共体 2025年 总额预算", "总额预算（元）")] == ("", "800,000.50", money.bureau)
+    assert changes[("第一医共体 2025年 第4季度预拨款", "到账日期")] == ("", "2025-10-23", money.bureau)
+    assert changes[("2025年结算规则", "结余留用比例（%）")] == ("80.00", "60.00", money.bureau)
+    assert len(changes) == 6  # budget amount; prepayment amount and date; the rule's three fields
+    assert "本年修改记录" in text and "2025-10-23" in text
+    with time_machine.travel(NOV_2025, tick=False):  # the same figures again: nothing to record
+        client.post(f"/finance/alliances/{money.alliance_b.pk}/insurance-budget/", {"year": 2025, "amount": "800000.50"})
+    assert AmountChange.objects.count() == 6
 
 
 def test_the_calendar_page(money, as_user):
