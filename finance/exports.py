@@ -67,3 +67,34 @@ def settlement_xlsx(*, county_name: str, year: int, final: bool, rows: list[tupl
                            note=_("占预算%：医共体行为已支付占总额预算，成员行为占医共体已支付。成员分摊：结余为留用部分、"
                                   "超支为医共体承担部分（负数）按已支付比例分摊。"))
         return xlsx.workbook([table], unit=_("%(county)s卫生健康局") % {"county": county_name}, on=on)
+
+
+def budget_title(budget) -> str:
+    with translation.override(OFFICIAL_LANGUAGE):
+        return _("%(alliance)s%(year)s年预算表（%(kind)s第%(n)s版，%(state)s）") % {
+            "alliance": budget.alliance.name, "year": budget.year, "kind": budget.get_kind_display(),
+            "n": budget.number, "state": budget.get_state_display()}
+
+
+def budget_filename(budget, on: date) -> str:
+    return f"{_safe_filename(budget_title(budget))}_{on:%Y%m%d}.xlsx"
+
+
+def _yuan(value) -> str:
+    return "" if value is None else f"{value:,.2f}"
+
+
+def budget_xlsx(grid, *, on: date) -> bytes:
+    """The grid as the official table: lines down; 医共体合计, each member, 成员合计 and 差额 across."""
+    with translation.override(OFFICIAL_LANGUAGE):
+        members_group = _("成员单位预算（元）")
+        columns = [xlsx.Column(_("预算项目"), 22, text=True), xlsx.Column(_("医共体合计（元）"), 16)]
+        columns += [xlsx.Column(m.name, 16, group=members_group) for m in grid.members]
+        columns += [xlsx.Column(_("成员合计（元）"), 16), xlsx.Column(_("差额（元）"), 14)]
+        rows = [[str(r["line"].label), _yuan(r["total"]), *(_yuan(v) for v in r["members"]), _yuan(r["sum"]),
+                 _yuan(r["difference"])] for r in grid.rows()]
+        rows += [[str(r["label"]), _yuan(r["total"]), *(_yuan(v) for v in r["members"]), "", ""]
+                 for r in grid.side_rows()]
+        table = xlsx.Table(sheet=_("预算表"), title=budget_title(grid.budget), columns=columns, rows=rows,
+                           note=_("差额 = 医共体合计 − 成员合计；“其中”项为医疗收入的组成部分，不重复计入收入合计。"))
+        return xlsx.workbook([table], unit=grid.budget.alliance.name, on=on)

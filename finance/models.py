@@ -148,3 +148,67 @@ class AmountChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.record} {self.field}: {self.old} → {self.new}"
+
+
+class Budget(models.Model):
+    """An alliance's budget (统一预算) for a year, by line, as a total and each member's sub-budget.
+    Versions: the original, then adjusted ones; each is drafted, then approved by the bureau."""
+
+    class Kind(models.TextChoices):
+        ORIGINAL = "original", _("Original")
+        ADJUSTED = "adjusted", _("Adjusted")
+
+    class State(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        APPROVED = "approved", _("Approved")
+
+    alliance = models.ForeignKey(Alliance, verbose_name=_("alliance"), on_delete=models.PROTECT, related_name="budgets")
+    county = models.ForeignKey(Region, verbose_name=_("county"), on_delete=models.PROTECT, related_name="+",
+                               editable=False)
+    year = models.PositiveSmallIntegerField(_("year"))
+    number = models.PositiveSmallIntegerField(_("version"))
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.ORIGINAL)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.DRAFT)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("created at"))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("approved by"), null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        verbose_name = _("budget")
+        verbose_name_plural = _("budgets")
+        ordering = ["-year", "alliance_id", "-number"]
+        constraints = [models.UniqueConstraint(fields=["alliance", "year", "number"], name="budget_version_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.alliance} {self.year} v{self.number}"
+
+    def save(self, *args, **kwargs):
+        self.county_id = self.alliance.county_id
+        super().save(*args, **kwargs)
+
+
+class BudgetAmount(models.Model):
+    """One line of a budget: the alliance's total (no institution) or a member's sub-budget."""
+
+    budget = models.ForeignKey(Budget, verbose_name=_("budget"), on_delete=models.CASCADE, related_name="amounts")
+    institution = models.ForeignKey("alliances.Institution", verbose_name=_("member"), null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="+")
+    line = models.CharField(_("line"), max_length=30)
+    amount = models.DecimalField(_("amount (yuan)"), **MONEY, validators=[MinValueValidator(Decimal(0))])
+
+    class Meta:
+        verbose_name = _("budget amount")
+        verbose_name_plural = _("budget amounts")
+        constraints = [
+            models.UniqueConstraint(fields=["budget", "line"], condition=Q(institution__isnull=True),
+                                    name="budget_total_line_once"),
+            models.UniqueConstraint(fields=["budget", "institution", "line"], condition=Q(institution__isnull=False),
+                                    name="budget_member_line_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.budget} {self.line} {self.amount}"

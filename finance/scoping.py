@@ -9,7 +9,7 @@ from django.db.models import Q, QuerySet
 
 from alliances import scoping
 from alliances.scoping import CHANGE, Scope
-from finance.models import CalendarDay, InsuranceBudget, Prepayment, SettlementRule
+from finance.models import Budget, CalendarDay, InsuranceBudget, Prepayment, SettlementRule
 
 
 def _counties(scope: Scope, action) -> set[int]:
@@ -44,3 +44,14 @@ def _rules(scope: Scope, action) -> QuerySet[SettlementRule]:
     if scope.everything:
         return SettlementRule.objects.all()
     return SettlementRule.objects.filter(county_id__in=_counties(scope, action))
+
+
+@scoping.register(Budget)
+def _line_budgets(scope: Scope, action) -> QuerySet[Budget]:
+    """The county's bureau and the alliance's office change a budget (a draft); the bureau alone
+    approves (``finance.budget_views``)."""
+    if scope.everything:
+        return Budget.objects.all()
+    if action == CHANGE:
+        return Budget.objects.filter(Q(county_id__in=scope.change_counties) | Q(alliance_id__in=scope.change_alliances))
+    return Budget.objects.filter(Q(county_id__in=scope.view_counties) | Q(alliance_id__in=scope.view_alliances))

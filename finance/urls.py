@@ -1,14 +1,19 @@
 from django.urls import path
 
-from finance import views
+from finance import budget_views, views
 
 app_name = "finance"
 urlpatterns = [
     path("insurance/", views.insurance, name="insurance"),
     path("insurance/export.xlsx", views.insurance_xlsx, name="insurance_xlsx"),
     path("alliances/<int:alliance_pk>/insurance-budget/", views.budget_save, name="budget_save"),
-    path("insurance-budgets/<int:budget_pk>/prepayments/", views.prepayment_save, name="prepayment_save"),
+    path("insurance-budgets/<int:insurance_budget_pk>/prepayments/", views.prepayment_save, name="prepayment_save"),
     path("regions/<int:region_pk>/settlement-rule/", views.rule_save, name="rule_save"),
     path("regions/<int:region_pk>/calendar/", views.calendar, name="calendar"),
     path("calendar-days/<int:calendar_day_pk>/delete/", views.calendar_day_delete, name="calendar_day_delete"),
+    path("budgets/", budget_views.budget_list, name="budget_list"),
+    path("alliances/<int:alliance_pk>/budgets/new/", budget_views.budget_new, name="budget_new"),
+    path("budgets/<int:budget_pk>/", budget_views.budget_detail, name="budget_detail"),
+    path("budgets/<int:budget_pk>/approve/", budget_views.budget_approve, name="budget_approve"),
+    path("budgets/<int:budget_pk>/export.xlsx", budget_views.budget_export, name="budget_export"),
 ]

@@ -216,8 +216,8 @@ def budget_save(request, alliance_pk):
 
 @login_required
 @require_POST
-def prepayment_save(request, budget_pk):
-    budget = scoping.get_for_user(request.user, InsuranceBudget, budget_pk, action=CHANGE)
+def prepayment_save(request, insurance_budget_pk):
+    budget = scoping.get_for_user(request.user, InsuranceBudget, insurance_budget_pk, action=CHANGE)
     form = PrepaymentForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("%(alliance)s, prepayment of quarter %(quarter)s: nothing saved — %(errors)s") % {

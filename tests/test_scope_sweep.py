@@ -15,7 +15,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from alliances.models import Alliance, AllianceMembership, Institution, JointOffice, Region
 from alliances.services import joint_office_create
-from finance.models import CalendarDay, InsuranceBudget
+from finance.models import Budget, CalendarDay, InsuranceBudget
 from indicators.models import DataElement, EvaluationRun, Filing, Indicator, ReportForm
 from reports.models import Delivery, Report, ReportVersion
 from tasks.models import Assignment as TaskAssignment
@@ -54,7 +54,8 @@ KWARG_MODELS = {
     "scheduled_report_pk": Report,
     "version_pk": ReportVersion,
     "delivery_pk": Delivery,
-    "budget_pk": InsuranceBudget,
+    "insurance_budget_pk": InsuranceBudget,
+    "budget_pk": Budget,
     "calendar_day_pk": CalendarDay,
 }
 MISSING_PK = 987_654_321
@@ -136,6 +137,8 @@ def foreign_objects(ledger_world):
         **filing_objects,
         **_report_objects(world),
         InsuranceBudget: InsuranceBudget.objects.create(alliance=world.alliance_a, year=2026, amount=1000000),
+        Budget: Budget.objects.create(alliance=world.alliance_a, year=2026, number=1, created_at=world.now,
+                                      note="郁南县预算"),
         CalendarDay: CalendarDay.objects.create(county=world.yn, day=date(2026, 6, 2), kind="holiday",
                                                 name="郁南县自定义假日"),
         Region: world.yn,

@@ -1,0 +1,132 @@
+"""Budget pages: the alliances' budgets of a year with their versions; one budget as a grid — lines
+down, the alliance's total, each member's sub-budget, the sum of the sub-budgets and the
+difference across — entered by the alliance office or the bureau while a draft, approved by the
+bureau; a new (adjusted) version copies the approved one; .xlsx export in the official layout."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from alliances import scoping
+from alliances.models import Alliance
+from finance import budgets
+from finance.exports import budget_filename, budget_xlsx
+from finance.models import Budget
+from finance.views import _visible_counties, _year
+from tasks.status import local_date
+from tasks.views.common import request_now, xlsx_response
+
+
+def _can_edit(user, alliance: Alliance) -> bool:
+    scope = scoping.scope_of(user)
+    return scope.can_change_county(alliance.county_id) or alliance.pk in scope.change_alliances
+
+
+@login_required
+def budget_list(request):
+    today = local_date(request_now(request))
+    counties = _visible_counties(request.user)
+    if not counties:
+        raise Http404(_("Not found."))
+    wanted = request.GET.get("county")
+    county = next((c for c in counties if str(c.pk) == wanted), counties[0])
+    year = _year(request.GET.get("year"), today)
+    scope = scoping.scope_of(request.user)
+    alliances = Alliance.objects.filter(county=county, is_active=True).order_by("pk")
+    if not (scope.everything or county.pk in scope.view_counties):
+        alliances = alliances.filter(pk__in=scope.view_alliances)
+    alliances = list(alliances)
+    versions: dict[int, list[Budget]] = {}
+    for budget in Budget.objects.filter(alliance__in=alliances, year=year).select_related("approved_by") \
+            .order_by("alliance_id", "-number"):
+        versions.setdefault(budget.alliance_id, []).append(budget)
+    rows = [{"alliance": a, "versions": versions.get(a.pk, []), "can_edit": _can_edit(request.user, a)}
+            for a in alliances]
+    return render(request, "finance/budget_list.html", {
+        "county": county, "counties": counties, "year": year, "rows": rows,
+        "years": list(range(today.year + 1, today.year - 5, -1))})
+
+
+@login_required
+@require_POST
+def budget_new(request, alliance_pk):
+    alliance = scoping.get_for_user(request.user, Alliance, alliance_pk)
+    if not _can_edit(request.user, alliance):
+        raise PermissionDenied(_("Only the alliance office or the county bureau drafts a budget."))
+    year = _year(request.POST.get("year"), local_date(request_now(request)))
+    try:
+        budget = budgets.new_version(alliance, year, user=request.user, now=request_now(request))
+    except ValidationError as exc:
+        messages.error(request, "；".join(exc.messages))
+        return redirect(f"{reverse('finance:budget_list')}?county={alliance.county_id}&year={year}")
+    return redirect("finance:budget_detail", budget_pk=budget.pk)
+
+
+def _budget(request, budget_pk) -> Budget:
+    qs = scoping.queryset_for(request.user, Budget).select_related("alliance", "county", "approved_by", "created_by")
+    return scoping.get_for_user(request.user, Budget, budget_pk, queryset=qs)
+
+
+@login_required
+def budget_detail(request, budget_pk):
+    budget = _budget(request, budget_pk)
+    can_edit = budget.state == Budget.State.DRAFT and _can_edit(request.user, budget.alliance)
+    errors, posted = [], {}
+    if request.method == "POST":
+        if not can_edit:
+            raise PermissionDenied(_("This budget cannot be changed by you now."))
+        members = budgets.members_of(budget.alliance, budget.year)
+        columns = [budgets.TOTAL] + [m.pk for m in members]
+        entries = {(line.code, column): request.POST.get(f"a_{line.code}_{column}", "")
+                   for line in budgets.LINES for column in columns}
+        errors = budgets.save_amounts(budget, entries, user=request.user, now=request_now(request))
+        if not errors:
+            messages.success(request, _("Saved."))
+            return redirect("finance:budget_detail", budget_pk=budget.pk)
+        posted = {f"a_{line}_{column}": text for (line, column), text in entries.items()}
+    grid = budgets.grid(budget)
+    columns = [(budgets.TOTAL, _("Alliance total"))] + [(m.pk, m.name) for m in grid.members]
+    rows = []
+    for row in grid.rows():
+        values = [row["total"], *row["members"]]
+        cells = []
+        for (column, label), value in zip(columns, values, strict=True):
+            name = f"a_{row['line'].code}_{column}"
+            shown = posted.get(name, "") if posted else ("" if value is None else str(value))
+            cells.append({"name": name, "label": f"{row['line'].label} {label}", "value": value, "input": shown})
+        rows.append({**row, "cells": cells})
+    return render(request, "finance/budget_detail.html", {
+        "budget": budget, "grid": grid, "rows": rows, "side_rows": grid.side_rows(), "can_edit": can_edit,
+        "can_approve": budget.state == Budget.State.DRAFT
+        and scoping.scope_of(request.user).can_change_county(budget.county_id),
+        "errors": errors,
+        "other_versions": list(Budget.objects.filter(alliance=budget.alliance, year=budget.year)
+                               .exclude(pk=budget.pk).order_by("-number")),
+    }, status=400 if errors else 200)
+
+
+@login_required
+@require_POST
+def budget_approve(request, budget_pk):
+    budget = _budget(request, budget_pk)
+    if not scoping.scope_of(request.user).can_change_county(budget.county_id):
+        raise PermissionDenied(_("Only the county health bureau approves a budget."))
+    if budgets.approve(budget, user=request.user, now=request_now(request)):
+        messages.success(request, _("Approved."))
+    else:
+        messages.error(request, _("This budget is approved already."))
+    return redirect("finance:budget_detail", budget_pk=budget.pk)
+
+
+@login_required
+def budget_export(request, budget_pk):
+    budget = _budget(request, budget_pk)
+    today = local_date(request_now(request))
+    return xlsx_response(budget_xlsx(budgets.grid(budget), on=today), budget_filename(budget, today))

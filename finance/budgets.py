@@ -1,0 +1,197 @@
+"""Budgets by line (统一预算, seed 000 item 7, seed 001 统一财务管理): the lines, a budget's grid (the
+alliance's total and each member's sub-budget by line, with the sum of the sub-budgets and the
+difference from the total shown, never hidden), entering amounts (all or nothing, errors named by
+member and line), versions (original, then adjusted copies) and the bureau's approval.
+
+Amounts are Decimal yuan with two places; "of which" lines (药品, 卫生材料, 检查, 化验, 医疗服务) are
+parts of 医疗收入 and are not added again into the totals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from alliances.models import Alliance, AllianceMembership, Institution
+from finance.models import AmountChange, Budget, BudgetAmount
+
+ZERO = Decimal(0)
+FEN = Decimal("0.01")
+INCOME, EXPENSE = "income", "expense"
+
+
+@dataclass(frozen=True)
+class Line:
+    code: str
+    label: object
+    side: str
+    part_of: str = ""  # an "of which" line of this one
+    element: str = ""  # the filed data element of its execution, where one exists
+
+
+LINES = [
+    Line("MED", gettext_lazy("医疗收入"), INCOME, element="MED_REVENUE"),
+    Line("DRUG", gettext_lazy("其中：药品收入"), INCOME, part_of="MED", element="DRUG_REVENUE"),
+    Line("MATERIAL", gettext_lazy("其中：卫生材料收入"), INCOME, part_of="MED", element="CONSUMABLE_REVENUE"),
+    Line("EXAM", gettext_lazy("其中：检查收入"), INCOME, part_of="MED", element="EXAM_REVENUE"),
+    Line("LAB", gettext_lazy("其中：化验收入"), INCOME, part_of="MED", element="LAB_REVENUE"),
+    Line("SERVICE", gettext_lazy("其中：医疗服务收入"), INCOME, part_of="MED"),
+    Line("FISCAL", gettext_lazy("财政补助收入"), INCOME, element="FISCAL_REVENUE"),
+    Line("OTHER_INCOME", gettext_lazy("其他收入"), INCOME),
+    Line("PERSONNEL", gettext_lazy("人员经费"), EXPENSE, element="PERSONNEL_EXPENSE"),
+    Line("DRUGS_MATERIALS", gettext_lazy("药品耗材"), EXPENSE),
+    Line("EQUIPMENT", gettext_lazy("设备购置"), EXPENSE),
+    Line("CONSTRUCTION", gettext_lazy("基本建设"), EXPENSE),
+    Line("IT", gettext_lazy("信息化建设"), EXPENSE),
+    Line("PUBLIC_HEALTH", gettext_lazy("公共卫生"), EXPENSE),
+    Line("OTHER_EXPENSE", gettext_lazy("其他支出"), EXPENSE),
+]
+LINE_BY_CODE = {line.code: line for line in LINES}
+TOTAL = "total"  # the column key of the alliance's total
+
+
+def members_of(alliance: Alliance, year: int) -> list[Institution]:
+    """The alliance's members on the year's last day, the lead first (one query)."""
+    return [m.institution for m in AllianceMembership.objects.on(date(year, 12, 31)).filter(alliance=alliance)
+            .select_related("institution").order_by("role", "institution__name")]
+
+
+@dataclass
+class Grid:
+    budget: Budget
+    members: list[Institution]
+    cells: dict[tuple[str, object], Decimal] = field(default_factory=dict)  # (line, TOTAL | institution id)
+
+    def value(self, line: str, column) -> Decimal | None:
+        return self.cells.get((line, column))
+
+    def members_sum(self, line: str) -> Decimal | None:
+        found = [self.cells[(line, m.pk)] for m in self.members if (line, m.pk) in self.cells]
+        return sum(found, ZERO) if found else None
+
+    def difference(self, line: str) -> Decimal | None:
+        """The total minus the sum of the sub-budgets (None when either is missing)."""
+        total, parts = self.value(line, TOTAL), self.members_sum(line)
+        if total is None or parts is None:
+            return None
+        return total - parts
+
+    def side_total(self, side: str, column) -> Decimal:
+        return sum((self.cells.get((line.code, column), ZERO) for line in LINES
+                    if line.side == side and not line.part_of), ZERO)
+
+    def rows(self) -> list[dict]:
+        rows = []
+        for line in LINES:
+            rows.append({"line": line, "total": self.value(line.code, TOTAL),
+                         "members": [self.value(line.code, m.pk) for m in self.members],
+                         "sum": self.members_sum(line.code), "difference": self.difference(line.code)})
+        return rows
+
+    def side_rows(self) -> list[dict]:
+        return [{"side": side, "label": label, "total": self.side_total(side, TOTAL),
+                 "members": [self.side_total(side, m.pk) for m in self.members]}
+                for side, label in ((INCOME, _("收入合计")), (EXPENSE, _("支出合计")))]
+
+
+def grid(budget: Budget) -> Grid:
+    """Two queries: the members and the amounts."""
+    result = Grid(budget, members_of(budget.alliance, budget.year))
+    for institution_id, line, amount in budget.amounts.values_list("institution_id", "line", "amount"):
+        result.cells[(line, institution_id or TOTAL)] = amount
+    return result
+
+
+def parse_amount(text: str) -> Decimal | None:
+    """"1,234.5" → Decimal("1234.50"); "" → None. Raises ValueError for text, negatives or more
+    than two decimal places."""
+    text = (text or "").strip().replace(",", "").replace("，", "").replace(" ", "")
+    if not text:
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise ValueError("not a number") from None
+    if not value.is_finite() or value < 0 or value != value.quantize(FEN) or value >= Decimal("1e14"):
+        raise ValueError("out of range")
+    return value.quantize(FEN)
+
+
+def save_amounts(budget: Budget, entries: dict[tuple[str, object], str], *, user, now: datetime) -> list[str]:
+    """Replace the budget's amounts by ``entries`` ({(line code, TOTAL | institution id): text}).
+    Returns the errors (Chinese, naming member and line); nothing is saved unless there are none.
+    Only a draft can change; each changed amount is kept in ``AmountChange``."""
+    if budget.state != Budget.State.DRAFT:
+        return [_("This budget is approved; make an adjusted version to change it.")]
+    members = {m.pk: m for m in members_of(budget.alliance, budget.year)}
+    errors, values = [], {}
+    for (line, column), text in entries.items():
+        if line not in LINE_BY_CODE or (column != TOTAL and column not in members):
+            errors.append(_("Unknown line or member: %(line)s / %(column)s") % {"line": line, "column": column})
+            continue
+        where = _("total") if column == TOTAL else members[column].name
+        try:
+            value = parse_amount(text)
+        except ValueError:
+            errors.append(_("%(where)s · %(line)s: “%(text)s” is not an amount in yuan (a number ≥ 0, two decimal "
+                            "places at most).") % {"where": where, "line": LINE_BY_CODE[line].label, "text": text})
+            continue
+        values[(line, column)] = value
+    if errors:
+        return errors
+    current = {(line, institution_id or TOTAL): amount
+               for institution_id, line, amount in budget.amounts.values_list("institution_id", "line", "amount")}
+    record = _("%(alliance)s %(year)s budget v%(n)s") % {"alliance": budget.alliance.name, "year": budget.year,
+                                                        "n": budget.number}
+    changes = []
+    for key in sorted(set(current) | set(values), key=lambda k: (list(LINE_BY_CODE).index(k[0]), str(k[1]))):
+        old, new = current.get(key), values.get(key)
+        if old == new:
+            continue
+        line, column = key
+        where = _("total") if column == TOTAL else members[column].name if column in members else str(column)
+        changes.append(AmountChange(county_id=budget.county_id, year=budget.year, user=user, at=now, record=record,
+                                    field=f"{where} · {LINE_BY_CODE[line].label}",
+                                    old="" if old is None else f"{old:,.2f}", new="" if new is None else f"{new:,.2f}"))
+    rows = [BudgetAmount(budget=budget, line=line, amount=value, institution_id=None if column == TOTAL else column)
+            for (line, column), value in values.items() if value is not None]
+    with transaction.atomic():
+        budget.amounts.all().delete()  # ``entries`` is the whole grid
+        BudgetAmount.objects.bulk_create(rows)
+        AmountChange.objects.bulk_create(changes)
+    return []
+
+
+def new_version(alliance: Alliance, year: int, *, user, now: datetime) -> Budget:
+    """The original budget if there is none; else an adjusted copy of the newest approved one. A draft
+    already open is returned as it is."""
+    with transaction.atomic():
+        draft = Budget.objects.filter(alliance=alliance, year=year, state=Budget.State.DRAFT).first()
+        if draft is not None:
+            return draft
+        approved = Budget.objects.filter(alliance=alliance, year=year, state=Budget.State.APPROVED) \
+            .order_by("-number").first()
+        number = (Budget.objects.filter(alliance=alliance, year=year).aggregate(n=Max("number"))["n"] or 0) + 1
+        try:
+            budget = Budget.objects.create(alliance=alliance, year=year, number=number, created_at=now,
+                                           created_by=user, kind=Budget.Kind.ADJUSTED if approved
+                                           else Budget.Kind.ORIGINAL)
+        except IntegrityError:
+            raise ValidationError(_("Another version was made meanwhile; reload the page.")) from None
+        if approved is not None:
+            BudgetAmount.objects.bulk_create([BudgetAmount(budget=budget, institution_id=a.institution_id,
+                                                           line=a.line, amount=a.amount)
+                                              for a in approved.amounts.all()])
+    return budget
+
+
+def approve(budget: Budget, *, user, now: datetime) -> bool:
+    """Draft → approved (conditional: two clicks approve once)."""
+    return bool(Budget.objects.filter(pk=budget.pk, state=Budget.State.DRAFT).update(
+        state=Budget.State.APPROVED, approved_at=now, approved_by=user))

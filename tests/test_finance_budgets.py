@@ -1,0 +1,144 @@
+"""Budgets by line: drafting, entering the grid (bad cells named by member and line, nothing
+saved), the difference between the alliance's total and the sum of its members' sub-budgets shown,
+the bureau's approval, an adjusted version copied from the approved one, the audit of each changed
+amount, the .xlsx export, who may do what, and constant queries."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from io import BytesIO
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from openpyxl import load_workbook
+
+from finance.models import AmountChange, Budget, BudgetAmount
+from tests.factories import InstitutionFactory, MembershipFactory
+
+D = Decimal
+
+
+@pytest.fixture
+def drafted(world, as_user):
+    client = as_user(world.bureau)
+    response = client.post(f"/finance/alliances/{world.alliance_a.pk}/budgets/new/", {"year": 2026})
+    world.budget = Budget.objects.get(alliance=world.alliance_a, year=2026)
+    assert response.status_code == 302 and response.url == f"/finance/budgets/{world.budget.pk}/"
+    world.client = client
+    return world
+
+
+def grid_post(w, **cells) -> dict:
+    """Every cell of the grid, blank unless given as LINE_column=amount (column: total or a pk)."""
+    from finance.budgets import LINES
+
+    columns = ["total", w.hospital.pk, w.centre.pk, w.centre2.pk]
+    data = {f"a_{line.code}_{column}": "" for line in LINES for column in columns}
+    for key, value in cells.items():
+        data[f"a_{key}"] = value
+    return data
+
+
+def test_the_bureau_drafts_and_fills_the_grid_and_the_difference_is_shown(drafted):
+    w = drafted
+    assert w.budget.kind == Budget.Kind.ORIGINAL and w.budget.state == Budget.State.DRAFT and w.budget.number == 1
+    page = w.client.get(f"/finance/budgets/{w.budget.pk}/").content.decode()
+    assert "县人民医院" in page and "平台镇卫生院" in page and "桂圩镇卫生院" in page and "其中：药品收入" in page
+    data = grid_post(w, **{"MED_total": "1,000,000", f"MED_{w.hospital.pk}": "600000", f"MED_{w.centre.pk}": "300000",
+                           f"MED_{w.centre2.pk}": "50000.5", "PERSONNEL_total": "400000",
+                           f"DRUG_{w.hospital.pk}": "200000"})
+    assert w.client.post(f"/finance/budgets/{w.budget.pk}/", data).status_code == 302
+    amounts = {(a.line, a.institution_id): a.amount for a in BudgetAmount.objects.filter(budget=w.budget)}
+    assert amounts[("MED", None)] == D("1000000.00") and amounts[("MED", w.centre2.pk)] == D("50000.50")
+    assert len(amounts) == 6
+    page = w.client.get(f"/finance/budgets/{w.budget.pk}/").content.decode()
+    assert "950,000.50" in page and "49,999.50" in page  # the members' sum and the difference
+    changes = AmountChange.objects.filter(record="第一医共体 2026年预算第1版")
+    assert {c.field for c in changes} >= {"合计 · 医疗收入", "县人民医院 · 医疗收入", "桂圩镇卫生院 · 医疗收入"}
+    assert all(c.user == w.bureau and c.old == "" for c in changes) and len(changes) == 6
+
+
+def test_bad_cells_are_named_and_nothing_is_saved(drafted):
+    w = drafted
+    data = grid_post(w, **{"MED_total": "1000", f"DRUG_{w.centre.pk}": "abc", f"LAB_{w.hospital.pk}": "-5",
+                           "FISCAL_total": "1.234"})
+    response = w.client.post(f"/finance/budgets/{w.budget.pk}/", data)
+    text = response.content.decode()
+    assert response.status_code == 400
+    assert "平台镇卫生院 · 其中：药品收入：“abc”不是金额" in text
+    assert "县人民医院 · 其中：化验收入：“-5”不是金额" in text and "合计 · 财政补助收入：“1.234”不是金额" in text
+    assert 'value="abc"' in text and 'value="1000"' in text  # what was typed is kept for correction
+    assert not BudgetAmount.objects.exists() and not AmountChange.objects.exists()
+    tampered = grid_post(w, **{"MED_total": "1"})
+    tampered[f"a_MED_{w.tcm.pk}"] = "5"  # 县中医院 is not a member of 第一医共体: ignored
+    assert w.client.post(f"/finance/budgets/{w.budget.pk}/", tampered).status_code == 302
+    assert not BudgetAmount.objects.filter(institution=w.tcm).exists()
+
+
+def test_approval_locks_the_version_and_an_adjusted_one_starts_from_it(drafted, as_user):
+    w = drafted
+    w.client.post(f"/finance/budgets/{w.budget.pk}/", grid_post(w, MED_total="1000000", PERSONNEL_total="400000"))
+    assert as_user(w.alliance_admin).post(f"/finance/budgets/{w.budget.pk}/approve/").status_code == 403
+    assert w.client.post(f"/finance/budgets/{w.budget.pk}/approve/").status_code == 302
+    w.budget.refresh_from_db()
+    assert w.budget.state == Budget.State.APPROVED and w.budget.approved_by == w.bureau
+    assert w.client.post(f"/finance/budgets/{w.budget.pk}/", grid_post(w, MED_total="5")).status_code == 403
+    office = as_user(w.alliance_admin)
+    response = office.post(f"/finance/alliances/{w.alliance_a.pk}/budgets/new/", {"year": 2026})
+    adjusted = Budget.objects.get(alliance=w.alliance_a, year=2026, number=2)
+    assert response.url == f"/finance/budgets/{adjusted.pk}/" and adjusted.kind == Budget.Kind.ADJUSTED
+    assert {a.line: a.amount for a in adjusted.amounts.all()} == {"MED": D("1000000.00"), "PERSONNEL": D("400000.00")}
+    assert office.post(f"/finance/budgets/{adjusted.pk}/", grid_post(w, MED_total="1100000",
+                                                                      PERSONNEL_total="400000")).status_code == 302
+    assert w.budget.amounts.get(line="MED").amount == D("1000000.00")  # the approved version is kept
+    change = AmountChange.objects.get(record="第一医共体 2026年预算第2版")
+    assert (change.field, change.old, change.new, change.user) == ("合计 · 医疗收入", "1,000,000.00", "1,100,000.00",
+                                                                   w.alliance_admin)
+    # Asking again while a draft is open returns that draft.
+    office.post(f"/finance/alliances/{w.alliance_a.pk}/budgets/new/", {"year": 2026})
+    assert Budget.objects.filter(alliance=w.alliance_a, year=2026).count() == 2
+
+
+def test_who_sees_and_changes(drafted, as_user):
+    w = drafted
+    assert as_user(w.city).get(f"/finance/budgets/{w.budget.pk}/").status_code == 200
+    assert as_user(w.city).post(f"/finance/budgets/{w.budget.pk}/", grid_post(w, MED_total="1")).status_code == 403
+    assert as_user(w.city).post(f"/finance/alliances/{w.alliance_a.pk}/budgets/new/", {"year": 2026}).status_code == 403
+    assert as_user(w.outsider).get(f"/finance/budgets/{w.budget.pk}/").status_code == 404
+    assert as_user(w.filer).get(f"/finance/budgets/{w.budget.pk}/").status_code == 404
+    listing = as_user(w.alliance_admin).get("/finance/budgets/", {"year": 2026}).content.decode()
+    assert "第一医共体" in listing and "第三医共体" not in listing and "v1" in listing
+    bureau_list = w.client.get("/finance/budgets/", {"year": 2026}).content.decode()
+    assert "第三医共体" in bureau_list and "暂无预算" in bureau_list
+
+
+def test_the_budget_exports_in_the_official_layout(drafted):
+    w = drafted
+    w.client.post(f"/finance/budgets/{w.budget.pk}/", grid_post(w, **{
+        "MED_total": "1000000", f"MED_{w.hospital.pk}": "600000", "PERSONNEL_total": "400000"}))
+    response = w.client.get(f"/finance/budgets/{w.budget.pk}/export.xlsx")
+    ws = load_workbook(BytesIO(response.content)).active
+    assert ws["A1"].value == "第一医共体2026年预算表（原始预算第1版，草稿）"
+    assert ws["C3"].value == "成员单位预算（元）" and ws["C4"].value == "县人民医院"
+    rows = {r[0].value: [c.value for c in r] for r in ws.iter_rows(min_row=5) if r[0].value}
+    assert rows["医疗收入"][1] == "1,000,000.00" and rows["医疗收入"][2] == "600,000.00"
+    assert rows["医疗收入"][5:7] == ["600,000.00", "400,000.00"]
+    assert rows["收入合计"][1] == "1,000,000.00" and rows["支出合计"][1] == "400,000.00"
+
+
+def test_queries_do_not_grow_with_members(drafted):
+    w = drafted
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert w.client.get(f"/finance/budgets/{w.budget.pk}/").status_code == 200
+        return len(captured.captured_queries)
+
+    before = count()
+    for number in range(3):
+        MembershipFactory(institution=InstitutionFactory(county=w.yn, name=f"新卫生院{number}",
+                                                         kind="township_centre"),
+                          alliance=w.alliance_a, valid_from=date(2020, 1, 1))
+    assert count() == before
