@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from alliances import scoping
 from alliances.models import Alliance
+from finance import budget_import as budget_import_module
 from finance import budgets
 from finance.exports import budget_filename, budget_xlsx
 from finance.models import Budget
@@ -130,3 +131,58 @@ def budget_export(request, budget_pk):
     budget = _budget(request, budget_pk)
     today = local_date(request_now(request))
     return xlsx_response(budget_xlsx(budgets.grid(budget), on=today), budget_filename(budget, today))
+
+
+SESSION_KEY = "finance_budget_import"
+
+
+def _editable(request, budget_pk) -> Budget:
+    budget = _budget(request, budget_pk)
+    if not (budget.state == Budget.State.DRAFT and _can_edit(request.user, budget.alliance)):
+        raise PermissionDenied(_("This budget cannot be changed by you now."))
+    return budget
+
+
+@login_required
+def budget_import(request, budget_pk):
+    """Upload → check → preview; nothing is saved before the confirmation."""
+    budget = _editable(request, budget_pk)
+    context = {"budget": budget}
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        if upload is None:
+            context["errors"] = [_("Choose the .xlsx file to import.")]
+            return render(request, "finance/budget_import.html", context, status=400)
+        parsed = budget_import_module.read(upload, budget)
+        if not parsed.ok:
+            context["errors"] = parsed.errors
+            return render(request, "finance/budget_import.html", context, status=400)
+        request.session[SESSION_KEY] = {"budget": budget.pk, "user": request.user.pk,
+                                        "entries": [[line, column, text] for (line, column), text in
+                                                    parsed.entries.items()]}
+        preview = budgets.Grid(budget, budgets.members_of(budget.alliance, budget.year))
+        for (line, column), text in parsed.entries.items():
+            if text:
+                preview.cells[(line, column)] = budgets.parse_amount(text)
+        context.update(preview=preview, rows=preview.rows(), cells=parsed.cells, filename=upload.name)
+    return render(request, "finance/budget_import.html", context)
+
+
+@login_required
+@require_POST
+def budget_import_confirm(request, budget_pk):
+    budget = _editable(request, budget_pk)
+    pending = request.session.get(SESSION_KEY)
+    if not pending or pending.get("budget") != budget.pk or pending.get("user") != request.user.pk:
+        messages.error(request, _("Nothing to import: upload the file again."))
+        return redirect("finance:budget_import", budget_pk=budget.pk)
+    entries = {(line, column if column == budgets.TOTAL else int(column)): text
+               for line, column, text in pending["entries"]}
+    errors = budgets.save_amounts(budget, entries, user=request.user, now=request_now(request))
+    del request.session[SESSION_KEY]
+    if errors:  # the members changed since the preview
+        for error in errors:
+            messages.error(request, error)
+        return redirect("finance:budget_import", budget_pk=budget.pk)
+    messages.success(request, _("Imported."))
+    return redirect("finance:budget_detail", budget_pk=budget.pk)

@@ -16,4 +16,6 @@ urlpatterns = [
     path("budgets/<int:budget_pk>/", budget_views.budget_detail, name="budget_detail"),
     path("budgets/<int:budget_pk>/approve/", budget_views.budget_approve, name="budget_approve"),
     path("budgets/<int:budget_pk>/export.xlsx", budget_views.budget_export, name="budget_export"),
+    path("budgets/<int:budget_pk>/import/", budget_views.budget_import, name="budget_import"),
+    path("budgets/<int:budget_pk>/import/confirm/", budget_views.budget_import_confirm, name="budget_import_confirm"),
 ]

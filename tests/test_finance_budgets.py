@@ -142,3 +142,74 @@ def test_queries_do_not_grow_with_members(drafted):
                                                          kind="township_centre"),
                           alliance=w.alliance_a, valid_from=date(2020, 1, 1))
     assert count() == before
+
+
+def _template(w) -> bytes:
+    return w.client.get(f"/finance/budgets/{w.budget.pk}/export.xlsx").content
+
+
+def _filled(w, edits: dict[str, object]) -> bytes:
+    """The budget's export with cells set by (row label, column title) → value."""
+    ws_book = load_workbook(BytesIO(_template(w)))
+    ws = ws_book.active
+    titles = {ws.cell(row=4, column=c).value: c for c in range(1, ws.max_column + 1)}
+    titles["医共体合计（元）"] = 2
+    rows = {ws.cell(row=r, column=1).value: r for r in range(5, ws.max_row + 1)}
+    for key, value in edits.items():
+        label, title = key.split("|")
+        ws.cell(row=rows[label], column=titles[title], value=value)
+    buffer = BytesIO()
+    ws_book.save(buffer)
+    return buffer.getvalue()
+
+
+def _upload(content: bytes, name="预算.xlsx"):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+def test_import_previews_then_saves_on_confirmation(drafted):
+    w = drafted
+    content = _filled(w, {"医疗收入|医共体合计（元）": 1000000, "医疗收入|县人民医院": 600000.5,
+                          "其中：药品收入|县人民医院": "200,000", "人员经费|医共体合计（元）": 400000})
+    response = w.client.post(f"/finance/budgets/{w.budget.pk}/import/", {"file": _upload(content)})
+    text = response.content.decode()
+    assert response.status_code == 200 and "4个金额" in text and "600,000.50" in text and "399,999.50" in text
+    assert not BudgetAmount.objects.exists()  # the preview saves nothing
+    confirm = w.client.post(f"/finance/budgets/{w.budget.pk}/import/confirm/")
+    assert confirm.status_code == 302
+    amounts = {(a.line, a.institution_id): a.amount for a in BudgetAmount.objects.all()}
+    assert amounts == {("MED", None): D("1000000.00"), ("MED", w.hospital.pk): D("600000.50"),
+                       ("DRUG", w.hospital.pk): D("200000.00"), ("PERSONNEL", None): D("400000.00")}
+    again = w.client.post(f"/finance/budgets/{w.budget.pk}/import/confirm/", follow=True)
+    assert "没有待导入的内容" in again.content.decode()
+
+
+def test_import_bad_cells_rows_and_columns_are_named(drafted):
+    w = drafted
+    content = _filled(w, {"医疗收入|县人民医院": "六十万", "人员经费|医共体合计（元）": -1})
+    ws_book = load_workbook(BytesIO(content))
+    ws = ws_book.active
+    ws.cell(row=4, column=3, value="县中医院")  # 县中医院 is 第三医共体's
+    ws.cell(row=ws.max_row + 1, column=1, value="差旅费")
+    buffer = BytesIO()
+    ws_book.save(buffer)
+    response = w.client.post(f"/finance/budgets/{w.budget.pk}/import/", {"file": _upload(buffer.getvalue())})
+    text = response.content.decode()
+    assert response.status_code == 400
+    assert "第4行第C列：“县中医院”不是第一医共体2026年12月31日的成员单位。" in text
+    assert "（合计 · 人员经费）：“-1”不是金额" in text
+    assert "“差旅费”不是预算项目" in text
+    not_excel = w.client.post(f"/finance/budgets/{w.budget.pk}/import/", {"file": _upload(b"a,b\n1,2", "预算.xlsx")})
+    assert not_excel.status_code == 400 and "不是 .xlsx 工作簿" in not_excel.content.decode()
+    assert w.client.post(f"/finance/budgets/{w.budget.pk}/import/", {}).status_code == 400
+    assert not BudgetAmount.objects.exists()
+
+
+def test_import_of_an_approved_budget_or_by_a_viewer_is_refused(drafted, as_user):
+    w = drafted
+    assert as_user(w.city).get(f"/finance/budgets/{w.budget.pk}/import/").status_code == 403
+    assert as_user(w.outsider).get(f"/finance/budgets/{w.budget.pk}/import/").status_code == 404
+    w.client.post(f"/finance/budgets/{w.budget.pk}/approve/")
+    assert w.client.get(f"/finance/budgets/{w.budget.pk}/import/").status_code == 403
