@@ -19,7 +19,7 @@ from alliances.models import Alliance
 from finance import budget_import as budget_import_module
 from finance import budgets
 from finance.exports import budget_filename, budget_xlsx
-from finance.models import Budget
+from finance.models import Budget, SettlementRule
 from finance.views import _visible_counties, _year
 from tasks.status import local_date
 from tasks.views.common import request_now, xlsx_response
@@ -103,8 +103,11 @@ def budget_detail(request, budget_pk):
             shown = posted.get(name, "") if posted else ("" if value is None else str(value))
             cells.append({"name": name, "label": f"{row['line'].label} {label}", "value": value, "input": shown})
         rows.append({**row, "cells": cells})
+    rule = SettlementRule.objects.filter(county_id=budget.county_id, year=budget.year).first()
     return render(request, "finance/budget_detail.html", {
         "budget": budget, "grid": grid, "rows": rows, "side_rows": grid.side_rows(), "can_edit": can_edit,
+        "execution": budgets.execution(budget, threshold=rule.warning_points if rule else budgets.PACING_POINTS)
+        if budget.state == Budget.State.APPROVED else None,
         "can_approve": budget.state == Budget.State.DRAFT
         and scoping.scope_of(request.user).can_change_county(budget.county_id),
         "errors": errors,

@@ -14,12 +14,13 @@ from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Count, Max, Sum
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from alliances.models import Alliance, AllianceMembership, Institution
 from finance.models import AmountChange, Budget, BudgetAmount
+from indicators.models import DataValue
 
 ZERO = Decimal(0)
 FEN = Decimal("0.01")
@@ -195,3 +196,92 @@ def approve(budget: Budget, *, user, now: datetime) -> bool:
     """Draft → approved (conditional: two clicks approve once)."""
     return bool(Budget.objects.filter(pk=budget.pk, state=Budget.State.DRAFT).update(
         state=Budget.State.APPROVED, approved_at=now, approved_by=user))
+
+
+# Execution: filed actuals against the budget ------------------------------------------------------
+
+DERIVED = {  # lines whose actual is worked out from other filed elements
+    "SERVICE": ("MED_REVENUE", ("DRUG_REVENUE", "CONSUMABLE_REVENUE", "EXAM_REVENUE", "LAB_REVENUE")),
+    "OTHER_INCOME": ("TOTAL_REVENUE", ("MED_REVENUE", "FISCAL_REVENUE")),
+}
+PACING_POINTS = Decimal(10)  # warn when the execution rate is off the elapsed share by more
+
+
+@dataclass
+class ExecutionCell:
+    budget: Decimal | None
+    actual: Decimal | None
+
+    @property
+    def rate(self) -> Decimal | None:
+        if not self.budget or self.actual is None:
+            return None
+        return (self.actual / self.budget * 100).quantize(FEN)
+
+
+@dataclass
+class Execution:
+    grid: Grid
+    months: int  # months of the year with filed figures
+    rows: list[dict]
+    threshold: Decimal
+
+    @property
+    def elapsed(self) -> Decimal:
+        return (Decimal(self.months) * 100 / 12).quantize(FEN)
+
+
+def _elements_needed() -> set[str]:
+    codes = {line.element for line in LINES if line.element}
+    for total, parts in DERIVED.values():
+        codes |= {total, *parts}
+    return codes
+
+
+def filed_actuals(institution_ids: list[int], year: int) -> tuple[dict[tuple[int, str], Decimal], int]:
+    """{(institution id, element code): sum of counted monthly values of ``year``}, and the number of
+    months with any. One query."""
+    rows = (DataValue.objects.filter(institution_id__in=institution_ids, counted=True, element__county__isnull=True,
+                                     element__code__in=_elements_needed(), period_start__year=year,
+                                     period__regex=r"^\d{4}-\d{2}$")
+            .values("institution_id", "element__code").annotate(total=Sum("value"), months=Count("period", distinct=True)))
+    sums, months = {}, 0
+    for row in rows:
+        sums[(row["institution_id"], row["element__code"])] = (row["total"] or ZERO).quantize(FEN)
+        months = max(months, row["months"])
+    return sums, months
+
+
+def _actual(line: Line, sums: dict, institution_id: int) -> Decimal | None:
+    if line.code in DERIVED:
+        total_code, parts = DERIVED[line.code]
+        total = sums.get((institution_id, total_code))
+        if total is None:
+            return None
+        return total - sum((sums.get((institution_id, code), ZERO) for code in parts), ZERO)
+    if not line.element:
+        return None
+    return sums.get((institution_id, line.element))
+
+
+def execution(budget: Budget, *, threshold: Decimal = PACING_POINTS) -> Execution:
+    """Each line's budget and filed actual for the alliance and each member, the rate, and whether it
+    is off the elapsed share of the year (months filed / 12) by more than ``threshold`` points. Lines
+    with no filed element (most expenditure lines until the finance form files them) have no actual.
+    Three queries."""
+    grid_ = grid(budget)
+    member_ids = [m.pk for m in grid_.members]
+    sums, months = filed_actuals(member_ids, budget.year)
+    elapsed = Decimal(months) * 100 / 12
+    rows = []
+    for line in LINES:
+        actuals = {m.pk: _actual(line, sums, m.pk) for m in grid_.members}
+        known = [a for a in actuals.values() if a is not None]
+        total_actual = sum(known, ZERO) if known else None
+        cells = [ExecutionCell(grid_.value(line.code, TOTAL), total_actual)]
+        cells += [ExecutionCell(grid_.value(line.code, m.pk), actuals[m.pk]) for m in grid_.members]
+        total = cells[0]
+        off = total.rate is not None and months and abs(total.rate - elapsed) > threshold
+        rows.append({"line": line, "cells": cells, "warning": bool(off),
+                     "ahead": bool(off and total.rate > elapsed)})
+    return Execution(grid_, months, rows, threshold)

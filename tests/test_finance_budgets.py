@@ -142,6 +142,11 @@ def test_queries_do_not_grow_with_members(drafted):
                                                          kind="township_centre"),
                           alliance=w.alliance_a, valid_from=date(2020, 1, 1))
     assert count() == before
+    w.client.post(f"/finance/budgets/{w.budget.pk}/approve/")  # with the execution table
+    approved = count()
+    MembershipFactory(institution=InstitutionFactory(county=w.yn, name="又一卫生院", kind="township_centre"),
+                      alliance=w.alliance_a, valid_from=date(2020, 1, 1))
+    assert count() == approved
 
 
 def _template(w) -> bytes:
@@ -213,3 +218,43 @@ def test_import_of_an_approved_budget_or_by_a_viewer_is_refused(drafted, as_user
     assert as_user(w.outsider).get(f"/finance/budgets/{w.budget.pk}/import/").status_code == 404
     w.client.post(f"/finance/budgets/{w.budget.pk}/approve/")
     assert w.client.get(f"/finance/budgets/{w.budget.pk}/import/").status_code == 403
+
+
+def test_execution_of_an_approved_budget_against_filed_figures(drafted):
+    """Filed January–June 2026 (6 months: 50 % of the year). 医疗收入: budget 1,200,000, filed 600,000
+    (县人民医院) + 180,000 (平台镇卫生院) = 780,000 → 65 %, 15 points ahead: flagged. 人员经费 300,000 of
+    480,000 → 62.5 %: flagged. 县人民医院's 医疗服务收入 = 600,000 − 180,000 (drugs) = 420,000; its 其他收入 =
+    900,000 total − 600,000 − 120,000 fiscal = 180,000. 设备购置 has no filed element."""
+    from core.periods import Period
+    from indicators.catalog import install_catalog, install_forms
+    from tests.test_indicators_engine import file_values
+
+    w = drafted
+    install_catalog()
+    form = {f.code: f for f in install_forms(w.yn)}["MONTHLY_OPS"]
+    for month in range(1, 7):
+        file_values(form, w.hospital, Period.month(2026, month), {
+            "MED_REVENUE": 100000, "DRUG_REVENUE": 30000, "TOTAL_REVENUE": 150000, "FISCAL_REVENUE": 20000,
+            "PERSONNEL_EXPENSE": 50000})
+        file_values(form, w.centre, Period.month(2026, month), {"MED_REVENUE": 30000})
+    w.client.post(f"/finance/budgets/{w.budget.pk}/", grid_post(w, **{
+        "MED_total": "1200000", f"MED_{w.hospital.pk}": "900000", "PERSONNEL_total": "480000",
+        "EQUIPMENT_total": "50000"}))
+    draft_page = w.client.get(f"/finance/budgets/{w.budget.pk}/").content.decode()
+    assert 'id="execution"' not in draft_page  # a draft has no execution yet
+    w.client.post(f"/finance/budgets/{w.budget.pk}/approve/")
+
+    from finance.budgets import execution
+
+    result = execution(w.budget)
+    assert result.months == 6 and result.elapsed == D("50.00")
+    rows = {row["line"].code: row for row in result.rows}
+    med = rows["MED"]
+    assert med["cells"][0].actual == D("780000.00") and med["cells"][0].rate == D("65.00") and med["ahead"]
+    assert med["cells"][1].actual == D("600000.00") and med["cells"][1].rate == D("66.67")
+    assert rows["PERSONNEL"]["cells"][0].rate == D("62.50") and rows["PERSONNEL"]["warning"]
+    assert rows["SERVICE"]["cells"][1].actual == D("420000.00")
+    assert rows["OTHER_INCOME"]["cells"][1].actual == D("180000.00")
+    assert rows["EQUIPMENT"]["cells"][0].actual is None and not rows["EQUIPMENT"]["warning"]
+    page = w.client.get(f"/finance/budgets/{w.budget.pk}/").content.decode()
+    assert 'id="execution"' in page and "65.00%" in page and "快于时间进度" in page and "未填报" in page
