@@ -238,12 +238,16 @@ def _elements_needed() -> set[str]:
     return codes
 
 
-def filed_actuals(institution_ids: list[int], year: int) -> tuple[dict[tuple[int, str], Decimal], int]:
-    """{(institution id, element code): sum of counted monthly values of ``year``}, and the number of
-    months with any. One query."""
-    rows = (DataValue.objects.filter(institution_id__in=institution_ids, counted=True, element__county__isnull=True,
-                                     element__code__in=_elements_needed(), period_start__year=year,
-                                     period__regex=r"^\d{4}-\d{2}$")
+def filed_actuals(institution_ids: list[int], year: int, through: date | None = None
+                  ) -> tuple[dict[tuple[int, str], Decimal], int]:
+    """{(institution id, element code): sum of counted monthly values of ``year`` (up to ``through``)},
+    and the number of months with any. One query."""
+    qs = DataValue.objects.filter(institution_id__in=institution_ids, counted=True, element__county__isnull=True,
+                                  element__code__in=_elements_needed(), period_start__year=year,
+                                  period__regex=r"^\d{4}-\d{2}$")
+    if through is not None:
+        qs = qs.filter(period_end__lte=through)
+    rows = (qs
             .values("institution_id", "element__code").annotate(total=Sum("value"), months=Count("period", distinct=True)))
     sums, months = {}, 0
     for row in rows:
@@ -264,14 +268,14 @@ def _actual(line: Line, sums: dict, institution_id: int) -> Decimal | None:
     return sums.get((institution_id, line.element))
 
 
-def execution(budget: Budget, *, threshold: Decimal = PACING_POINTS) -> Execution:
+def execution(budget: Budget, *, threshold: Decimal = PACING_POINTS, through: date | None = None) -> Execution:
     """Each line's budget and filed actual for the alliance and each member, the rate, and whether it
     is off the elapsed share of the year (months filed / 12) by more than ``threshold`` points. Lines
     with no filed element (most expenditure lines until the finance form files them) have no actual.
     Three queries."""
     grid_ = grid(budget)
     member_ids = [m.pk for m in grid_.members]
-    sums, months = filed_actuals(member_ids, budget.year)
+    sums, months = filed_actuals(member_ids, budget.year, through)
     elapsed = Decimal(months) * 100 / 12
     rows = []
     for line in LINES:

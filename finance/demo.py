@@ -5,18 +5,19 @@ again changes nothing."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from alliances.models import Alliance, AllianceMembership, Region
+from finance import budgets
 from finance.insurance import calendar_for, prepayment_deadline, spending_by_institution
-from finance.models import InsuranceBudget, Prepayment, SettlementRule
+from finance.models import Budget, BudgetAmount, InsuranceBudget, Prepayment, SettlementRule
 
 COUNTIES = ("郁南县", "万源市")
 
 
-def load_demo_finance(*, today: date) -> dict[str, int]:
-    stats = {"budgets": 0, "prepayments": 0}
+def load_demo_finance(*, today: date, now: datetime) -> dict[str, int]:
+    stats = {"budgets": 0, "prepayments": 0, "line_budgets": 0}
     for county in Region.objects.filter(name__in=COUNTIES, level=Region.Level.COUNTY):
         calendar = calendar_for(county, [today.year - 1, today.year])
         alliances = list(Alliance.objects.filter(county=county, is_active=True).order_by("pk"))
@@ -46,4 +47,29 @@ def load_demo_finance(*, today: date) -> dict[str, int]:
                     _row, made = Prepayment.objects.get_or_create(budget=budget, quarter=quarter, defaults={
                         "amount": (budget.amount / 4).quantize(Decimal("0.01")), "received_on": received})
                     stats["prepayments"] += made
+        for alliance in alliances:
+            stats["line_budgets"] += _line_budget(alliance, today.year, now)
     return stats
+
+
+def _line_budget(alliance: Alliance, year: int, now: datetime) -> int:
+    """This year's approved original budget: each member's lines at last year's filed figures plus 5 %,
+    the alliance's total their sum (so the difference shows 0)."""
+    if Budget.objects.filter(alliance=alliance, year=year).exists():
+        return 0
+    members = budgets.members_of(alliance, year)
+    sums, _months = budgets.filed_actuals([m.pk for m in members], year - 1)
+    budget = Budget.objects.create(alliance=alliance, year=year, number=1, state=Budget.State.APPROVED,
+                                   created_at=now, approved_at=now)
+    rows, totals = [], {}
+    for line in budgets.LINES:
+        for member in members:
+            actual = budgets._actual(line, sums, member.pk)
+            if actual is None:
+                continue
+            amount = (actual * Decimal("1.05") / 1000).quantize(Decimal(1)) * 1000
+            rows.append(BudgetAmount(budget=budget, institution=member, line=line.code, amount=amount))
+            totals[line.code] = totals.get(line.code, Decimal(0)) + amount
+    rows += [BudgetAmount(budget=budget, line=code, amount=amount) for code, amount in totals.items()]
+    BudgetAmount.objects.bulk_create(rows)
+    return 1

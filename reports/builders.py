@@ -214,5 +214,67 @@ def _late(report: Report, now: datetime, cache: Cache, progress: Progress) -> Bu
     return Built(data, content, filename(report.title, today))
 
 
+REVENUE_STRUCTURE = ("A4_26", "A4_31", "A4_29", "A4_30", "A4_16", "A4_12")
+
+
+def _finance_half(report: Report, now: datetime, cache: Cache, progress: Progress) -> Built:
+    """An alliance's half-year: budget execution by line (the newest approved budget, filed figures of
+    the half), its 医保 global budget so far, and the revenue-structure indicators of the half."""
+    from finance.budgets import execution
+    from finance.insurance import county_settlements
+    from finance.models import Budget, SettlementRule
+    from indicators.engine import Engine, Units
+    from indicators.indicator_tables import MET_LABELS, met_state, target_text, value_text
+    from indicators.models import Indicator
+
+    today = local_date(now)
+    period = Period.parse(report.period)
+    alliance = report.alliance
+    progress(10, _("Reading the budget and the filed figures"))
+    budget = (Budget.objects.filter(alliance=alliance, year=period.year, state=Budget.State.APPROVED)
+              .order_by("-number").first())
+    lines = []
+    months = 0
+    if budget is not None:
+        result = execution(budget, through=period.end)
+        months = result.months
+        for row in result.rows:
+            total = row["cells"][0]
+            lines.append({"line": str(row["line"].label), "part": bool(row["line"].part_of),
+                          "budget": _money(total.budget), "actual": _money(total.actual),
+                          "rate": f"{total.rate}%" if total.rate is not None else "", "warning": row["warning"]})
+    rule = SettlementRule.objects.filter(county=report.county, year=period.year).first()
+    insurance = next((s for s in county_settlements(report.county, period.year, rule)
+                      if s.budget.alliance_id == alliance.pk), None)
+    progress(50, _("Computing the indicators"))
+    indicators = list(Indicator.objects.filter(county__isnull=True, code__in=REVENUE_STRUCTURE, is_active=True))
+    indicators.sort(key=lambda i: REVENUE_STRUCTURE.index(i.code))
+    computed = {}
+    if indicators:
+        units = Units("alliance", [alliance.pk], {alliance.pk: report.county_id})
+        computed = Engine(indicators, [report.county_id]).compute(period, "alliance", units=units)
+    indicator_rows = []
+    for indicator in indicators:
+        found = computed.get((indicator.pk, alliance.pk))
+        state = met_state(found)
+        indicator_rows.append({"name": indicator.name, "value": value_text(indicator, found.value if found else None),
+                               "target": target_text(indicator), "met": state, "met_label": str(MET_LABELS[state])})
+    data = {
+        "title": report.title, "county": report.county.name, "unit": alliance.name, "level": "alliance",
+        "period": report.period, "period_label": period.label, "as_of": today.isoformat(),
+        "budget": f"v{budget.number} {budget.get_kind_display()}" if budget else "", "months": months,
+        "execution": lines, "indicators": indicator_rows,
+        "insurance": {"budget": _money(insurance.settlement.budget), "actual": _money(insurance.settlement.actual),
+                      "rate": f"{insurance.settlement.rate}%", "months": insurance.months} if insurance else None,
+    }
+    progress(70, _("Writing the table"))
+    content = xlsx.workbook(xlsx.finance_half_tables(data), unit=alliance.name, on=today)
+    return Built(data, content, filename(report.title, today))
+
+
+def _money(value) -> str:
+    return "" if value is None else f"{value:,.2f}"
+
+
 BUILDERS = {Kind.MONTHLY: _monthly, Kind.QUARTERLY: _quarterly, Kind.SIGNOFF_ALERT: _alert,
-            Kind.REMINDER: _reminder, Kind.LATE: _late}
+            Kind.REMINDER: _reminder, Kind.LATE: _late, Kind.FINANCE_HALF: _finance_half}

@@ -55,6 +55,10 @@ def reminder_title(county: Region, period: Period, day: int) -> str:
         else period.next.first_month, "day": day}
 
 
+def finance_half_title(alliance: Alliance, period: Period) -> str:
+    return _("%(unit)s%(period)s财务分析") % {"unit": alliance.name, "period": period.label}
+
+
 def late_title(county: Region, alliance: Alliance | None, period: Period) -> str:
     unit = alliance.name if alliance is not None else county.name
     return _("%(unit)s%(period)s逾期未报名单") % {"unit": unit, "period": period.label}

@@ -45,6 +45,8 @@ def load_demo_reports(*, now: datetime) -> dict[str, int]:
         moments.add(schedule.monthly_slot(month.shift(-step)).due_at)
         moments.add(schedule.late_slot(month.shift(-step), schedule.DEFAULT_DUE_DAY).due_at)
     moments.add(schedule.signoff_alert_at(draft_quarter))
+    half = Period.containing_date(PeriodKind.HALF_YEAR, today).previous
+    moments.add(schedule.finance_half_slot(half).due_at)
     for day in (1, 3):
         moments.add(schedule.reminder_slot(month.previous, day).due_at)
     signed_at = schedule.quarterly_slot(signed_quarter).due_at + timedelta(days=1, hours=2)

@@ -27,6 +27,7 @@ class Kind(models.TextChoices):
     SIGNOFF_ALERT = "signoff_alert", _("Sign-off overdue alert")
     REMINDER = "reminder", _("Filing reminder")
     LATE = "late", _("Late filings list")
+    FINANCE_HALF = "finance_half", _("Semi-annual financial analysis")
 
 
 class SweepMark(models.Model):

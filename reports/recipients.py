@@ -45,6 +45,7 @@ DEFAULT_ROLES: dict[tuple[str, str], list[str]] = {
     (Kind.LATE, "county"): [Role.BUREAU_ADMIN, Role.BUREAU_STAFF],
     (Kind.LATE, "alliance"): [Role.ALLIANCE_ADMIN, ALLIANCE_FILERS],
     (Kind.REMINDER, "county"): [],
+    (Kind.FINANCE_HALF, "alliance"): [Role.ALLIANCE_ADMIN, Role.BUREAU_ADMIN, Role.BUREAU_STAFF],
 }
 # Which (kind, level) pairs exist, for the settings page.
 CONFIGURABLE = list(DEFAULT_ROLES)

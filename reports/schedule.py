@@ -8,7 +8,8 @@ Seed 001 §四(四): "次月的5日推送上一个月的紧密型县域医共体
   signed off by the 3rd at 08:00, deadline the end of the 5th;
 - filing reminders: on each reminder day of the month at 08:00, while the month's filings are not
   yet due;
-- the late list: at 08:00 on the day after the due day of the county's monthly forms.
+- the late list: at 08:00 on the day after the due day of the county's monthly forms;
+- each alliance's semi-annual financial analysis (seed 000 item 7): on the 15th after the half at 08:00.
 
 A slot whose moment has passed is due; the sweep looks back ``CATCH_UP_DAYS`` so a report missed
 while the scheduler was down goes out when it is back (marked late), and never further back than
@@ -110,6 +111,19 @@ def late_slot(period: Period, due_day: int) -> Slot:
     return Slot(Kind.LATE, period, moment, moment + GRACE)
 
 
+FINANCE_HALF_DAY = 15  # the half-year's financial analysis: the 15th after the half, when its filings are in
+
+
+def finance_half_slot(period: Period) -> Slot:
+    moment = at((period.end + timedelta(days=1)).replace(day=FINANCE_HALF_DAY))
+    return Slot(Kind.FINANCE_HALF, period, moment, moment + GRACE)
+
+
+def finance_half_due(now: datetime) -> list[Slot]:
+    current = Period.containing_date(PeriodKind.HALF_YEAR, local_today(now))
+    return [s for s in (finance_half_slot(current.shift(-1)),) if _in_window(s.due_at, now, catch_up())]
+
+
 def slot_for(kind: str, period: Period, edition: int = 0, due_day: int = DEFAULT_DUE_DAY) -> Slot:
     """The slot of a given report (for ``generate now`` and tests)."""
     if kind == Kind.MONTHLY:
@@ -120,6 +134,8 @@ def slot_for(kind: str, period: Period, edition: int = 0, due_day: int = DEFAULT
         return signoff_alert_slot(period)
     if kind == Kind.REMINDER:
         return reminder_slot(period, edition or 1)
+    if kind == Kind.FINANCE_HALF:
+        return finance_half_slot(period)
     return late_slot(period, due_day)
 
 

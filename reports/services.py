@@ -33,7 +33,14 @@ from alliances.models import Alliance, Region
 from core.periods import Period, PeriodKind
 from indicators.models import ReportForm
 from reports import builders, schedule
-from reports.content import alert_title, late_title, monthly_title, quarterly_title, reminder_title
+from reports.content import (
+    alert_title,
+    finance_half_title,
+    late_title,
+    monthly_title,
+    quarterly_title,
+    reminder_title,
+)
 from reports.models import (
     Delivery,
     Kind,
@@ -130,6 +137,7 @@ def planned(now: datetime, counties: list[Region] | None = None, *, since: datet
     evaluated = builders.evaluated_counties(counties)
     monthly = schedule.monthly_due(now)
     quarterly = schedule.quarterly_due(now)
+    halves = schedule.finance_half_due(now)
     result = []
     for county in counties:
         members = alliances.get(county.pk, [])
@@ -138,6 +146,7 @@ def planned(now: datetime, counties: list[Region] | None = None, *, since: datet
             result.extend((county, alliance, slot) for alliance in members)
         if county.pk in evaluated:
             result.extend((county, None, slot) for slot in quarterly)
+        result.extend((county, alliance, slot) for slot in halves for alliance in members)
         days = due_days.get(county.pk)
         if days:
             chosen = county_settings.get(county.pk)
@@ -172,6 +181,8 @@ def title_for(kind: str, county: Region, alliance: Alliance | None, period: Peri
             return alert_title(county, period)
         if kind == Kind.REMINDER:
             return reminder_title(county, period, edition)
+        if kind == Kind.FINANCE_HALF:
+            return finance_half_title(alliance, period)
         return late_title(county, alliance, period)
 
 

@@ -307,3 +307,29 @@ def late_tables(data: dict) -> list[Table]:
                  Column(_("状态"), 10)],
         rows=[[n, r["alliance"], r["institution"], r["form"], r["due"], r["days_late"], r["status"]]
               for n, r in enumerate(data["rows"], start=1)])]
+
+
+def finance_half_tables(data: dict) -> list[Table]:
+    """The half-year's financial analysis: budget execution, the 医保 global budget, the revenue
+    structure."""
+    execution = Table(
+        sheet=_("预算执行"), title=data["title"],
+        columns=[Column(_("预算项目"), 24, text=True), Column(_("全年预算（元）"), 18), Column(_("半年实际（元）"), 18),
+                 Column(_("执行率"), 10)],
+        rows=[[("　" if r["part"] else "") + r["line"], r["budget"], r["actual"], r["rate"],
+               "yellow" if r["warning"] else ""] for r in data["execution"]],
+        light_column=3,
+        note=(_("预算：%(budget)s；已填报%(months)s个月。") % {"budget": data["budget"], "months": data["months"]}
+              if data["budget"] else _("本年度尚无已批准的预算。")))
+    insurance = data.get("insurance")
+    medical = Table(
+        sheet=_("医保总额"), title=_("%(title)s——医保总额预算") % {"title": data["title"]},
+        columns=[Column(_("总额预算（元）"), 18), Column(_("已支付（元）"), 18), Column(_("占预算"), 10),
+                 Column(_("已填报月数"), 10)],
+        rows=[[insurance["budget"], insurance["actual"], insurance["rate"], insurance["months"]]] if insurance else [])
+    indicators = Table(
+        sheet=_("收入结构指标"), title=_("%(title)s——收入结构指标") % {"title": data["title"]},
+        columns=[Column(_("指标"), 36, text=True), Column(_("本期值"), 12), Column(_("目标值"), 24),
+                 Column(_("达标情况"), 10)],
+        rows=[[r["name"], r["value"], r["target"], r["met_label"]] for r in data["indicators"]])
+    return [execution, medical, indicators]

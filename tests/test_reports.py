@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timedelta
+from decimal import Decimal as D
 from io import BytesIO
 from zoneinfo import ZoneInfo
 
@@ -516,3 +517,33 @@ def test_generate_now_command_and_due_list(rworld, capsys):
     with time_machine.travel(at("2026-12-05T09:00"), tick=False):
         call_command("report_generate", "monthly", "445322", "2026-11")
     assert county.versions.count() == 2
+
+
+def test_the_semi_annual_financial_analysis_goes_to_each_alliance_on_the_15th(rworld):
+    """2026H1 of 第一医共体: an approved budget (医疗收入 1,200,000), 县人民医院 filed 100,000 a month for
+    January–June (600,000 = 50 %; July's figure is not the half's)."""
+    from finance.models import Budget, BudgetAmount
+
+    w = rworld
+    w.alliance_admin.email = "gt1@yn.example.org"
+    budget = Budget.objects.create(alliance=w.alliance_a, year=2026, number=1, state=Budget.State.APPROVED,
+                                   created_at=at("2026-01-10T09:00"))
+    BudgetAmount.objects.create(budget=budget, line="MED", amount=D("1200000"))
+    for month in range(1, 8):
+        file_values(w.monthly_form, w.hospital, Period.month(2026, month), {"MED_REVENUE": 100000})
+    sweep_at(at("2026-07-15T07:59"))
+    assert not reports(Kind.FINANCE_HALF).exists()
+    sweep_at(at("2026-07-15T08:00"))
+    half = reports(Kind.FINANCE_HALF).get(alliance=w.alliance_a)
+    assert half.title == "第一医共体2026年上半年财务分析" and half.period == "2026H1"
+    assert half.state == Report.State.SENT
+    assert reports(Kind.FINANCE_HALF).count() == 2  # one per alliance of 郁南县
+    data = half.versions.get().data
+    med = next(r for r in data["execution"] if r["line"] == "医疗收入")
+    assert (med["budget"], med["actual"], med["rate"], data["months"]) == ("1,200,000.00", "600,000.00", "50.00%", 6)
+    assert {i["name"] for i in data["indicators"]} >= {"牵头医院技术劳务性收入占医疗收入比例"}
+    assert {d.email for d in half.deliveries.all()} == {"gt1@yn.example.org", "admin@yn.example.org",
+                                                         "staff@yn.example.org"}
+    workbook = load_workbook(BytesIO(bytes(half.versions.get().xlsx)))
+    assert workbook.sheetnames == ["预算执行", "医保总额", "收入结构指标"]
+    assert workbook["预算执行"]["A1"].value == "第一医共体2026年上半年财务分析"

@@ -67,12 +67,11 @@ class Command(BaseCommand):
             filing_stats = load_demo_filings(today=timezone.localdate())
         report_stats = None
         if not without_ledgers and not without_filings:
+            from finance.demo import load_demo_finance
             from reports.demo import load_demo_reports
 
+            load_demo_finance(today=timezone.localdate(), now=timezone.now())
             report_stats = load_demo_reports(now=timezone.now())
-            from finance.demo import load_demo_finance
-
-            load_demo_finance(today=timezone.localdate())
         verbosity = options.get("verbosity", 1)
         if verbosity >= 1:
             created = sum(c["created"] for c in stats.values())
