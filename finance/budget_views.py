@@ -123,7 +123,7 @@ def budget_approve(request, budget_pk):
     if not scoping.scope_of(request.user).can_change_county(budget.county_id):
         raise PermissionDenied(_("Only the county health bureau approves a budget."))
     if budgets.approve(budget, user=request.user, now=request_now(request)):
-        messages.success(request, _("Approved."))
+        messages.success(request, _("The budget is approved."))
     else:
         messages.error(request, _("This budget is approved already."))
     return redirect("finance:budget_detail", budget_pk=budget.pk)
