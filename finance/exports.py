@@ -6,6 +6,7 @@ settlement."""
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -98,3 +99,38 @@ def budget_xlsx(grid, *, on: date) -> bytes:
         table = xlsx.Table(sheet=_("预算表"), title=budget_title(grid.budget), columns=columns, rows=rows,
                            note=_("差额 = 医共体合计 − 成员合计；“其中”项为医疗收入的组成部分，不重复计入收入合计。"))
         return xlsx.workbook([table], unit=grid.budget.alliance.name, on=on)
+
+
+def procurement_filename(alliance, year: int, on: date) -> str:
+    with translation.override(OFFICIAL_LANGUAGE):
+        return f"{_safe_filename(_('%(alliance)s%(year)s年统一采购汇总表') % {'alliance': alliance.name, 'year': year})}" \
+               f"_{on:%Y%m%d}.xlsx"
+
+
+def procurement_xlsx(*, alliance, year: int, members, summary: dict, account, on: date) -> bytes:
+    """The year's purchases through the unified account: by member and by month, categories across."""
+    from finance.models import Purchase
+
+    with translation.override(OFFICIAL_LANGUAGE):
+        categories = list(Purchase.Category)
+        group = _("采购金额（元）")
+        title = _("%(alliance)s%(year)s年统一采购汇总表") % {"alliance": alliance.name, "year": year}
+        note = (_("统一采购账户：%(name)s %(bank)s %(number)s") % {
+            "name": account.name, "bank": account.bank, "number": account.masked_number}) if account else ""
+
+        def columns(first: str) -> list:
+            return ([xlsx.Column(first, 24, text=True)] + [xlsx.Column(str(c.label), 16, group=group) for c in categories]
+                    + [xlsx.Column(_("合计（元）"), 16)])
+
+        def line(label: str, values: dict) -> list:
+            amounts = [values.get(c.value) for c in categories]
+            return [label, *(_yuan(a) for a in amounts), _yuan(sum((a for a in amounts if a is not None), Decimal(0)))]
+
+        totals = ["合计", *(_yuan(summary["totals"][c.value]) for c in categories), _yuan(summary["grand_total"])]
+        by_member = xlsx.Table(sheet=_("按成员单位"), title=title, columns=columns(_("成员单位")),
+                               rows=[line(m.name, summary["by_member"].get(m.pk, {})) for m in members],
+                               total=totals, note=note)
+        by_month = xlsx.Table(sheet=_("按月份"), title=_("%(title)s——按月份") % {"title": title}, columns=columns(_("月份")),
+                              rows=[line(p.label, summary["by_month"].get(str(p), {})) for p in summary["months"]],
+                              total=totals)
+        return xlsx.workbook([by_member, by_month], unit=alliance.name, on=on)

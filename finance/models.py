@@ -212,3 +212,61 @@ class BudgetAmount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.budget} {self.line} {self.amount}"
+
+
+class ProcurementAccount(models.Model):
+    """The alliance's single purchasing account (统一采购账户)."""
+
+    alliance = models.OneToOneField(Alliance, verbose_name=_("alliance"), on_delete=models.CASCADE,
+                                    related_name="procurement_account")
+    name = models.CharField(_("account name"), max_length=100)
+    bank = models.CharField(_("bank"), max_length=100, blank=True)
+    number = models.CharField(_("account number"), max_length=40, blank=True)
+    opened_on = models.DateField(_("opened on"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("procurement account")
+        verbose_name_plural = _("procurement accounts")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def masked_number(self) -> str:
+        """Only the last four digits on pages and exports."""
+        digits = self.number.replace(" ", "")
+        return f"{'*' * max(0, len(digits) - 4)}{digits[-4:]}" if digits else ""
+
+
+class Purchase(models.Model):
+    """What a member bought through the alliance's account in a month, by category (yuan)."""
+
+    class Category(models.TextChoices):
+        DRUGS = "drugs", _("Drugs")
+        CONSUMABLES = "consumables", _("Medical consumables")
+        EQUIPMENT = "equipment", _("Equipment")
+        OTHER = "other", _("Other goods and services")
+
+    alliance = models.ForeignKey(Alliance, verbose_name=_("alliance"), on_delete=models.PROTECT, related_name="+")
+    county = models.ForeignKey(Region, verbose_name=_("county"), on_delete=models.PROTECT, related_name="+",
+                               editable=False)
+    institution = models.ForeignKey("alliances.Institution", verbose_name=_("member"), on_delete=models.PROTECT,
+                                    related_name="+")
+    month = models.CharField(_("month"), max_length=7)
+    category = models.CharField(_("category"), max_length=12, choices=Category.choices)
+    amount = models.DecimalField(_("amount (yuan)"), **MONEY, validators=[MinValueValidator(Decimal(0))])
+
+    class Meta:
+        verbose_name = _("purchase total")
+        verbose_name_plural = _("purchase totals")
+        constraints = [models.UniqueConstraint(fields=["institution", "month", "category"],
+                                               name="purchase_once_a_month")]
+        indexes = [models.Index(fields=["alliance", "month"], name="purchase_alliance_month")]
+
+    def __str__(self) -> str:
+        return f"{self.institution} {self.month} {self.category}"
+
+    def save(self, *args, **kwargs):
+        self.county_id = self.alliance.county_id
+        super().save(*args, **kwargs)
