@@ -8,7 +8,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -20,7 +19,7 @@ from finance import budget_import as budget_import_module
 from finance import budgets
 from finance.exports import budget_filename, budget_xlsx
 from finance.models import Budget, SettlementRule
-from finance.views import _visible_counties, _year
+from finance.views import _year, selection
 from tasks.status import local_date
 from tasks.views.common import request_now, xlsx_response
 
@@ -33,17 +32,8 @@ def _can_edit(user, alliance: Alliance) -> bool:
 @login_required
 def budget_list(request):
     today = local_date(request_now(request))
-    counties = _visible_counties(request.user)
-    if not counties:
-        raise Http404(_("Not found."))
-    wanted = request.GET.get("county")
-    county = next((c for c in counties if str(c.pk) == wanted), counties[0])
-    year = _year(request.GET.get("year"), today)
-    scope = scoping.scope_of(request.user)
-    alliances = Alliance.objects.filter(county=county, is_active=True).order_by("pk")
-    if not (scope.everything or county.pk in scope.view_counties):
-        alliances = alliances.filter(pk__in=scope.view_alliances)
-    alliances = list(alliances)
+    chosen = selection(request)
+    county, counties, year, alliances = chosen.county, chosen.counties, chosen.year, chosen.alliances
     versions: dict[int, list[Budget]] = {}
     for budget in Budget.objects.filter(alliance__in=alliances, year=year).select_related("approved_by") \
             .order_by("alliance_id", "-number"):

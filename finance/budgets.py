@@ -14,13 +14,13 @@ from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Max, Sum
+from django.db.models import Max
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from alliances.models import Alliance, AllianceMembership, Institution
+from finance.filed import monthly_sums
 from finance.models import AmountChange, Budget, BudgetAmount
-from indicators.models import DataValue
 
 ZERO = Decimal(0)
 FEN = Decimal("0.01")
@@ -242,21 +242,10 @@ def filed_actuals(institution_ids: list[int], year: int, through: date | None = 
                   ) -> tuple[dict[tuple[int, str], Decimal], int]:
     """{(institution id, element code): sum of counted monthly values of ``year`` (up to ``through``)},
     and the number of months with any. One query."""
-    qs = DataValue.objects.filter(institution_id__in=institution_ids, counted=True, element__county__isnull=True,
-                                  element__code__in=_elements_needed(), period_start__year=year,
-                                  period__regex=r"^\d{4}-\d{2}$")
-    if through is not None:
-        qs = qs.filter(period_end__lte=through)
-    rows = (qs
-            .values("institution_id", "element__code").annotate(total=Sum("value"), months=Count("period", distinct=True)))
-    sums, months = {}, 0
-    for row in rows:
-        sums[(row["institution_id"], row["element__code"])] = (row["total"] or ZERO).quantize(FEN)
-        months = max(months, row["months"])
-    return sums, months
+    return monthly_sums(_elements_needed(), year, institution_ids=institution_ids, through=through)
 
 
-def _actual(line: Line, sums: dict, institution_id: int) -> Decimal | None:
+def actual_of(line: Line, sums: dict, institution_id: int) -> Decimal | None:
     if line.code in DERIVED:
         total_code, parts = DERIVED[line.code]
         total = sums.get((institution_id, total_code))
@@ -279,7 +268,7 @@ def execution(budget: Budget, *, threshold: Decimal = PACING_POINTS, through: da
     elapsed = Decimal(months) * 100 / 12
     rows = []
     for line in LINES:
-        actuals = {m.pk: _actual(line, sums, m.pk) for m in grid_.members}
+        actuals = {m.pk: actual_of(line, sums, m.pk) for m in grid_.members}
         known = [a for a in actuals.values() if a is not None]
         total_actual = sum(known, ZERO) if known else None
         cells = [ExecutionCell(grid_.value(line.code, TOTAL), total_actual)]

@@ -64,7 +64,7 @@ def _line_budget(alliance: Alliance, year: int, now: datetime) -> int:
     rows, totals = [], {}
     for line in budgets.LINES:
         for member in members:
-            actual = budgets._actual(line, sums, member.pk)
+            actual = budgets.actual_of(line, sums, member.pk)
             if actual is None:
                 continue
             amount = (actual * Decimal("1.05") / 1000).quantize(Decimal(1)) * 1000

@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Q
 
 from alliances.models import AllianceMembership, Region
 from core.periods import Period
 from finance.calendar import SpecialDay, WorkCalendar
+from finance.filed import monthly_sums
 from finance.models import CalendarDay, InsuranceBudget, Prepayment
 from indicators.models import DataValue
 
@@ -203,13 +204,8 @@ class AllianceSettlement:
 def spending_by_institution(county: Region, year: int) -> tuple[dict[int, Decimal], int]:
     """The fund's payments to each institution of ``county`` in ``year`` from counted monthly filings,
     and how many months have any. One query."""
-    rows = (DataValue.objects.filter(county=county, element__code=SPENDING_ELEMENT, element__county__isnull=True,
-                                     counted=True, institution__isnull=False, period_start__year=year,
-                                     period__regex=r"^\d{4}-\d{2}$")
-            .values("institution_id").annotate(total=Sum("value"), months=Count("period", distinct=True)))
-    totals = {r["institution_id"]: fen(r["total"] or ZERO) for r in rows}
-    months = max((r["months"] for r in rows), default=0)
-    return totals, months
+    sums, months = monthly_sums([SPENDING_ELEMENT], year, county=county)
+    return {institution_id: total for (institution_id, _code), total in sums.items()}, months
 
 
 def county_settlements(county: Region, year: int, rule) -> list[AllianceSettlement]:

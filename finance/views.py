@@ -122,22 +122,41 @@ class InsurancePage:
     final: bool
 
 
-def _insurance_page(request) -> InsurancePage:
-    """The county, year and alliance cards the request asks for and the user may see. 404 for a
-    user without a county or an alliance."""
+@dataclass
+class Selection:
+    """The county and year a finance page is about, and the alliances of it the user sees."""
+
+    county: Region
+    counties: list[Region]
+    year: int
+    alliances: list[Alliance]
+    whole_county: bool
+
+
+def selection(request) -> Selection:
+    """``?county=&year=`` read against what the user may see (another county's pk falls back to the
+    user's first county); 404 for a user without a county or an alliance. Three queries."""
     today = local_date(request_now(request))
     counties = _visible_counties(request.user)
     if not counties:
         raise Http404(_("Not found."))
     wanted = request.GET.get("county")
     county = next((c for c in counties if str(c.pk) == wanted), counties[0])
-    year = _year(request.GET.get("year"), today)
     scope = scoping.scope_of(request.user)
     whole_county = scope.everything or county.pk in scope.view_counties
     alliances = Alliance.objects.filter(county=county, is_active=True).order_by("pk")
     if not whole_county:
         alliances = alliances.filter(pk__in=scope.view_alliances)
-    alliances = list(alliances)
+    return Selection(county, counties, _year(request.GET.get("year"), today), list(alliances), whole_county)
+
+
+def _insurance_page(request) -> InsurancePage:
+    """The county, year and alliance cards the request asks for and the user may see."""
+    today = local_date(request_now(request))
+    chosen = selection(request)
+    county, counties, year, alliances = chosen.county, chosen.counties, chosen.year, chosen.alliances
+    whole_county = chosen.whole_county
+    scope = scoping.scope_of(request.user)
     rule = SettlementRule.objects.filter(county=county, year=year).first()
     calendar = calendar_for(county, [year])
     settlements = {s.budget.alliance_id: s for s in county_settlements(county, year, rule)}

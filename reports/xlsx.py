@@ -22,7 +22,7 @@ from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Si
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.merge import MergedCellRange
 
-from alliances.exports import OFFICIAL_LANGUAGE, page_setup
+from alliances.exports import OFFICIAL_LANGUAGE, _date_zh, page_setup
 
 FONT = "宋体"
 _THIN = Side(style="thin", color="000000")
@@ -72,10 +72,6 @@ class Table:
     total: Sequence | None = None
     light_column: int | None = None  # rows carry their light as an extra last value
     note: str = ""
-
-
-def _date_zh(day: date) -> str:
-    return f"{day.year}年{day.month}月{day.day}日"
 
 
 def workbook(tables: list[Table], *, unit: str, on: date) -> bytes:

@@ -124,6 +124,20 @@ def start_worker(tmp_path, *, beat: bool = False, env_extra: dict | None = None)
     return proc
 
 
+def wait_for(proc, find):
+    """``find()``'s first non-None answer within ``WAIT_SECONDS``, polled every half second (None if it
+    never comes); a worker that exits meanwhile cannot run the test."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        found = find()
+        if found is not None:
+            return found
+        if proc.poll() is not None:
+            cannot_run(f"the Celery worker exited with code {proc.returncode}:\n{output_of(proc.log)}")
+        time.sleep(0.5)
+    return None
+
+
 def stop_worker(proc) -> None:
     if proc.poll() is None:
         proc.terminate()
@@ -166,15 +180,7 @@ def test_worker_runs_the_heartbeat_job(worker):
 
     heartbeat.delay()
 
-    deadline = time.monotonic() + WAIT_SECONDS
-    row = None
-    while time.monotonic() < deadline:
-        row = Heartbeat.objects.filter(worker__startswith=worker.expected_hostname).first()
-        if row is not None:
-            break
-        if worker.poll() is not None:
-            cannot_run(f"the Celery worker exited with code {worker.returncode}:\n{output_of(worker.log)}")
-        time.sleep(0.5)
+    row = wait_for(worker, lambda: Heartbeat.objects.filter(worker__startswith=worker.expected_hostname).first())
 
     assert row is not None, f"no heartbeat within {WAIT_SECONDS} s; worker output:\n{output_of(worker.log)}"
     assert row.worker.startswith("pytest-") and "@" in row.worker
@@ -255,16 +261,8 @@ def test_beat_and_worker_make_and_send_the_reports_that_are_due(tmp_path):
         "REPORTS_SWEEP_SECONDS": "2", "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
         "EMAIL_FILE_PATH": str(mail_dir)})
     try:
-        deadline = time.monotonic() + WAIT_SECONDS
-        report = None
-        while time.monotonic() < deadline:
-            report = Report.objects.filter(kind="monthly", county=county, alliance=None, period=str(last_month),
-                                           state=Report.State.SENT).first()
-            if report is not None:
-                break
-            if proc.poll() is not None:
-                cannot_run(f"the Celery worker exited with code {proc.returncode}:\n{output_of(proc.log)}")
-            time.sleep(0.5)
+        report = wait_for(proc, lambda: Report.objects.filter(
+            kind="monthly", county=county, alliance=None, period=str(last_month), state=Report.State.SENT).first())
         assert report is not None, f"not sent within {WAIT_SECONDS} s; worker output:\n{output_of(proc.log)}"
         delivery = report.deliveries.get()
         assert delivery.email == "admin@yn.example.org" and delivery.state == Delivery.State.SENT
