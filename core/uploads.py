@@ -109,13 +109,17 @@ def cell_text(value: Any) -> str:
 
 
 class Workbook:
-    """The first (active) sheet of an .xlsx file, opened read-only: rows with their numbers, and its
-    merged ranges (read from the sheet's XML, which read-only openpyxl does not expose)."""
+    """One sheet of an .xlsx file (the one named ``sheet`` where it has one, else the active one),
+    opened read-only: rows with their numbers, and its merged ranges (read from the sheet's XML, which
+    read-only openpyxl does not expose)."""
 
-    def __init__(self, data: bytes):
+    def __init__(self, data: bytes, sheet: str | None = None):
         self._data = data
         self._book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        self.sheet = self._book.active or self._book.worksheets[0]
+        if sheet is not None and sheet in self._book.sheetnames:
+            self.sheet = self._book[sheet]
+        else:
+            self.sheet = self._book.active or self._book.worksheets[0]
 
     def rows(self, max_col: int) -> Iterator[tuple[int, list]]:
         """Rows of at most ``max_col`` cells. Without ``max_col`` read-only openpyxl gives each row up

@@ -38,7 +38,10 @@ def budget_list(request):
     for budget in Budget.objects.filter(alliance__in=alliances, year=year).select_related("approved_by") \
             .order_by("alliance_id", "-number"):
         versions.setdefault(budget.alliance_id, []).append(budget)
-    rows = [{"alliance": a, "versions": versions.get(a.pk, []), "can_edit": _can_edit(request.user, a)}
+    rows = [{"alliance": a, "versions": versions.get(a.pk, []), "can_edit": _can_edit(request.user, a),
+             # an approved version and none open: the next one is an adjustment, with its reason
+             "adjusting": bool(versions.get(a.pk)) and not any(v.state in budgets.OPEN_STATES
+                                                               for v in versions.get(a.pk, []))}
             for a in alliances]
     return render(request, "finance/budget_list.html", {
         "county": county, "counties": counties, "year": year, "rows": rows,
@@ -53,7 +56,8 @@ def budget_new(request, alliance_pk):
         raise PermissionDenied(_("Only the alliance office or the county bureau drafts a budget."))
     year = _year(request.POST.get("year"), local_date(request_now(request)))
     try:
-        budget = budgets.new_version(alliance, year, user=request.user, now=request_now(request))
+        budget = budgets.new_version(alliance, year, user=request.user, now=request_now(request),
+                                     reason=request.POST.get("reason", ""))
     except ValidationError as exc:
         messages.error(request, "；".join(exc.messages))
         return redirect(f"{reverse('finance:budget_list')}?county={alliance.county_id}&year={year}")
@@ -94,12 +98,14 @@ def budget_detail(request, budget_pk):
             cells.append({"name": name, "label": f"{row['line'].label} {label}", "value": value, "input": shown})
         rows.append({**row, "cells": cells})
     rule = SettlementRule.objects.filter(county_id=budget.county_id, year=budget.year).first()
+    is_bureau = scoping.scope_of(request.user).can_change_county(budget.county_id)
     return render(request, "finance/budget_detail.html", {
         "budget": budget, "grid": grid, "rows": rows, "side_rows": grid.side_rows(), "can_edit": can_edit,
         "execution": budgets.execution(budget, threshold=rule.warning_points if rule else budgets.PACING_POINTS)
         if budget.state == Budget.State.APPROVED else None,
-        "can_approve": budget.state == Budget.State.DRAFT
-        and scoping.scope_of(request.user).can_change_county(budget.county_id),
+        "can_approve": budget.state in budgets.OPEN_STATES and is_bureau,
+        "can_return": budget.state == Budget.State.SUBMITTED and is_bureau,
+        "can_submit": can_edit,
         "errors": errors,
         "other_versions": list(Budget.objects.filter(alliance=budget.alliance, year=budget.year)
                                .exclude(pk=budget.pk).order_by("-number")),
@@ -115,7 +121,38 @@ def budget_approve(request, budget_pk):
     if budgets.approve(budget, user=request.user, now=request_now(request)):
         messages.success(request, _("The budget is approved."))
     else:
-        messages.error(request, _("This budget is approved already."))
+        messages.error(request, _("This budget is approved already."))  # or it was just returned
+    return redirect("finance:budget_detail", budget_pk=budget.pk)
+
+
+@login_required
+@require_POST
+def budget_submit(request, budget_pk):
+    budget = _budget(request, budget_pk)
+    if not _can_edit(request.user, budget.alliance):
+        raise PermissionDenied(_("Only the alliance office or the county bureau submits a budget."))
+    if budgets.submit(budget, user=request.user, now=request_now(request)):
+        messages.success(request, _("The budget is submitted to the county health bureau for approval."))
+    else:
+        messages.error(request, _("Only a draft can be submitted."))
+    return redirect("finance:budget_detail", budget_pk=budget.pk)
+
+
+@login_required
+@require_POST
+def budget_return(request, budget_pk):
+    budget = _budget(request, budget_pk)
+    if not scoping.scope_of(request.user).can_change_county(budget.county_id):
+        raise PermissionDenied(_("Only the county health bureau returns a budget."))
+    try:
+        returned = budgets.return_to_draft(budget, reason=request.POST.get("reason", ""))
+    except ValidationError as exc:
+        messages.error(request, _("Not returned: %(why)s") % {"why": "；".join(exc.messages)})
+        return redirect("finance:budget_detail", budget_pk=budget.pk)
+    if returned:
+        messages.success(request, _("The budget is returned to the alliance office."))
+    else:
+        messages.error(request, _("Only a submitted budget can be returned."))
     return redirect("finance:budget_detail", budget_pk=budget.pk)
 
 

@@ -46,12 +46,12 @@ LINES = [
     Line("FISCAL", gettext_lazy("财政补助收入"), INCOME, element="FISCAL_REVENUE"),
     Line("OTHER_INCOME", gettext_lazy("其他收入"), INCOME),
     Line("PERSONNEL", gettext_lazy("人员经费"), EXPENSE, element="PERSONNEL_EXPENSE"),
-    Line("DRUGS_MATERIALS", gettext_lazy("药品耗材"), EXPENSE),
-    Line("EQUIPMENT", gettext_lazy("设备购置"), EXPENSE),
-    Line("CONSTRUCTION", gettext_lazy("基本建设"), EXPENSE),
-    Line("IT", gettext_lazy("信息化建设"), EXPENSE),
-    Line("PUBLIC_HEALTH", gettext_lazy("公共卫生"), EXPENSE),
-    Line("OTHER_EXPENSE", gettext_lazy("其他支出"), EXPENSE),
+    Line("DRUGS_MATERIALS", gettext_lazy("药品耗材"), EXPENSE, element="EXP_DRUGS_MATERIALS"),
+    Line("EQUIPMENT", gettext_lazy("设备购置"), EXPENSE, element="EXP_EQUIPMENT"),
+    Line("CONSTRUCTION", gettext_lazy("基本建设"), EXPENSE, element="EXP_CONSTRUCTION"),
+    Line("IT", gettext_lazy("信息化建设"), EXPENSE, element="EXP_IT"),
+    Line("PUBLIC_HEALTH", gettext_lazy("公共卫生"), EXPENSE, element="EXP_PUBLIC_HEALTH"),
+    Line("OTHER_EXPENSE", gettext_lazy("其他支出"), EXPENSE, element="EXP_OTHER"),
 ]
 LINE_BY_CODE = {line.code: line for line in LINES}
 TOTAL = "total"  # the column key of the alliance's total
@@ -169,20 +169,30 @@ def save_amounts(budget: Budget, entries: dict[tuple[str, object], str], *, user
     return []
 
 
-def new_version(alliance: Alliance, year: int, *, user, now: datetime) -> Budget:
-    """The original budget if there is none; else an adjusted copy of the newest approved one. A draft
-    already open is returned as it is."""
+OPEN_STATES = (Budget.State.DRAFT, Budget.State.SUBMITTED)
+REASON_MAX = 500
+
+
+def new_version(alliance: Alliance, year: int, *, user, now: datetime, reason: str = "") -> Budget:
+    """The original budget if there is none; else an adjusted copy of the newest approved one, which
+    needs the reason for the adjustment. A version already open (drafted or submitted) is returned
+    as it is."""
+    reason = (reason or "").strip()
     with transaction.atomic():
-        draft = Budget.objects.filter(alliance=alliance, year=year, state=Budget.State.DRAFT).first()
+        draft = Budget.objects.filter(alliance=alliance, year=year, state__in=OPEN_STATES).first()
         if draft is not None:
             return draft
         approved = Budget.objects.filter(alliance=alliance, year=year, state=Budget.State.APPROVED) \
             .order_by("-number").first()
+        if approved is not None and not reason:
+            raise ValidationError(_("Adjusting an approved budget needs the reason for the adjustment."))
+        if len(reason) > 200:
+            raise ValidationError(_("The reason for the adjustment has %(n)s characters; at most 200.") % {"n": len(reason)})
         number = (Budget.objects.filter(alliance=alliance, year=year).aggregate(n=Max("number"))["n"] or 0) + 1
         try:
             budget = Budget.objects.create(alliance=alliance, year=year, number=number, created_at=now,
-                                           created_by=user, kind=Budget.Kind.ADJUSTED if approved
-                                           else Budget.Kind.ORIGINAL)
+                                           created_by=user, note=reason if approved else "",
+                                           kind=Budget.Kind.ADJUSTED if approved else Budget.Kind.ORIGINAL)
         except IntegrityError:
             raise ValidationError(_("Another version was made meanwhile; reload the page.")) from None
         if approved is not None:
@@ -192,9 +202,27 @@ def new_version(alliance: Alliance, year: int, *, user, now: datetime) -> Budget
     return budget
 
 
-def approve(budget: Budget, *, user, now: datetime) -> bool:
-    """Draft → approved (conditional: two clicks approve once)."""
+def submit(budget: Budget, *, user, now: datetime) -> bool:
+    """Draft → submitted for the bureau's approval (conditional; the grid is locked meanwhile)."""
     return bool(Budget.objects.filter(pk=budget.pk, state=Budget.State.DRAFT).update(
+        state=Budget.State.SUBMITTED, submitted_at=now, submitted_by=user, return_reason=""))
+
+
+def return_to_draft(budget: Budget, *, reason: str) -> bool:
+    """Submitted → draft again, with the bureau's reason (required, at most 500 characters)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError(_("Say why the budget is returned."))
+    if len(reason) > REASON_MAX:
+        raise ValidationError(_("The reason has %(n)s characters; at most %(max)s.") % {"n": len(reason),
+                                                                                    "max": REASON_MAX})
+    return bool(Budget.objects.filter(pk=budget.pk, state=Budget.State.SUBMITTED).update(
+        state=Budget.State.DRAFT, return_reason=reason))
+
+
+def approve(budget: Budget, *, user, now: datetime) -> bool:
+    """Submitted (or a draft the bureau made itself) → approved (conditional: two clicks approve once)."""
+    return bool(Budget.objects.filter(pk=budget.pk, state__in=OPEN_STATES).update(
         state=Budget.State.APPROVED, approved_at=now, approved_by=user))
 
 
@@ -259,9 +287,9 @@ def actual_of(line: Line, sums: dict, institution_id: int) -> Decimal | None:
 
 def execution(budget: Budget, *, threshold: Decimal = PACING_POINTS, through: date | None = None) -> Execution:
     """Each line's budget and filed actual for the alliance and each member, the rate, and whether it
-    is off the elapsed share of the year (months filed / 12) by more than ``threshold`` points. Lines
-    with no filed element (most expenditure lines until the finance form files them) have no actual.
-    Three queries."""
+    is off the elapsed share of the year (months filed / 12) by more than ``threshold`` points. Income
+    and 人员经费 come from the 运行监测月报, the other expenditure lines from the 财务支出月报; a line
+    nobody has filed has no actual. Three queries."""
     grid_ = grid(budget)
     member_ids = [m.pk for m in grid_.members]
     sums, months = filed_actuals(member_ids, budget.year, through)

@@ -11,13 +11,22 @@ from decimal import Decimal
 from alliances.models import Alliance, AllianceMembership, Region
 from finance import budgets
 from finance.insurance import calendar_for, prepayment_deadline, spending_by_institution
-from finance.models import Budget, BudgetAmount, InsuranceBudget, Prepayment, SettlementRule
+from finance.models import (
+    Budget,
+    BudgetAmount,
+    InsuranceBudget,
+    Prepayment,
+    ProcurementAccount,
+    Purchase,
+    SettlementRule,
+)
+from indicators.models import DataValue
 
 COUNTIES = ("郁南县", "万源市")
 
 
 def load_demo_finance(*, today: date, now: datetime) -> dict[str, int]:
-    stats = {"budgets": 0, "prepayments": 0, "line_budgets": 0}
+    stats = {"budgets": 0, "prepayments": 0, "line_budgets": 0, "purchases": 0}
     for county in Region.objects.filter(name__in=COUNTIES, level=Region.Level.COUNTY):
         calendar = calendar_for(county, [today.year - 1, today.year])
         alliances = list(Alliance.objects.filter(county=county, is_active=True).order_by("pk"))
@@ -47,9 +56,40 @@ def load_demo_finance(*, today: date, now: datetime) -> dict[str, int]:
                     _row, made = Prepayment.objects.get_or_create(budget=budget, quarter=quarter, defaults={
                         "amount": (budget.amount / 4).quantize(Decimal("0.01")), "received_on": received})
                     stats["prepayments"] += made
-        for alliance in alliances:
+        for number, alliance in enumerate(alliances, start=1):
             stats["line_budgets"] += _line_budget(alliance, today.year, now)
+            stats["purchases"] += _procurement(alliance, county, number, today)
     return stats
+
+
+PURCHASED = {  # category: (filed element, share bought through the alliance's account)
+    Purchase.Category.DRUGS: ("DRUG_REVENUE", Decimal("0.88")),
+    Purchase.Category.CONSUMABLES: ("CONSUMABLE_REVENUE", Decimal("0.85")),
+    Purchase.Category.EQUIPMENT: ("EXP_EQUIPMENT", Decimal("0.9")),
+    Purchase.Category.OTHER: ("EXP_OTHER", Decimal("0.25")),
+}
+
+
+def _procurement(alliance: Alliance, county: Region, number: int, today: date) -> int:
+    """The alliance's purchasing account and this year's purchases of its members: most of the drugs
+    and materials they sold and the equipment they bought, month by month, from their filings."""
+    if Purchase.objects.filter(alliance=alliance).exists():
+        return 0
+    ProcurementAccount.objects.get_or_create(alliance=alliance, defaults={
+        "name": f"{alliance.name}统一采购资金账户", "bank": f"{county.name}农村商业银行",
+        "number": f"62284800{county.code}{number:02d}{alliance.pk:04d}"[:19], "opened_on": date(2023, 1, 3)})
+    members = {m.pk for m in budgets.members_of(alliance, today.year)}
+    rows = []
+    for institution_id, period, code, value in DataValue.objects.filter(
+            institution_id__in=members, counted=True, period__startswith=f"{today.year}-", period__regex=r"^\d{4}-\d{2}$",
+            element__county__isnull=True, element__code__in=[code for code, _share in PURCHASED.values()]
+    ).values_list("institution_id", "period", "element__code", "value"):
+        for category, (element, share) in PURCHASED.items():
+            if element == code:
+                rows.append(Purchase(alliance=alliance, county=county, institution_id=institution_id, month=period,
+                                     category=category, amount=(value * share).quantize(Decimal("0.01"))))
+    Purchase.objects.bulk_create(rows)
+    return len(rows)
 
 
 def _line_budget(alliance: Alliance, year: int, now: datetime) -> int:

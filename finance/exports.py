@@ -107,6 +107,9 @@ def procurement_filename(alliance, year: int, on: date) -> str:
                f"_{on:%Y%m%d}.xlsx"
 
 
+DETAIL_SHEET, MONTH_TITLE, MEMBER_TITLE = "采购明细", "月份", "成员单位"
+
+
 def procurement_xlsx(*, alliance, year: int, members, summary: dict, account, on: date) -> bytes:
     """The year's purchases through the unified account: by member and by month, categories across."""
     from finance.models import Purchase
@@ -133,4 +136,13 @@ def procurement_xlsx(*, alliance, year: int, members, summary: dict, account, on
         by_month = xlsx.Table(sheet=_("按月份"), title=_("%(title)s——按月份") % {"title": title}, columns=columns(_("月份")),
                               rows=[line(p.label, summary["by_month"].get(str(p), {})) for p in summary["months"]],
                               total=totals)
-        return xlsx.workbook([by_member, by_month], unit=alliance.name, on=on)
+        # The register the office keeps (and imports back): a row per month and member.
+        filled = [p for p in summary["months"] if any((str(p), m.pk) in summary["detail"] for m in members)]
+        detail_rows = [[str(p), m.name, *(_yuan(summary["detail"].get((str(p), m.pk), {}).get(c.value))
+                                          for c in categories)]
+                       for p in (filled or summary["months"][:1]) for m in members]
+        detail = xlsx.Table(sheet=DETAIL_SHEET, title=_("%(title)s——采购明细") % {"title": title},
+                            columns=[xlsx.Column(MONTH_TITLE, 12, text=True), xlsx.Column(MEMBER_TITLE, 24, text=True)]
+                            + [xlsx.Column(str(c.label), 16, group=group) for c in categories],
+                            rows=detail_rows, note=_("导入时按月份整月替换：文件中出现的月份，以文件为准；空白单元格表示无采购。"))
+        return xlsx.workbook([by_member, by_month, detail], unit=alliance.name, on=on)

@@ -201,20 +201,20 @@ class AllianceSettlement:
     months: int  # months with filed figures
 
 
-def spending_by_institution(county: Region, year: int) -> tuple[dict[int, Decimal], int]:
-    """The fund's payments to each institution of ``county`` in ``year`` from counted monthly filings,
-    and how many months have any. One query."""
-    sums, months = monthly_sums([SPENDING_ELEMENT], year, county=county)
+def spending_by_institution(county: Region, year: int, through: date | None = None) -> tuple[dict[int, Decimal], int]:
+    """The fund's payments to each institution of ``county`` in ``year`` (up to ``through``) from counted
+    monthly filings, and how many months have any. One query."""
+    sums, months = monthly_sums([SPENDING_ELEMENT], year, county=county, through=through)
     return {institution_id: total for (institution_id, _code), total in sums.items()}, months
 
 
-def county_settlements(county: Region, year: int, rule) -> list[AllianceSettlement]:
+def county_settlements(county: Region, year: int, rule, through: date | None = None) -> list[AllianceSettlement]:
     """Each alliance with a global budget for ``year``: its settlement by ``rule`` (a SettlementRule)
     on the members' filed payments, and each member's part (members on the year's last day).
     Four queries."""
     budgets = list(InsuranceBudget.objects.filter(county=county, year=year).select_related("alliance")
                    .order_by("alliance_id"))
-    spending, months = spending_by_institution(county, year)
+    spending, months = spending_by_institution(county, year, through)
     members: dict[int, list] = {}
     for membership in (AllianceMembership.objects.on(date(year, 12, 31))
                        .filter(alliance__in=[b.alliance_id for b in budgets]).select_related("institution")

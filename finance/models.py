@@ -160,6 +160,7 @@ class Budget(models.Model):
 
     class State(models.TextChoices):
         DRAFT = "draft", _("Draft")
+        SUBMITTED = "submitted", _("Submitted for approval")
         APPROVED = "approved", _("Approved budget")
 
     alliance = models.ForeignKey(Alliance, verbose_name=_("alliance"), on_delete=models.PROTECT, related_name="budgets")
@@ -169,10 +170,14 @@ class Budget(models.Model):
     number = models.PositiveSmallIntegerField(_("version"))
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.ORIGINAL)
     state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.DRAFT)
-    note = models.CharField(_("note"), max_length=200, blank=True)
+    note = models.CharField(_("reason for the adjustment"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("created at"))
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True, blank=True,
                                    on_delete=models.SET_NULL, related_name="+")
+    submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("submitted by"), null=True, blank=True,
+                                     on_delete=models.SET_NULL, related_name="+")
+    return_reason = models.CharField(_("reason for returning"), max_length=500, blank=True)
     approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
     approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("approved by"), null=True, blank=True,
                                     on_delete=models.SET_NULL, related_name="+")

@@ -19,6 +19,7 @@ from alliances import scoping
 from alliances.models import Alliance
 from core.periods import Period, PeriodKind
 from finance import procurement
+from finance import procurement_import as procurement_import_module
 from finance.budget_views import _can_edit
 from finance.budgets import members_of
 from finance.exports import procurement_filename, procurement_xlsx
@@ -135,3 +136,83 @@ def procurement_export(request):
                                account=ProcurementAccount.objects.filter(alliance=alliance).first(), on=today)
     return xlsx_response(content, procurement_filename(alliance, year, today))
 
+
+
+IMPORT_SESSION_KEY = "finance_procurement_import"
+
+
+def _import_editable(request, alliance_pk) -> Alliance:
+    alliance = scoping.get_for_user(request.user, Alliance, alliance_pk)
+    if not _can_edit(request.user, alliance):
+        raise PermissionDenied(_("Only the alliance office or the county bureau enters purchases."))
+    return alliance
+
+
+@login_required
+def procurement_import(request, alliance_pk):
+    """Upload → check → preview (each month of the file: members × categories, with what changes);
+    nothing is saved before the confirmation."""
+    alliance = _import_editable(request, alliance_pk)
+    today = local_date(request_now(request))
+    context = {"alliance": alliance, "year": _year(request.GET.get("year"), today),
+               "categories": list(Purchase.Category)}
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        if upload is None:
+            context["errors"] = [_("Choose the .xlsx file to import.")]
+            return render(request, "finance/procurement_import.html", context, status=400)
+        parsed = procurement_import_module.read(upload, alliance, today=today)
+        if not parsed.ok:
+            context["errors"] = parsed.errors
+            return render(request, "finance/procurement_import.html", context, status=400)
+        request.session[IMPORT_SESSION_KEY] = {
+            "alliance": alliance.pk, "user": request.user.pk,
+            "entries": [[str(month), institution, category, text]
+                        for month, entries in parsed.months.items()
+                        for (institution, category), text in entries.items()]}
+        context.update(preview=_preview(alliance, parsed.months), cells=parsed.cells, rows=parsed.rows,
+                       filename=upload.name)
+    return render(request, "finance/procurement_import.html", context)
+
+
+def _preview(alliance: Alliance, months: dict) -> list[dict]:
+    """Each month of the file: its members' rows with the amounts and how many cells change."""
+    categories = list(Purchase.Category)
+    result = []
+    for month in sorted(months, key=str):
+        entries = months[month]
+        current = procurement.month_values(alliance, month)
+        rows, changed = [], 0
+        for member in members_of(alliance, month.year):
+            values = []
+            for category in categories:
+                text = entries.get((member.pk, category.value), "")
+                new = procurement.parse_amount(text) if text else None
+                old = current.get((member.pk, category.value))
+                changed += old != new
+                values.append({"value": new, "changed": old != new})
+            rows.append({"member": member, "values": values})
+        result.append({"month": month, "rows": rows, "changed": changed})
+    return result
+
+
+@login_required
+@require_POST
+def procurement_import_confirm(request, alliance_pk):
+    alliance = _import_editable(request, alliance_pk)
+    pending = request.session.get(IMPORT_SESSION_KEY)
+    if not pending or pending.get("alliance") != alliance.pk or pending.get("user") != request.user.pk:
+        messages.error(request, _("Nothing to import: upload the file again."))
+        return redirect("finance:procurement_import", alliance_pk=alliance.pk)
+    months: dict = {}
+    for month, institution, category, text in pending["entries"]:
+        months.setdefault(Period.parse(month), {})[(int(institution), category)] = text
+    errors = procurement.save_months(alliance, months, user=request.user, now=request_now(request))
+    del request.session[IMPORT_SESSION_KEY]
+    if errors:  # the members changed since the preview
+        for error in errors:
+            messages.error(request, error)
+        return redirect("finance:procurement_import", alliance_pk=alliance.pk)
+    messages.success(request, _("Imported %(count)s months of purchases.") % {"count": len(months)})
+    latest = max(months, key=str)
+    return redirect(f"{reverse('finance:procurement')}?alliance={alliance.pk}&year={latest.year}")

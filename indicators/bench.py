@@ -1,7 +1,7 @@
 """A synthetic province and the measurements of ``manage.py bench_indicators``.
 
 The benchmark builds a province (by default 80 counties, 200 alliances, 4,000 institutions, the
-catalogue's 41 data elements plus filler elements up to 60, 36 months of approved filings, a few
+catalogue's 47 data elements plus filler elements up to 60, 36 months of approved filings, a few
 institutions moving alliance in the quarters measured) and prints, side by side in one run:
 
 1. the full quarterly evaluation: every catalogue indicator × every unit of the last quarter at
@@ -311,7 +311,7 @@ class Builder:
         elements = province.elements
         kinds = {kind for county in province.counties for _pk, kind, _size in county.institutions}
         per_kind = {(form, kind): self._rows_for(form, kind, elements)
-                    for form in ("MONTHLY_OPS", "QUARTERLY_PH") for kind in kinds}
+                    for form in ("MONTHLY_OPS", "FINANCE_EXPENSE", "QUARTERLY_PH") for kind in kinds}
         county_rows = self._rows_for("COUNTY_INSURANCE", None, elements)
         quarters = [q for q in dict.fromkeys(m.containing(PeriodKind.QUARTER) for m in self.months)
                     if q.subperiods(PeriodKind.MONTH)[0] in self.months]
@@ -332,7 +332,7 @@ class Builder:
         quarter_ends = {q.subperiods(PeriodKind.MONTH)[-1]: q for q in quarters}
         rng = self.rng
         for n, month in enumerate(self.months):
-            batches = [("MONTHLY_OPS", month, False)]
+            batches = [("MONTHLY_OPS", month, False), ("FINANCE_EXPENSE", month, False)]
             if month in quarter_ends:
                 batches.append(("QUARTERLY_PH", quarter_ends[month], False))
             batches.append(("COUNTY_INSURANCE", month, True))

@@ -58,6 +58,13 @@ ELEMENTS = [
     ("BUSINESS_EXPENSE", "业务支出", "元", MONEY, SUM),
     ("PERSONNEL_EXPENSE", "人员经费", "元", MONEY, SUM),
     ("SALARY_TOTAL", "职工薪酬总额", "元", MONEY, SUM),
+    # 财务支出明细 (monthly, institutions; the budget's expenditure lines other than 人员经费)
+    ("EXP_DRUGS_MATERIALS", "药品耗材支出", "元", MONEY, SUM),
+    ("EXP_EQUIPMENT", "设备购置支出", "元", MONEY, SUM),
+    ("EXP_CONSTRUCTION", "基本建设支出", "元", MONEY, SUM),
+    ("EXP_IT", "信息化建设支出", "元", MONEY, SUM),
+    ("EXP_PUBLIC_HEALTH", "公共卫生支出", "元", MONEY, SUM),
+    ("EXP_OTHER", "其他支出", "元", MONEY, SUM),
     # 人员 (monthly stocks)
     ("STAFF_ON_DUTY", "在岗职工数", "人", INT, LAST),
     ("GPS", "全科医生数", "人", INT, LAST),
@@ -128,6 +135,16 @@ FORMS = [
         ("能力建设", "QSG_QUALIFIED", PRIMARY),
         ("能力建设", "LEAD_STANDARD_MET", LEAD),
         ("能力建设", "NEW_TECH_PROJECTS", LEAD),
+    ]),
+    # Filed by the finance office beside the statistics office's 运行监测月报 (统一财务管理: the
+    # budget's expenditure lines are executed through the filing pipeline, not a second entry).
+    ("FINANCE_EXPENSE", "医共体成员单位财务支出月报", "month", "institution", FILERS, [
+        ("支出明细", "EXP_DRUGS_MATERIALS", []),
+        ("支出明细", "EXP_EQUIPMENT", []),
+        ("支出明细", "EXP_CONSTRUCTION", []),
+        ("支出明细", "EXP_IT", []),
+        ("支出明细", "EXP_PUBLIC_HEALTH", []),
+        ("支出明细", "EXP_OTHER", []),
     ]),
     ("COUNTY_INSURANCE", "县域医保结算月报", "month", "county", [], [
         ("医保结算", "INS_VISITS_TOTAL", []),

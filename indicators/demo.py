@@ -116,6 +116,26 @@ def _monthly_figures(inst: Institution, role: str | None, period: Period, rng: r
             for code, value in figures.items()}
 
 
+def _expense_figures(inst: Institution, monthly: dict[str, Decimal], period: Period,
+                     rng: random.Random) -> dict[str, Decimal]:
+    """The 财务支出月报 of the month, in proportion to the month's revenue: drugs and materials
+    bought close to what was sold, equipment and building in lumps (a few months a year)."""
+    med = float(monthly["MED_REVENUE"])
+    is_hospital = inst.kind in Institution.LEAD_KINDS
+    noise = lambda spread=0.06: 1 + rng.uniform(-spread, spread)  # noqa: E731
+    sold = float(monthly["DRUG_REVENUE"] + monthly["CONSUMABLE_REVENUE"])
+    lump = rng.random() < 0.15
+    figures = {
+        "EXP_DRUGS_MATERIALS": sold * 0.93 * noise(),
+        "EXP_EQUIPMENT": med * (0.12 if lump else 0.015) * noise(0.3),
+        "EXP_CONSTRUCTION": med * (0.25 if lump and period.index in (4, 5, 9, 10) else 0.004) * noise(0.3),
+        "EXP_IT": med * 0.01 * noise(0.3),
+        "EXP_PUBLIC_HEALTH": med * (0.012 if is_hospital else 0.2) * noise(0.1),
+        "EXP_OTHER": med * 0.035 * noise(0.2),
+    }
+    return {code: Decimal(str(round(value, 2))) for code, value in figures.items()}
+
+
 def _quarterly_figures(inst: Institution, role: str | None, period: Period, rng: random.Random) -> dict[str, Decimal]:
     t = (period.year - 2024) * 4 + period.index - 1  # quarters since 2024Q1
     if inst.kind in Institution.LEAD_KINDS:
@@ -217,6 +237,7 @@ def _fill_county(county: Region, forms: dict[str, ReportForm], last_month: Perio
         return None
 
     monthly, quarterly, county_form = forms["MONTHLY_OPS"], forms["QUARTERLY_PH"], forms["COUNTY_INSURANCE"]
+    finance = forms["FINANCE_EXPENSE"]
     filers = [i for i in institutions if i.kind in monthly.institution_kinds]
     plan = []  # (form, institution or None, period, figures)
     county_totals: dict[Period, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
@@ -227,6 +248,7 @@ def _fill_county(county: Region, forms: dict[str, ReportForm], last_month: Perio
             for code in ("OP_VISITS", "DISCHARGES", "INSURANCE_REVENUE"):
                 county_totals[period][code] += figures[code]
             plan.append((monthly, inst, period, figures))
+            plan.append((finance, inst, period, _expense_figures(inst, figures, period, rng)))
         rng = random.Random(f"{county.code}|{period}")
         plan.append((county_form, None, period, _county_figures(county_totals[period], period, rng)))
     for period in quarters:
@@ -247,7 +269,8 @@ def _fill_county(county: Region, forms: dict[str, ReportForm], last_month: Perio
         key = (form.pk, inst.pk if inst else None, str(period))
         if key in existing:
             continue
-        state = special.get(inst.pk) if (inst is not None and form is monthly and period == last_month) else None
+        state = (special.get(inst.pk) if (inst is not None and form in (monthly, finance) and period == last_month)
+                 else None)
         if state == "missing":
             continue
         due = form.due_date(period)

@@ -242,9 +242,11 @@ def _finance_half(report: Report, now: datetime, cache: Cache, progress: Progres
             total = row["cells"][0]
             lines.append({"line": str(row["line"].label), "part": bool(row["line"].part_of),
                           "budget": _money(total.budget), "actual": _money(total.actual),
-                          "rate": f"{total.rate}%" if total.rate is not None else "", "warning": row["warning"]})
+                          "rate": f"{total.rate}%" if total.rate is not None else "", "warning": row["warning"],
+                          "rate_value": "" if total.rate is None else str(total.rate),
+                          "bar": _bar(total.rate)})
     rule = SettlementRule.objects.filter(county=report.county, year=period.year).first()
-    insurance = next((s for s in county_settlements(report.county, period.year, rule)
+    insurance = next((s for s in county_settlements(report.county, period.year, rule, through=period.end)
                       if s.budget.alliance_id == alliance.pk), None)
     progress(50, _("Computing the indicators"))
     indicators = list(Indicator.objects.filter(county__isnull=True, code__in=REVENUE_STRUCTURE, is_active=True))
@@ -257,12 +259,16 @@ def _finance_half(report: Report, now: datetime, cache: Cache, progress: Progres
     for indicator in indicators:
         found = computed.get((indicator.pk, alliance.pk))
         state = met_state(found)
-        indicator_rows.append({"name": indicator.name, "value": value_text(indicator, found.value if found else None),
+        number = found.value if found else None
+        indicator_rows.append({"name": indicator.name, "value": value_text(indicator, number),
+                               "number": "" if number is None else str(round(number, indicator.decimals)),
+                               "unit": indicator.unit_label,
                                "target": target_text(indicator), "met": state, "met_label": str(MET_LABELS[state])})
     data = {
         "title": report.title, "county": report.county.name, "unit": alliance.name, "level": "alliance",
         "period": report.period, "period_label": period.label, "as_of": today.isoformat(),
         "budget": f"v{budget.number} {budget.get_kind_display()}" if budget else "", "months": months,
+        "elapsed": str(result.elapsed) if budget is not None else "", "elapsed_bar": _bar(result.elapsed) if budget else 0,
         "execution": lines, "indicators": indicator_rows,
         "insurance": {"budget": _money(insurance.settlement.budget), "actual": _money(insurance.settlement.actual),
                       "rate": f"{insurance.settlement.rate}%", "months": insurance.months} if insurance else None,
@@ -270,6 +276,16 @@ def _finance_half(report: Report, now: datetime, cache: Cache, progress: Progres
     progress(70, _("Writing the table"))
     content = xlsx.workbook(xlsx.finance_half_tables(data), unit=alliance.name, on=today)
     return Built(data, content, filename(report.title, today))
+
+
+CHART_MAX = 150  # the printable page's bars run to 150 % (a line far ahead is cut there)
+
+
+def _bar(rate) -> int:
+    """A rate as the width of its bar on the printable page, in % of the chart's width."""
+    if rate is None:
+        return 0
+    return int(min(max(rate, 0), CHART_MAX) * 100 / CHART_MAX)
 
 
 def _money(value) -> str:

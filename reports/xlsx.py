@@ -13,11 +13,13 @@ from collections.abc import Sequence
 from copy import copy
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from io import BytesIO
 
 from django.utils import translation
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
+from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.merge import MergedCellRange
@@ -64,6 +66,18 @@ class Heading:
 
 
 @dataclass
+class Chart:
+    """A clustered bar chart under a table: ``categories`` across, one bar series per ``series``
+    entry ((name, values)); its figures are written to the 图表数据 sheet, which it reads."""
+
+    title: str
+    categories: list[str]
+    series: list[tuple[str, list]]
+    y_title: str = ""
+    horizontal: bool = False
+
+
+@dataclass
 class Table:
     sheet: str
     title: str
@@ -72,6 +86,7 @@ class Table:
     total: Sequence | None = None
     light_column: int | None = None  # rows carry their light as an extra last value
     note: str = ""
+    chart: Chart | None = None
 
 
 def workbook(tables: list[Table], *, unit: str, on: date) -> bytes:
@@ -81,8 +96,14 @@ def workbook(tables: list[Table], *, unit: str, on: date) -> bytes:
             wb.add_named_style(style)
         wb._portal_styles = _Styles(wb)
         wb.remove(wb.active)
+        charted = []
         for table in tables:
-            _write(wb.create_sheet(table.sheet[:31]), table, unit=unit, on=on)
+            ws = wb.create_sheet(table.sheet[:31])
+            footer = _write(ws, table, unit=unit, on=on)
+            if table.chart is not None:
+                charted.append((ws, footer, table.chart))
+        if charted:
+            _charts(wb.create_sheet(CHART_DATA_SHEET), charted)
         buffer = BytesIO()
         wb.save(buffer)
         return buffer.getvalue()
@@ -124,7 +145,7 @@ def _style(ws, row, col, style) -> None:
     ws.parent._portal_styles.apply(ws.cell(row=row, column=col), style)
 
 
-def _write(ws, table: Table, *, unit: str, on: date) -> None:
+def _write(ws, table: Table, *, unit: str, on: date) -> int:
     ncols = len(table.columns)
     split = max(1, ncols // 2)
     _put(ws, 1, 1, table.title, "r_title")
@@ -202,6 +223,41 @@ def _write(ws, table: Table, *, unit: str, on: date) -> None:
     _merge(ws, footer, day, footer, ncols)
 
     page_setup(ws, header_rows=(first_header, last_header), last_col=get_column_letter(ncols), last_row=footer)
+    return footer
+
+
+CHART_DATA_SHEET = "图表数据"
+
+
+def _charts(data_ws, charted) -> None:
+    """Each chart's figures as a block on the data sheet (a title row, a header row, a row per
+    category), and the chart itself two rows under its table's footer."""
+    row = 1
+    for ws, footer, chart in charted:
+        data_ws.cell(row=row, column=1, value=chart.title).font = Font(name=FONT, bold=True)
+        header = row + 1
+        data_ws.cell(row=header, column=1, value=_("项目"))
+        for n, (name, _values) in enumerate(chart.series, start=2):
+            data_ws.cell(row=header, column=n, value=name)
+        for i, category in enumerate(chart.categories, start=1):
+            data_ws.cell(row=header + i, column=1, value=category)
+            for n, (_name, values) in enumerate(chart.series, start=2):
+                value = values[i - 1]
+                data_ws.cell(row=header + i, column=n, value=value)
+        last = header + len(chart.categories)
+        bar = BarChart()
+        bar.type = "bar" if chart.horizontal else "col"
+        bar.title = chart.title
+        bar.y_axis.title = chart.y_title
+        bar.y_axis.delete = False
+        bar.x_axis.delete = False
+        bar.height, bar.width = 9, 22
+        bar.add_data(Reference(data_ws, min_col=2, max_col=1 + len(chart.series), min_row=header, max_row=last),
+                     titles_from_data=True)
+        bar.set_categories(Reference(data_ws, min_col=1, min_row=header + 1, max_row=last))
+        ws.add_chart(bar, f"A{footer + 2}")
+        row = last + 2
+    data_ws.column_dimensions["A"].width = 28
 
 
 def plain_workbook(tables: list[Table]) -> bytes:
@@ -316,7 +372,8 @@ def finance_half_tables(data: dict) -> list[Table]:
                "yellow" if r["warning"] else ""] for r in data["execution"]],
         light_column=3,
         note=(_("预算：%(budget)s；已填报%(months)s个月。") % {"budget": data["budget"], "months": data["months"]}
-              if data["budget"] else _("本年度尚无已批准的预算。")))
+              if data["budget"] else _("本年度尚无已批准的预算。")),
+        chart=_execution_chart(data))
     insurance = data.get("insurance")
     medical = Table(
         sheet=_("医保总额"), title=_("%(title)s——医保总额预算") % {"title": data["title"]},
@@ -327,5 +384,29 @@ def finance_half_tables(data: dict) -> list[Table]:
         sheet=_("收入结构指标"), title=_("%(title)s——收入结构指标") % {"title": data["title"]},
         columns=[Column(_("指标"), 36, text=True), Column(_("本期值"), 12), Column(_("目标值"), 24),
                  Column(_("达标情况"), 10)],
-        rows=[[r["name"], r["value"], r["target"], r["met_label"]] for r in data["indicators"]])
+        rows=[[r["name"], r["value"], r["target"], r["met_label"]] for r in data["indicators"]],
+        chart=_indicator_chart(data))
     return [execution, medical, indicators]
+
+
+def _number(text) -> Decimal | None:
+    return Decimal(text) if text not in (None, "") else None
+
+
+def _execution_chart(data: dict) -> Chart | None:
+    """执行率 of each main line with a budget, beside the elapsed share of the year (时间进度)."""
+    rows = [r for r in data["execution"] if not r["part"] and r.get("rate_value")]
+    if not rows or not data.get("elapsed"):
+        return None
+    elapsed = Decimal(data["elapsed"])
+    return Chart(title=_("预算执行率与时间进度"), categories=[r["line"] for r in rows], y_title="%",
+                 series=[(_("执行率（%）"), [_number(r["rate_value"]) for r in rows]),
+                         (_("时间进度（%）"), [elapsed] * len(rows))])
+
+
+def _indicator_chart(data: dict) -> Chart | None:
+    rows = [r for r in data["indicators"] if r.get("number") not in (None, "") and r.get("unit") == "%"]
+    if not rows:
+        return None
+    return Chart(title=_("收入结构指标（%）"), categories=[r["name"] for r in rows], y_title="%", horizontal=True,
+                 series=[(_("本期值"), [_number(r["number"]) for r in rows])])

@@ -40,12 +40,13 @@ def test_bench_indicators_prints_figures_and_rolls_back():
     out = buffer.getvalue()
     lines = out.splitlines()
 
-    # Per county: 2 lead hospitals (41 monthly values: the 22 rows for hospitals and 19 fillers)
-    # and 4 health centres (39: 20 + 19); each quarter 3 + 4 × 10 values; the county's own 6 a month.
-    # 15 months = 5 whole quarters: (15 × (2 × 41 + 4 × 39) + 5 × (2 × 3 + 4 × 10) + 15 × 6) × 2 counties.
+    # Per county: 2 lead hospitals (41 monthly values: the 22 rows for hospitals, 13 fillers and the
+    # 财务支出月报's 6) and 4 health centres (39: 20 + 13 + 6); each quarter 3 + 4 × 10 values; the
+    # county's own 6 a month. 15 months = 5 whole quarters: (15 × (2 × 41 + 4 × 39) + 5 × (2 × 3 + 4 × 10)
+    # + 15 × 6) × 2 counties; filings: two monthly forms and the quarterly one for 6 filers, the county's.
     values = (15 * (2 * 41 + 4 * 39) + 5 * (2 * 3 + 4 * 10) + 15 * 6) * 2
-    filings = (15 * 6 + 5 * 6 + 15) * 2
-    assert values == 7780 and filings == 270
+    filings = (15 * 6 * 2 + 5 * 6 + 15) * 2
+    assert values == 7780 and filings == 450
     assert "province: 2 counties, 4 alliances, 12 institutions, 60 elements, months " in out
     assert f"{filings:,} filings, {values:,} values; 4 institutions move alliance" in out
 

@@ -37,7 +37,9 @@ def test_office_imports_a_budget_a_member_files_and_execution_is_flagged(live_se
     # 1. The alliance office opens an adjusted version and imports the budget from Excel.
     log_in(page, base, "yn_gt1")
     page.goto(f"{base}/finance/budgets/")
-    page.locator("#budget-list tr", has_text="郁南县第一医共体").get_by_role("button").click()
+    row = page.locator("#budget-list tr", has_text="郁南县第一医共体")
+    row.get_by_label("调整原因").fill("年中调整医疗收入预算")
+    row.get_by_role("button", name="调整预算").click()
     assert "调整预算" in body_text(page) and "草稿" in body_text(page)
     page.get_by_role("link", name="导入 .xlsx").click()
     with page.expect_download() as download:
@@ -53,6 +55,8 @@ def test_office_imports_a_budget_a_member_files_and_execution_is_flagged(live_se
     assert "已导入" in body_text(page)
     budget = Budget.objects.get(alliance__name="郁南县第一医共体", state=Budget.State.DRAFT)
     assert budget.kind == Budget.Kind.ADJUSTED and budget.amounts.get(line="MED", institution=None).amount == MED_BUDGET
+    page.get_by_role("button", name="提交审批").click()
+    assert "已提交县卫生健康局审批" in body_text(page) and "已报审" in body_text(page)
     log_out(page, base)
 
     # 2. The bureau approves it.

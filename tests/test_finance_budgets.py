@@ -86,8 +86,15 @@ def test_approval_locks_the_version_and_an_adjusted_one_starts_from_it(drafted, 
     assert w.budget.state == Budget.State.APPROVED and w.budget.approved_by == w.bureau
     assert w.client.post(f"/finance/budgets/{w.budget.pk}/", grid_post(w, MED_total="5")).status_code == 403
     office = as_user(w.alliance_admin)
-    response = office.post(f"/finance/alliances/{w.alliance_a.pk}/budgets/new/", {"year": 2026})
+    refused = office.post(f"/finance/alliances/{w.alliance_a.pk}/budgets/new/", {"year": 2026, "reason": " "},
+                          follow=True)
+    assert "调整已批准的预算须说明调整原因" in refused.content.decode()
+    assert Budget.objects.filter(alliance=w.alliance_a, year=2026).count() == 1
+    response = office.post(f"/finance/alliances/{w.alliance_a.pk}/budgets/new/",
+                           {"year": 2026, "reason": "新增设备购置项目"})
     adjusted = Budget.objects.get(alliance=w.alliance_a, year=2026, number=2)
+    assert adjusted.note == "新增设备购置项目"
+    assert "调整原因：</span>新增设备购置项目" in office.get(response.url).content.decode()
     assert response.url == f"/finance/budgets/{adjusted.pk}/" and adjusted.kind == Budget.Kind.ADJUSTED
     assert {a.line: a.amount for a in adjusted.amounts.all()} == {"MED": D("1000000.00"), "PERSONNEL": D("400000.00")}
     assert office.post(f"/finance/budgets/{adjusted.pk}/", grid_post(w, MED_total="1100000",
@@ -99,6 +106,40 @@ def test_approval_locks_the_version_and_an_adjusted_one_starts_from_it(drafted, 
     # Asking again while a draft is open returns that draft.
     office.post(f"/finance/alliances/{w.alliance_a.pk}/budgets/new/", {"year": 2026})
     assert Budget.objects.filter(alliance=w.alliance_a, year=2026).count() == 2
+
+
+def test_the_office_submits_the_bureau_returns_then_approves(drafted, as_user):
+    w = drafted
+    office = as_user(w.alliance_admin)
+    url = f"/finance/budgets/{w.budget.pk}/"
+    office.post(url, grid_post(w, MED_total="1000000"))
+    assert "提交审批" in office.get(url).content.decode()
+    assert office.post(url + "submit/").status_code == 302
+    w.budget.refresh_from_db()
+    assert w.budget.state == Budget.State.SUBMITTED and w.budget.submitted_by == w.alliance_admin
+    assert office.post(url, grid_post(w, MED_total="5")).status_code == 403  # locked while submitted
+    assert "只有草稿可以提交" in office.post(url + "submit/", follow=True).content.decode()
+    assert office.post(url + "return/", {"reason": "x"}).status_code == 403  # the office cannot return
+    bureau_page = w.client.get(url).content.decode()
+    assert "已报审" in bureau_page and "退回医共体办公室" in bureau_page and "批准预算" in bureau_page
+    empty = w.client.post(url + "return/", {"reason": "  "}, follow=True).content.decode()
+    assert "未退回：请说明退回原因" in empty
+    long = w.client.post(url + "return/", {"reason": "长" * 501}, follow=True).content.decode()
+    assert "原因有501个字符，最多500个" in long
+    w.budget.refresh_from_db()
+    assert w.budget.state == Budget.State.SUBMITTED
+    assert w.client.post(url + "return/", {"reason": "医疗收入增幅过高，请核实"}).status_code == 302
+    w.budget.refresh_from_db()
+    assert w.budget.state == Budget.State.DRAFT and w.budget.return_reason == "医疗收入增幅过高，请核实"
+    assert "医疗收入增幅过高，请核实" in office.get(url).content.decode()
+    office.post(url, grid_post(w, MED_total="900000"))
+    office.post(url + "submit/")
+    assert w.client.post(url + "approve/").status_code == 302
+    w.budget.refresh_from_db()
+    assert w.budget.state == Budget.State.APPROVED and w.budget.return_reason == ""
+    assert "只能退回已报审的预算" in w.client.post(url + "return/", {"reason": "晚了"}, follow=True).content.decode()
+    assert as_user(w.outsider).post(url + "submit/").status_code == 404
+    assert as_user(w.outsider).post(url + "return/", {"reason": "x"}).status_code == 404
 
 
 def test_who_sees_and_changes(drafted, as_user):
@@ -224,22 +265,27 @@ def test_execution_of_an_approved_budget_against_filed_figures(drafted):
     """Filed January–June 2026 (6 months: 50 % of the year). 医疗收入: budget 1,200,000, filed 600,000
     (县人民医院) + 180,000 (平台镇卫生院) = 780,000 → 65 %, 15 points ahead: flagged. 人员经费 300,000 of
     480,000 → 62.5 %: flagged. 县人民医院's 医疗服务收入 = 600,000 − 180,000 (drugs) = 420,000; its 其他收入 =
-    900,000 total − 600,000 − 120,000 fiscal = 180,000. 设备购置 has no filed element."""
+    900,000 total − 600,000 − 120,000 fiscal = 180,000. 设备购置 comes from the 财务支出月报: 县人民医院 files
+    2,000 a month and 30,000 in May (40,000), 平台镇卫生院 nothing → 40,000 of 50,000 = 80 %, 30 points
+    ahead: flagged. 信息化建设 has a budget and no filing: no actual ("未填报")."""
     from core.periods import Period
     from indicators.catalog import install_catalog, install_forms
     from tests.test_indicators_engine import file_values
 
     w = drafted
     install_catalog()
-    form = {f.code: f for f in install_forms(w.yn)}["MONTHLY_OPS"]
+    forms = {f.code: f for f in install_forms(w.yn)}
+    form, expenses = forms["MONTHLY_OPS"], forms["FINANCE_EXPENSE"]
     for month in range(1, 7):
         file_values(form, w.hospital, Period.month(2026, month), {
             "MED_REVENUE": 100000, "DRUG_REVENUE": 30000, "TOTAL_REVENUE": 150000, "FISCAL_REVENUE": 20000,
             "PERSONNEL_EXPENSE": 50000})
+        file_values(expenses, w.hospital, Period.month(2026, month), {
+            "EXP_EQUIPMENT": 30000 if month == 5 else 2000, "EXP_DRUGS_MATERIALS": 25000})
         file_values(form, w.centre, Period.month(2026, month), {"MED_REVENUE": 30000})
     w.client.post(f"/finance/budgets/{w.budget.pk}/", grid_post(w, **{
         "MED_total": "1200000", f"MED_{w.hospital.pk}": "900000", "PERSONNEL_total": "480000",
-        "EQUIPMENT_total": "50000"}))
+        "EQUIPMENT_total": "50000", "IT_total": "10000"}))
     draft_page = w.client.get(f"/finance/budgets/{w.budget.pk}/").content.decode()
     assert 'id="execution"' not in draft_page  # a draft has no execution yet
     w.client.post(f"/finance/budgets/{w.budget.pk}/approve/")
@@ -255,6 +301,10 @@ def test_execution_of_an_approved_budget_against_filed_figures(drafted):
     assert rows["PERSONNEL"]["cells"][0].rate == D("62.50") and rows["PERSONNEL"]["warning"]
     assert rows["SERVICE"]["cells"][1].actual == D("420000.00")
     assert rows["OTHER_INCOME"]["cells"][1].actual == D("180000.00")
-    assert rows["EQUIPMENT"]["cells"][0].actual is None and not rows["EQUIPMENT"]["warning"]
+    equipment = rows["EQUIPMENT"]
+    assert equipment["cells"][0].actual == D("40000.00") and equipment["cells"][0].rate == D("80.00")
+    assert equipment["warning"] and equipment["ahead"] and equipment["cells"][2].actual is None  # the centre
+    assert rows["DRUGS_MATERIALS"]["cells"][1].actual == D("150000.00")
+    assert rows["IT"]["cells"][0].actual is None and not rows["IT"]["warning"]
     page = w.client.get(f"/finance/budgets/{w.budget.pk}/").content.decode()
     assert 'id="execution"' in page and "65.00%" in page and "快于时间进度" in page and "未填报" in page

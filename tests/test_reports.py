@@ -177,7 +177,7 @@ def test_the_draft_is_made_again_when_the_quarters_filings_are_complete(rworld):
         periods = Period.parse("2026Q3").subperiods(form.kind)
         for institution in filers[form.pk]:
             for period in periods:
-                file_values(form, institution, period, {"OP_VISITS": 100} if form.kind == "month" else {})
+                file_values(form, institution, period, {"OP_VISITS": 100} if form.code == "MONTHLY_OPS" else {})
         expected += len(filers[form.pk]) * len(periods)
     assert draft["filings_expected"] == expected
     sweep_at(at("2026-10-02T09:00"))
@@ -476,9 +476,13 @@ def test_filing_reminders_on_the_1st_and_3rd_then_the_late_list(rworld):
     # The alliance office files for its members: told of 桂圩镇卫生院, not of 通门镇卫生院 (第三医共体).
     office = reminder.deliveries.get(user=w.alliance_admin)
     assert "桂圩镇卫生院" in office.message and "通门镇卫生院" not in office.message
-    assert not reminder.deliveries.filter(user=w.filer).exists()  # 平台镇卫生院 has filed
+    # 平台镇卫生院 has filed its 运行监测月报, not its 财务支出月报: told of that one only.
+    own = reminder.deliveries.get(user=w.filer)
+    assert "医共体成员单位财务支出月报" in own.message and "运行监测月报" not in own.message
+    file_values(w.forms["FINANCE_EXPENSE"], w.centre, Period.parse("2026-11"), {"EXP_IT": 0})
     sweep_at(at("2026-12-03T08:00"))
     assert set(reports(Kind.REMINDER).values_list("edition", flat=True)) == {1, 3}
+    assert not reports(Kind.REMINDER).get(edition=3).deliveries.filter(user=w.filer).exists()  # filed both
     sweep_at(at("2026-12-05T08:00"))
     assert not reports(Kind.LATE).exists()  # due today: not late yet
     sweep_at(at("2026-12-06T08:00"))
@@ -519,9 +523,11 @@ def test_generate_now_command_and_due_list(rworld, capsys):
     assert county.versions.count() == 2
 
 
-def test_the_semi_annual_financial_analysis_goes_to_each_alliance_on_the_15th(rworld):
+def test_the_semi_annual_financial_analysis_goes_to_each_alliance_on_the_15th(rworld, as_user):
     """2026H1 of 第一医共体: an approved budget (医疗收入 1,200,000), 县人民医院 filed 100,000 a month for
-    January–June (600,000 = 50 %; July's figure is not the half's)."""
+    January–June (600,000 = 50 %; July's figure is not the half's), of it 30,000 drugs and 10,000 each
+    materials, exams and tests: its technical labour share (A4_26) is 40 %. The charts: 医疗收入 50 % beside 时间进度 50 % (6 of 12 months);
+    on the printable page a bar of 50/150 = 33 % of the width."""
     from finance.models import Budget, BudgetAmount
 
     w = rworld
@@ -530,7 +536,9 @@ def test_the_semi_annual_financial_analysis_goes_to_each_alliance_on_the_15th(rw
                                    created_at=at("2026-01-10T09:00"))
     BudgetAmount.objects.create(budget=budget, line="MED", amount=D("1200000"))
     for month in range(1, 8):
-        file_values(w.monthly_form, w.hospital, Period.month(2026, month), {"MED_REVENUE": 100000})
+        file_values(w.monthly_form, w.hospital, Period.month(2026, month), {"MED_REVENUE": 100000,
+                                                                           "DRUG_REVENUE": 30000, "CONSUMABLE_REVENUE": 10000,
+                                                                           "EXAM_REVENUE": 10000, "LAB_REVENUE": 10000})
     sweep_at(at("2026-07-15T07:59"))
     assert not reports(Kind.FINANCE_HALF).exists()
     sweep_at(at("2026-07-15T08:00"))
@@ -545,5 +553,13 @@ def test_the_semi_annual_financial_analysis_goes_to_each_alliance_on_the_15th(rw
     assert {d.email for d in half.deliveries.all()} == {"gt1@yn.example.org", "admin@yn.example.org",
                                                          "staff@yn.example.org"}
     workbook = load_workbook(BytesIO(bytes(half.versions.get().xlsx)))
-    assert workbook.sheetnames == ["预算执行", "医保总额", "收入结构指标"]
+    assert workbook.sheetnames == ["预算执行", "医保总额", "收入结构指标", "图表数据"]
     assert workbook["预算执行"]["A1"].value == "第一医共体2026年上半年财务分析"
+    assert len(workbook["预算执行"]._charts) == 1 and len(workbook["收入结构指标"]._charts) == 1
+    chart_rows = [[c.value for c in row] for row in workbook["图表数据"].iter_rows()]
+    assert chart_rows[0][0] == "预算执行率与时间进度" and chart_rows[1][:3] == ["项目", "执行率（%）", "时间进度（%）"]
+    assert chart_rows[2][:3] == ["医疗收入", 50, 50]
+    labour = next(row for row in chart_rows if row[0] == "牵头医院技术劳务性收入占医疗收入比例")
+    assert labour[1] == 40
+    page = as_user(w.bureau).get(f"/reports/versions/{half.versions.get().pk}/").content.decode()
+    assert 'id="execution-chart"' in page and "时间进度 50.00%" in page and 'style="width: 33%"' in page
