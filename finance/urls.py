@@ -1,6 +1,6 @@
 from django.urls import path
 
-from finance import budget_views, procurement_views, views
+from finance import budget_views, member_views, procurement_views, views
 
 app_name = "finance"
 urlpatterns = [
@@ -21,6 +21,7 @@ urlpatterns = [
     path("budgets/<int:budget_pk>/import/", budget_views.budget_import, name="budget_import"),
     path("budgets/<int:budget_pk>/import/confirm/", budget_views.budget_import_confirm, name="budget_import_confirm"),
     path("procurement/", procurement_views.procurement_page, name="procurement"),
+    path("our-books/", member_views.member_books, name="member_books"),
     path("procurement/export.xlsx", procurement_views.procurement_export, name="procurement_export"),
     path("alliances/<int:alliance_pk>/procurement/", procurement_views.procurement_month, name="procurement_month"),
     path("alliances/<int:alliance_pk>/procurement/import/", procurement_views.procurement_import,

@@ -261,7 +261,7 @@ def test_import_of_an_approved_budget_or_by_a_viewer_is_refused(drafted, as_user
     assert w.client.get(f"/finance/budgets/{w.budget.pk}/import/").status_code == 403
 
 
-def test_execution_of_an_approved_budget_against_filed_figures(drafted):
+def test_execution_of_an_approved_budget_against_filed_figures(drafted, as_user):
     """Filed January–June 2026 (6 months: 50 % of the year). 医疗收入: budget 1,200,000, filed 600,000
     (县人民医院) + 180,000 (平台镇卫生院) = 780,000 → 65 %, 15 points ahead: flagged. 人员经费 300,000 of
     480,000 → 62.5 %: flagged. 县人民医院's 医疗服务收入 = 600,000 − 180,000 (drugs) = 420,000; its 其他收入 =
@@ -285,7 +285,7 @@ def test_execution_of_an_approved_budget_against_filed_figures(drafted):
         file_values(form, w.centre, Period.month(2026, month), {"MED_REVENUE": 30000})
     w.client.post(f"/finance/budgets/{w.budget.pk}/", grid_post(w, **{
         "MED_total": "1200000", f"MED_{w.hospital.pk}": "900000", "PERSONNEL_total": "480000",
-        "EQUIPMENT_total": "50000", "IT_total": "10000"}))
+        "EQUIPMENT_total": "50000", "IT_total": "10000", f"MED_{w.centre.pk}": "300000"}))
     draft_page = w.client.get(f"/finance/budgets/{w.budget.pk}/").content.decode()
     assert 'id="execution"' not in draft_page  # a draft has no execution yet
     w.client.post(f"/finance/budgets/{w.budget.pk}/approve/")
@@ -308,3 +308,28 @@ def test_execution_of_an_approved_budget_against_filed_figures(drafted):
     assert rows["IT"]["cells"][0].actual is None and not rows["IT"]["warning"]
     page = w.client.get(f"/finance/budgets/{w.budget.pk}/").content.decode()
     assert 'id="execution"' in page and "65.00%" in page and "快于时间进度" in page and "未填报" in page
+
+    # The member's own books: 平台镇卫生院's filer sees its sub-budget (180,000 of 300,000 = 60 %) and its
+    # purchases, nothing of 县人民医院's; users without an institution of their own have no such page.
+    from finance.models import Purchase
+
+    Purchase.objects.create(alliance=w.alliance_a, institution=w.centre, month="2026-03", category="drugs",
+                            amount=D("12345.60"))
+    filer = as_user(w.filer)
+    books = filer.get("/finance/our-books/", {"year": 2026})
+    text = books.content.decode()
+    assert books.status_code == 200 and "本单位账目" in text and "平台镇卫生院" in text
+    assert "300,000.00" in text and "180,000.00" in text and "60.00%" in text and "12,345.60" in text
+    assert "县人民医院" not in text and "600,000.00" not in text
+    assert as_user(w.outsider).get("/finance/our-books/").status_code == 404
+    assert as_user(w.bureau).get("/finance/our-books/").status_code == 404
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as first:
+        filer.get("/finance/our-books/", {"year": 2026})
+    Purchase.objects.create(alliance=w.alliance_a, institution=w.centre, month="2026-04", category="other",
+                            amount=D("1"))
+    with CaptureQueriesContext(connection) as second:
+        filer.get("/finance/our-books/", {"year": 2026})
+    assert len(first) == len(second)

@@ -73,6 +73,9 @@ def portal_nav(context):
         "no_access": scope.is_empty,
         # Users of one institution have no alliance or county structure to browse.
         "org_nav": bool(scope.everything or scope.view_counties or scope.view_alliances),
+        # A member institution's own books (its sub-budget, execution and purchases).
+        "member_books": bool(scope.view_institutions) and not (scope.everything or scope.view_counties
+                                                              or scope.view_alliances),
         # Task ledgers: units report ("my tasks"); county-level users supervise; the bureau reviews.
         "tasks_mine": bool(scope.everything or scope.report_institutions or scope.report_alliances
                            or scope.change_counties),
