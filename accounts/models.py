@@ -35,6 +35,7 @@ class Role(models.TextChoices):
     INSTITUTION_FILER = "institution_filer", _("Institution filer")
     INSTITUTION_REVIEWER = "institution_reviewer", _("Institution reviewer")
     VIEWER = "viewer", _("Viewer")
+    HR_OFFICER = "hr_officer", _("HR officer")
 
 
 # Which kinds of scope each role may be granted on.
@@ -46,6 +47,7 @@ ROLE_SCOPES: dict[str, tuple[str, ...]] = {
     Role.INSTITUTION_FILER: ("institution", "alliance"),
     Role.INSTITUTION_REVIEWER: ("institution", "alliance"),
     Role.VIEWER: ("region", "alliance", "institution"),
+    Role.HR_OFFICER: ("region", "alliance", "institution"),
 }
 
 

@@ -68,6 +68,10 @@ class Scope:
     # Institutions and alliances the user reports for (task progress, filings).
     report_institutions: set[int] = field(default_factory=set)
     report_alliances: set[int] = field(default_factory=set)
+    # Where the user is an HR officer (the roster, identity numbers in full).
+    hr_counties: set[int] = field(default_factory=set)
+    hr_alliances: set[int] = field(default_factory=set)
+    hr_institutions: set[int] = field(default_factory=set)
 
     @property
     def is_empty(self) -> bool:
@@ -106,6 +110,8 @@ def scope_of(user) -> Scope:
                     scope.change_counties.add(grant.region_id)
                 if grant.role in SUPERVISOR_ROLES:
                     scope.supervise_counties.add(grant.region_id)
+                if grant.role == Role.HR_OFFICER:
+                    scope.hr_counties.add(grant.region_id)
             else:
                 higher_regions.add(grant.region_id)
         elif grant.alliance_id:
@@ -115,11 +121,15 @@ def scope_of(user) -> Scope:
                 scope.change_alliances.add(grant.alliance_id)
             if grant.role in REPORTER_ROLES:
                 scope.report_alliances.add(grant.alliance_id)
+            if grant.role == Role.HR_OFFICER:
+                scope.hr_alliances.add(grant.alliance_id)
         else:
             scope.view_institutions.add(grant.institution_id)
             scope.context_counties.add(grant.institution.county_id)
             if grant.role in REPORTER_ROLES:
                 scope.report_institutions.add(grant.institution_id)
+            if grant.role == Role.HR_OFFICER:
+                scope.hr_institutions.add(grant.institution_id)
     if higher_regions:
         # The tree has three levels: a county's parent is a city, the city's parent a province.
         scope.view_counties |= set(

@@ -7,12 +7,14 @@ from rest_framework.routers import DefaultRouter
 
 from alliances.api import register_routes as register_alliance_routes
 from indicators.api import register_routes as register_indicator_routes
+from staffing.api import register_routes as register_staffing_routes
 from tasks.api import register_routes as register_task_routes
 
 router = DefaultRouter()
 register_alliance_routes(router)
 register_task_routes(router)
 register_indicator_routes(router)
+register_staffing_routes(router)
 
 urlpatterns = [
     path("", include(router.urls)),

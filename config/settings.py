@@ -45,6 +45,10 @@ if not SECRET_KEY:
 elif len(SECRET_KEY) < 50:
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be at least 50 characters long")
 
+# Staff identity numbers are encrypted with this key (Fernet); derived from SECRET_KEY when unset. Keep
+# it apart from SECRET_KEY in production, so rotating one does not make the roster unreadable.
+STAFF_IDENTITY_KEY = env_str("STAFF_IDENTITY_KEY") or ""
+
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "testserver"])
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS is required when DJANGO_ENV=production")
@@ -238,6 +242,10 @@ CELERY_BEAT_SCHEDULE = {
     "indicators-lock-filings": {"task": "indicators.jobs.lock_filings", "schedule": crontab(hour=0, minute=10)},
     # Scheduled reports: every few minutes make and send whatever is due and not yet sent (the
     # 进度监测表 on the 5th at 08:00, the 季度评价指标表 after sign-off, reminders, late lists).
+    # Staffing: last month's figures from the roster into the 人员配置月报, nightly until they are due.
+    "staffing-snapshot": {"task": "staffing.jobs.snapshot", "schedule": crontab(hour=1, minute=20)},
+    "staffing-contract-reminders": {"task": "staffing.jobs.contract_reminders",
+                                    "schedule": crontab(hour=7, minute=40)},
     "reports-sweep": {"task": "reports.jobs.sweep",
                       "schedule": timedelta(seconds=REPORTS_SWEEP_SECONDS) if REPORTS_SWEEP_SECONDS
                       else crontab(minute="*/5")},

@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("indicators.urls")),
     path("reports/", include("reports.urls")),
     path("finance/", include("finance.urls")),
+    path("staffing/", include("staffing.urls")),
 ]
 
 if settings.DEBUG:

@@ -1,7 +1,7 @@
 """A synthetic province and the measurements of ``manage.py bench_indicators``.
 
 The benchmark builds a province (by default 80 counties, 200 alliances, 4,000 institutions, the
-catalogue's 47 data elements plus filler elements up to 60, 36 months of approved filings, a few
+catalogue's 58 data elements plus filler elements up to 60, 36 months of approved filings, a few
 institutions moving alliance in the quarters measured) and prints, side by side in one run:
 
 1. the full quarterly evaluation: every catalogue indicator × every unit of the last quarter at
@@ -84,7 +84,9 @@ MAGNITUDE = {
     "KEY_POP_SIGNED": 6000, "HTN_DM_SIGNED": 3000, "HTN_DM_CONTROLLED": 2000, "CHRONIC_MANAGED": 3500,
     "ELDERLY_65_74": 2500, "ELDERLY_DISABLED": 80, "NEW_TECH_PROJECTS": 3, "INS_VISITS_TOTAL": 400000,
     "INS_VISITS_IN_COUNTY": 360000, "INS_INPATIENTS_TOTAL": 30000, "INS_INPATIENTS_IN_COUNTY": 26000,
-    "FUND_TOTAL": 90_000_000, "FUND_IN_COUNTY": 70_000_000,
+    "FUND_TOTAL": 90_000_000, "FUND_IN_COUNTY": 70_000_000, "ST_STAFF": 90, "ST_DOCTORS": 30, "ST_NURSES": 32,
+    "ST_GPS": 8, "ST_TCM": 4, "ST_DOC_COLLEGE": 12, "ST_DOC_BACHELOR": 8, "ST_DOC_MID": 5, "ST_DOC_SENIOR": 2,
+    "ST_PAIZHU": 1, "RESIDENT_POP": 450_000,
 }
 FLAGS = {"QSG_QUALIFIED", "LEAD_STANDARD_MET"}
 SCORES = {"PH_SCORE"}
@@ -311,8 +313,8 @@ class Builder:
         elements = province.elements
         kinds = {kind for county in province.counties for _pk, kind, _size in county.institutions}
         per_kind = {(form, kind): self._rows_for(form, kind, elements)
-                    for form in ("MONTHLY_OPS", "FINANCE_EXPENSE", "QUARTERLY_PH") for kind in kinds}
-        county_rows = self._rows_for("COUNTY_INSURANCE", None, elements)
+                    for form in ("MONTHLY_OPS", "FINANCE_EXPENSE", "STAFFING", "QUARTERLY_PH") for kind in kinds}
+        county_rows = {form: self._rows_for(form, None, elements) for form in ("COUNTY_INSURANCE", "STAFFING_COUNTY")}
         quarters = [q for q in dict.fromkeys(m.containing(PeriodKind.QUARTER) for m in self.months)
                     if q.subperiods(PeriodKind.MONTH)[0] in self.months]
         # Each institution's typical figure per element, then ±20% every period.
@@ -332,10 +334,10 @@ class Builder:
         quarter_ends = {q.subperiods(PeriodKind.MONTH)[-1]: q for q in quarters}
         rng = self.rng
         for n, month in enumerate(self.months):
-            batches = [("MONTHLY_OPS", month, False), ("FINANCE_EXPENSE", month, False)]
+            batches = [("MONTHLY_OPS", month, False), ("FINANCE_EXPENSE", month, False), ("STAFFING", month, False)]
             if month in quarter_ends:
                 batches.append(("QUARTERLY_PH", quarter_ends[month], False))
-            batches.append(("COUNTY_INSURANCE", month, True))
+            batches += [("COUNTY_INSURANCE", month, True), ("STAFFING_COUNTY", month, True)]
             for form_code, period, by_county in batches:
                 key, start, end = str(period), period.start, period.end
                 filings, plans = [], []
@@ -347,7 +349,8 @@ class Builder:
                     for pk, kind, _size in filers:
                         filings.append((form.pk, county.region_id, pk, key, start, end, approved, 3, due, submitted,
                                         submitted))
-                        plans.append((county.region_id, pk, county_rows if by_county else per_kind[(form_code, kind)]))
+                        plans.append((county.region_id, pk, county_rows[form_code] if by_county
+                                      else per_kind[(form_code, kind)]))
                 ids = insert_rows(Filing, filing_fields, filings)
                 values = []
                 for filing_id, (county_id, pk, rows) in zip(ids, plans, strict=True):

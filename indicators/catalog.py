@@ -68,6 +68,18 @@ ELEMENTS = [
     # 人员 (monthly stocks)
     ("STAFF_ON_DUTY", "在岗职工数", "人", INT, LAST),
     ("GPS", "全科医生数", "人", INT, LAST),
+    # 人员配置 (monthly stocks derived from the roster by ``staffing.snapshot``; seed 001 附件3)
+    ("ST_STAFF", "卫生人员数（花名册）", "人", INT, LAST),
+    ("ST_DOCTORS", "医师数（含全科、中医）", "人", INT, LAST),
+    ("ST_NURSES", "护士数", "人", INT, LAST),
+    ("ST_GPS", "全科医生数（花名册）", "人", INT, LAST),
+    ("ST_TCM", "中医类别医师数", "人", INT, LAST),
+    ("ST_DOC_COLLEGE", "大专及以上学历医师数", "人", INT, LAST),
+    ("ST_DOC_BACHELOR", "本科及以上学历医师数", "人", INT, LAST),
+    ("ST_DOC_MID", "中级及以上职称医师数", "人", INT, LAST),
+    ("ST_DOC_SENIOR", "高级职称医师数", "人", INT, LAST),
+    ("ST_PAIZHU", "派驻人员数（中级以上、本年满六个月）", "人", INT, LAST),
+    ("RESIDENT_POP", "常住人口数", "人", INT, LAST),
     # 公共卫生与家庭医生签约 (quarterly)
     ("SERVICE_POP", "服务常住人口数", "人", INT, LAST),
     ("KEY_POP", "重点人群人数", "人", INT, LAST),
@@ -146,6 +158,13 @@ FORMS = [
         ("支出明细", "EXP_PUBLIC_HEALTH", []),
         ("支出明细", "EXP_OTHER", []),
     ]),
+    # Derived from the roster each month (``staffing.snapshot``): nobody types these numbers.
+    ("STAFFING", "人员配置月报（花名册生成）", "month", "institution", FILERS, [
+        ("人员配置", code, []) for code in ("ST_STAFF", "ST_DOCTORS", "ST_NURSES", "ST_GPS", "ST_TCM",
+                                            "ST_DOC_COLLEGE", "ST_DOC_BACHELOR", "ST_DOC_MID", "ST_DOC_SENIOR",
+                                            "ST_PAIZHU")
+    ]),
+    ("STAFFING_COUNTY", "常住人口（人员配置）", "month", "county", [], [("人口", "RESIDENT_POP", [])]),
     ("COUNTY_INSURANCE", "县域医保结算月报", "month", "county", [], [
         ("医保结算", "INS_VISITS_TOTAL", []),
         ("医保结算", "INS_VISITS_IN_COUNTY", []),
@@ -155,6 +174,9 @@ FORMS = [
         ("医保结算", "FUND_IN_COUNTY", []),
     ]),
 ]
+
+# Forms the portal files itself (``staffing.snapshot``): nobody is reminded of them or listed late.
+DERIVED_FORMS = ("STAFFING", "STAFFING_COUNTY")
 
 # code, left, operator, right, severity, message
 RULES = [
@@ -273,6 +295,37 @@ INDICATORS = [
     dict(code="A4_38", name="慢病患者基层医疗卫生机构管理占比（高血压+糖尿病）", category="强化健康服务",
          source="附件4（38）；附件6 第18项", numerator="CHRONIC_MANAGED@primary", denominator="CHRONIC_MANAGED",
          factor=100, unit="%", target=("direction", "", None, "up", 0), levels=["county", "alliance"]),
+    # Seed 001 附件3: the talent targets, over the 人员配置月报 derived from the roster.
+    dict(code="T3_PRIMARY_STAFF", name="基层卫生人员数", category="基层卫生人才队伍", source="附件3（1887人→2107人）",
+         numerator="ST_STAFF@primary", denominator="", factor=1, unit="人", decimals=0,
+         target=("all", "ge", 2107, "up", 0), levels=["county"]),
+    dict(code="T3_PRIMARY_PER_1000", name="每千人口基层卫生人员数", category="基层卫生人才队伍",
+         source="附件3（1.93→2.34）", numerator="ST_STAFF@primary", denominator="RESIDENT_POP@county", factor=1000,
+         unit="人", target=("all", "ge", "2.34", "up", 0), levels=["county"]),
+    dict(code="T3_GP_PER_10000", name="每万人口全科医生数", category="基层卫生人才队伍", source="附件3（1.96→3）",
+         numerator="ST_GPS", denominator="RESIDENT_POP@county", factor=10000, unit="人", target=("all", "ge", 3, "up", 0),
+         levels=["county"]),
+    dict(code="T3_NURSES_PER_DOCTOR", name="基层医护比（每名医师对应护士数）", category="基层卫生人才队伍",
+         source="附件3（医护比不低于1：1.25）", numerator="ST_NURSES@primary", denominator="ST_DOCTORS@primary",
+         factor=1, unit="", target=("all", "ge", "1.25", "up", 0), levels=["county", "alliance"]),
+    dict(code="T3_DOC_COLLEGE", name="基层医师大专及以上学历占比", category="基层卫生人才队伍",
+         source="附件3（31.2%→38%）", numerator="ST_DOC_COLLEGE@primary", denominator="ST_DOCTORS@primary",
+         factor=100, unit="%", target=("all", "ge", 38, "up", 0), levels=["county", "alliance"]),
+    dict(code="T3_DOC_BACHELOR", name="基层医师本科及以上学历占比", category="基层卫生人才队伍",
+         source="附件3（20.1%→26.1%）", numerator="ST_DOC_BACHELOR@primary", denominator="ST_DOCTORS@primary",
+         factor=100, unit="%", target=("all", "ge", "26.1", "up", 0), levels=["county", "alliance"]),
+    dict(code="T3_DOC_MID", name="基层医师中级及以上职称占比", category="基层卫生人才队伍",
+         source="附件3（10.01%→15%）", numerator="ST_DOC_MID@primary", denominator="ST_DOCTORS@primary",
+         factor=100, unit="%", target=("all", "ge", 15, "up", 0), levels=["county", "alliance"],
+         definition="中级及以上职称医师数 / 医师数（基层）。附件3未写明分母，按基层医师计。", derived=True),
+    dict(code="T3_DOC_SENIOR", name="基层医师高级职称占比", category="基层卫生人才队伍",
+         source="附件3（6.26%→9%）", numerator="ST_DOC_SENIOR@primary", denominator="ST_DOCTORS@primary",
+         factor=100, unit="%", target=("all", "ge", 9, "up", 0), levels=["county", "alliance"],
+         definition="高级职称医师数 / 医师数（基层）。附件3未写明分母，按基层医师计。", derived=True),
+    dict(code="T3_PAIZHU", name="派驻基层人员数（中级以上、满六个月）", category="基层卫生人才队伍",
+         source="附件3（技术人员下沉）", numerator="ST_PAIZHU@primary", denominator="", factor=1, unit="人",
+         decimals=0, target=("direction", "", None, "up", 0), levels=["county", "alliance"],
+         definition="派驻到基层医疗卫生机构、中级及以上职称、本年内派驻满六个月的人数（月末在派）。", derived=True),
     dict(code="A4_39", name="国家基本公共卫生服务项目效果（绩效评价得分）", category="强化健康服务",
          source="附件4（39）；附件6 第23项", numerator="PH_SCORE@primary", denominator="", factor=1, unit="分",
          decimals=1, target=("direction", "", None, "up", 0), aggregation="mean",

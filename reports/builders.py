@@ -17,7 +17,7 @@ from openpyxl.styles import Alignment
 
 from alliances.exports import OFFICIAL_LANGUAGE
 from core.periods import Period, PeriodKind
-from indicators.catalog import SCHEME_CODE
+from indicators.catalog import DERIVED_FORMS, SCHEME_CODE
 from indicators.exports import evaluation_filename, evaluation_xlsx
 from indicators.models import EvaluationScheme, Filing, ReportForm
 from indicators.selectors import STATUS_LABELS, completeness, filers_by_form
@@ -124,7 +124,8 @@ def quarter_filings(county, quarter: Period) -> tuple[int, int]:
     expected = filed = 0
     forms = list(ReportForm.objects.filter(county=county, is_active=True,
                                            filer_level=ReportForm.FilerLevel.INSTITUTION,
-                                           period_kind__in=[PeriodKind.MONTH, PeriodKind.QUARTER]))
+                                           period_kind__in=[PeriodKind.MONTH, PeriodKind.QUARTER])
+                 .exclude(code__in=DERIVED_FORMS))
     filers = filers_by_form(list(forms))
     for form in forms:
         first = form.files_from()
@@ -169,7 +170,8 @@ def missing_filings(county, period: Period, today: date, *, overdue: bool) -> li
     quarter's last month): those not yet due (``overdue`` False, reminders) or past due (True)."""
     rows = []
     forms = ReportForm.objects.filter(county=county, is_active=True, filer_level=ReportForm.FilerLevel.INSTITUTION,
-                                      period_kind__in=[PeriodKind.MONTH, PeriodKind.QUARTER]).order_by("code", "pk")
+                                      period_kind__in=[PeriodKind.MONTH, PeriodKind.QUARTER]) \
+        .exclude(code__in=DERIVED_FORMS).order_by("code", "pk")
     for form in forms:
         if form.kind == PeriodKind.MONTH:
             form_period = period

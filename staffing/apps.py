@@ -3,7 +3,10 @@ from django.utils.translation import gettext_lazy as _
 
 
 class StaffingConfig(AppConfig):
-    """Unified staffing — built in a later issue."""
+    """Unified staffing: establishment, posts, the roster, moves, recruitment, training, targets."""
 
     name = "staffing"
     verbose_name = _("Staffing")
+
+    def ready(self) -> None:
+        from staffing import scoping  # noqa: F401  (registers the scoping functions)

@@ -169,3 +169,50 @@ def client_for(user) -> Client:
 @pytest.fixture
 def as_user():
     return client_for
+
+
+# Identity numbers with valid check digits (GB 11643), for the staffing tests.
+IDS = {
+    "doctor": "445322198503152012",  # 县人民医院, 主治医师 (intermediate), 本科
+    "nurse": "445322199206203324",  # 平台镇卫生院, 护士, 大专
+    "gp": "445322197809094412",  # 平台镇卫生院, 全科医生, 副主任医师 (associate), 本科
+    "village": "445322199505055560",  # 平台镇大村卫生站, 乡村医生, 中专
+}
+
+
+@pytest.fixture
+def staffing_world(world):
+    """The world plus HR officers and a small roster of 郁南县 (through ``staffing.services``):
+
+    - ``w.hr_hospital``: HR officer of 县人民医院; ``w.hr_alliance``: of 第一医共体; ``w.hr_county``: of 郁南县;
+    - ``w.doctor`` 李医生 (县人民医院, 在编, physician, intermediate title, bachelor, hired 2010-07-01);
+    - ``w.nurse`` 王护士 (平台镇卫生院, 在编, nurse, junior, college, hired 2016-08-01, contract to 2027-01-15);
+    - ``w.gp`` 陈全科 (平台镇卫生院, 在编, GP, associate chief, bachelor, hired 2001-09-01);
+    - ``w.village_doctor`` 赵村医 (平台镇大村卫生站, 乡村医生, other, secondary, hired 2018-03-01);
+    - ``w.other_staff`` in 万源市 (市人民医院), for the outsider checks."""
+    from staffing import services
+
+    w = world
+    w.hr_hospital = UserFactory(username="yn_rmyy_hr")
+    grant(w.hr_hospital, Role.HR_OFFICER, w.hospital)
+    w.hr_alliance = UserFactory(username="yn_gt1_hr")
+    grant(w.hr_alliance, Role.HR_OFFICER, w.alliance_a)
+    w.hr_county = UserFactory(username="yn_hr")
+    grant(w.hr_county, Role.HR_OFFICER, w.yn)
+
+    def person(key, name, institution, **fields):
+        values = {"name": name, "institution": institution, "employment": "established", "profession": "doctor",
+                  "education": "bachelor", "title": "none", "hired_on": date(2010, 7, 1)}
+        values.update(fields)
+        return services.upsert(institution.county_id, IDS[key], values)[0]
+
+    w.doctor = person("doctor", "李医生", w.hospital, title="intermediate")
+    w.nurse = person("nurse", "王护士", w.centre, profession="nurse", title="junior", education="college",
+                     hired_on=date(2016, 8, 1), contract_end=date(2027, 1, 15))
+    w.gp = person("gp", "陈全科", w.centre, profession="gp", title="associate", hired_on=date(2001, 9, 1))
+    w.village_doctor = person("village", "赵村医", w.clinic, employment="village_doctor", profession="other",
+                              education="secondary", hired_on=date(2018, 3, 1))
+    w.other_staff = services.upsert(w.wy.pk, "511781199001011237", {
+        "name": "万源员工", "institution": w.other_hospital, "employment": "established", "profession": "nurse",
+        "education": "college", "hired_on": date(2012, 1, 1)})[0]
+    return w

@@ -46,6 +46,8 @@ EXPECTED_LOGINS = {
     "yn_rmyy": (False, {(Role.INSTITUTION_FILER, "institution", "郁南县人民医院")}),
     "yn_rmyy_reviewer": (False, {(Role.INSTITUTION_REVIEWER, "institution", "郁南县人民医院")}),
     "yn_dc": (False, {(Role.INSTITUTION_FILER, "institution", "郁南县都城镇卫生院")}),
+    "yn_rmyy_hr": (False, {(Role.HR_OFFICER, "institution", "郁南县人民医院")}),
+    "yn_hr": (False, {(Role.HR_OFFICER, "region", "郁南县")}),
     "yf_city": (False, {(Role.VIEWER, "region", "云浮市")}),
     "gd_province": (False, {(Role.VIEWER, "region", "广东省")}),
     "wy_admin": (False, {(Role.BUREAU_ADMIN, "region", "万源市")}),
@@ -93,8 +95,8 @@ def test_running_twice_gives_identical_data(db):
     first = dump()
     second_output = load("--quiet")
     assert dump() == first
-    assert "166 rows created" in first_output
-    assert "0 rows created, 0 updated, 166 unchanged" in second_output
+    assert "170 rows created" in first_output
+    assert "0 rows created, 0 updated, 170 unchanged" in second_output
     assert "Demo filings: 0 filings with 0 values created." in second_output
     # Every demo county files its forms from January 2024 up to the last month due.
     assert Filing.objects.filter(county__code="445322", form__code="MONTHLY_OPS", period="2024-01").count() >= 15

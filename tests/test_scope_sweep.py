@@ -18,6 +18,7 @@ from alliances.services import joint_office_create
 from finance.models import Budget, CalendarDay, InsuranceBudget
 from indicators.models import DataElement, EvaluationRun, Filing, Indicator, ReportForm
 from reports.models import Delivery, Report, ReportVersion
+from staffing.models import RecruitmentPlan, Staff, TrainingRecord
 from tasks.models import Assignment as TaskAssignment
 from tasks.models import (
     Evidence,
@@ -57,6 +58,9 @@ KWARG_MODELS = {
     "insurance_budget_pk": InsuranceBudget,
     "budget_pk": Budget,
     "calendar_day_pk": CalendarDay,
+    "staff_pk": Staff,
+    "recruitment_plan_pk": RecruitmentPlan,
+    "training_record_pk": TrainingRecord,
 }
 MISSING_PK = 987_654_321
 # Routes that are not the portal's own pages or data.
@@ -141,6 +145,7 @@ def foreign_objects(ledger_world):
                                       note="郁南县预算"),
         CalendarDay: CalendarDay.objects.create(county=world.yn, day=date(2026, 6, 2), kind="holiday",
                                                 name="郁南县自定义假日"),
+        **_staffing_objects(world),
         Region: world.yn,
         Alliance: world.alliance_a,
         Institution: world.centre,
@@ -177,6 +182,22 @@ def _filing_objects(world):
     scheme = EvaluationScheme.objects.get(code="ANNEX6_QUARTERLY", county=None)
     run = EvaluationRun.objects.create(scheme=scheme, county=world.yn, period="2026Q1", created_at=timezone.now())
     return {Filing: filing, ReportForm: form, DataElement: element, Indicator: indicator, EvaluationRun: run}
+
+
+def _staffing_objects(world):
+    """A 郁南县 staff member (named so a leak shows), a recruitment plan and a training record."""
+    from datetime import date
+
+    from staffing import services
+
+    staff, _created = services.upsert(world.yn.pk, "445322199001011230", {
+        "name": "郁南县员工", "institution": world.centre, "employment": "established", "profession": "doctor",
+        "education": "bachelor", "hired_on": date(2015, 7, 1)})
+    plan = RecruitmentPlan.objects.create(alliance=world.alliance_a, institution=world.centre, year=2026,
+                                          post="郁南县临床医师", profession="gp", planned=2)
+    training = TrainingRecord.objects.create(staff=staff, kind="gp_conversion", provider="郁南县培训基地",
+                                             start=date(2026, 3, 1))
+    return {Staff: staff, RecruitmentPlan: plan, TrainingRecord: training}
 
 
 def _report_objects(world):

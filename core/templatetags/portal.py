@@ -87,6 +87,9 @@ def portal_nav(context):
         "filings_review": bool(scope.everything or scope.change_counties or scope.change_alliances),
         "filings_completeness": bool(scope.everything or scope.view_counties or scope.view_alliances),
         "indicators": not scope.is_empty,
+        # Staffing: everyone sees the staff of what they see; the targets are county figures.
+        "staffing": not scope.is_empty,
+        "staffing_targets": bool(scope.everything or scope.view_counties or scope.context_counties),
         # Scheduled reports: the archive for county and alliance users; everyone has an inbox.
         "reports_archive": bool(scope.everything or scope.view_counties or scope.view_alliances),
         # The definitions of the user's county (forms, elements, indicators, rules).

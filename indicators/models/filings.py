@@ -128,6 +128,7 @@ class FilingEvent(models.Model):
         APPROVE = "approve", _("Approved")
         LOCK = "lock", _("Locked")
         UNLOCK = "unlock", _("Unlocked")
+        DERIVE = "derive", _("Derived from the roster")
 
     filing = models.ForeignKey(Filing, verbose_name=_("filing"), on_delete=models.CASCADE, related_name="events")
     action = models.CharField(_("action"), max_length=10, choices=Action.choices)

@@ -71,6 +71,9 @@ class Command(BaseCommand):
             from reports.demo import load_demo_reports
 
             load_demo_finance(today=timezone.localdate(), now=timezone.now())
+            from staffing.demo import load_demo_staffing
+
+            load_demo_staffing(today=timezone.localdate(), now=timezone.now())
             report_stats = load_demo_reports(now=timezone.now())
         verbosity = options.get("verbosity", 1)
         if verbosity >= 1:

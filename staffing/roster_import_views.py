@@ -1,0 +1,245 @@
+"""The roster import pages: upload → check → preview (nothing saved), then the confirmation saves what
+was previewed, all or nothing; and the template workbook (``?template=1``).
+
+Who: users who keep a roster (``roster_institutions(scope, CHANGE)`` not empty: HR officers of an
+institution, alliance or county, the alliance office, the county bureau). Users who see the portal
+but keep no roster get 403; users without any grant 404.
+
+The preview is kept in the session between the two requests: institutions by key, dates as text and
+identity numbers encrypted (``identity.encrypt``), never in plain. The confirmation checks the
+institutions again (the user's access or an alliance's members may have changed) and the people the
+rows update; if anything changed, nothing is saved and the user uploads the file again."""
+
+from __future__ import annotations
+
+from io import BytesIO
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from alliances import scoping
+from alliances.exports import OFFICIAL_LANGUAGE
+from alliances.models import Institution
+from alliances.scoping import CHANGE
+from staffing import identity, services
+from staffing import roster_import as importer
+from staffing.scoping import roster_institutions
+from tasks.views.common import xlsx_response
+
+SESSION_KEY = "staffing_roster_import"
+TEMPLATE = "staffing/roster_import.html"
+TEMPLATE_FILENAME = "花名册导入模板.xlsx"
+
+
+def _institutions(request) -> list[Institution]:
+    """The institutions whose roster the user keeps (one query); 404 for users who see nothing, 403
+    for users who see the portal but keep no roster."""
+    scope = scoping.scope_of(request.user)
+    if scope.is_empty:
+        raise Http404(_("Not found."))
+    institutions = list(roster_institutions(scope, CHANGE).select_related("county").order_by("county_id", "name"))
+    if not institutions:
+        raise PermissionDenied(_("Only HR officers, the alliance office and the county health bureau import the "
+                                 "roster."))
+    return institutions
+
+
+def _context(institutions: list[Institution]) -> dict:
+    return {"institutions": institutions, "columns": importer.COLUMNS, "max_rows": f"{importer.MAX_ROWS:,}",
+            "counties": sorted({i.county.name for i in institutions})}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def roster_import(request):
+    """Upload → check → preview; nothing is saved before the confirmation. ``?template=1``: the
+    template workbook."""
+    institutions = _institutions(request)
+    if request.method == "GET" and request.GET.get("template"):
+        return xlsx_response(template_xlsx(institutions), TEMPLATE_FILENAME)
+    context = _context(institutions)
+    if request.method == "POST":
+        request.session.pop(SESSION_KEY, None)  # a new upload replaces any earlier preview
+        upload = request.FILES.get("file")
+        if upload is None:
+            context["errors"] = [_("Choose the .xlsx file to import.")]
+            return render(request, TEMPLATE, context, status=400)
+        parsed = importer.read(upload, institutions)
+        if not parsed.ok:
+            context["errors"] = parsed.errors
+            return render(request, TEMPLATE, context, status=400)
+        request.session[SESSION_KEY] = importer.to_session(parsed, request.user.pk)
+        context.update(parsed=parsed, rows=parsed.rows, filename=upload.name, total=len(parsed.rows),
+                       new=parsed.count(importer.NEW), updated=parsed.count(importer.UPDATED),
+                       unchanged=parsed.count(importer.UNCHANGED))
+    return render(request, TEMPLATE, context)
+
+
+class _Changed(Exception):
+    """The institutions or the people of the preview changed since it was made."""
+
+
+@login_required
+@require_POST
+def roster_import_confirm(request):
+    """Save what was previewed, all or nothing."""
+    institutions = _institutions(request)
+    pending = importer.from_session(request.session.pop(SESSION_KEY, None), request.user.pk)
+    if pending is None:
+        messages.error(request, _("Nothing to import: upload the file again."))
+        return redirect("staffing:roster_import")
+    county_id, rows = pending
+    try:
+        with transaction.atomic():
+            counts = _save(county_id, rows, institutions)
+    except (_Changed, IntegrityError):
+        messages.error(request, _("The institutions you keep or the people in the file changed since the preview; "
+                                  "nothing was saved. Upload the file again."))
+        return redirect("staffing:roster_import")
+    messages.success(request, _("Roster imported: %(new)s new, %(updated)s updated, %(unchanged)s unchanged.")
+                     % counts)
+    return redirect("staffing:roster")
+
+
+def _save(county_id: int, rows: list[tuple[str, dict]], institutions: list[Institution]) -> dict[str, int]:
+    """Check the rows again against the user's institutions and the county's roster now, then write
+    them (``services.upsert``); raises ``_Changed`` before writing anything when a check fails."""
+    kept = {i.pk: i for i in institutions if i.county_id == county_id}
+    for _number, fields in rows:
+        for key in ("institution", "home"):
+            if key in fields and fields[key] not in kept:
+                raise _Changed
+    existing = importer.existing_staff(county_id, [identity.digest(number) for number, _fields in rows])
+    for before in existing.values():
+        if not (before["institution_id"] in kept or before["home_id"] in kept):
+            raise _Changed
+    counts = {importer.NEW: 0, importer.UPDATED: 0, importer.UNCHANGED: 0}
+    for number, fields in rows:
+        values = {key: kept[value] if key in ("institution", "home") else value for key, value in fields.items()}
+        status = importer.status_of(existing.get(identity.digest(number)), values)
+        counts[status] += 1
+        if status != importer.UNCHANGED:
+            services.upsert(county_id, number, values)
+    return counts
+
+
+# The template workbook --------------------------------------------------------------------------
+
+GREY = "808080"
+HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+REQUIRED_FILL = PatternFill("solid", fgColor="FCE4D6")
+WIDTHS = {"name": 12, "number": 22, "institution": 24, "home": 24, "hired_on": 13, "contract_end": 13,
+          "left_on": 13}
+TEMPLATE_ROWS = 1000  # rows the drop-down lists and formats cover
+
+
+def _example(institutions: list[Institution]) -> dict:
+    from datetime import date
+
+    return {"name": "示例：张三（导入时忽略此行）", "number": "11010519491231002X",
+            "institution": institutions[0].name, "home": "", "employment": "在编", "nature": "公益一类",
+            "profession": "医师", "post_type": "专业技术", "title": "中级", "education": "本科",
+            "hired_on": date(2015, 7, 1), "contract_end": date(2030, 6, 30), "left_on": None}
+
+
+def _notes() -> dict[str, str]:
+    return {
+        "name": _("The person's name. Rows whose name starts with 示例 are skipped."),
+        "number": _("18 characters (the last may be X). Keep the column as text, or Excel drops digits. A person "
+                    "already on the county's roster (same number) is updated; the others are added."),
+        "institution": _("Where the person works: an institution's name as in the portal (the list is below)."),
+        "home": _("Where the 编制 and the post sit. Blank: the working institution for a new person; unchanged for "
+                  "a person already on the roster."),
+        "nature": _("For staff on the establishment. Blank: none."),
+        "post_type": _("Blank: 专业技术."),
+        "title": _("Blank: 无. The titles' names are accepted too: 主任医师 (正高级), 副主任医师 (副高级), "
+                   "主治医师, 主管护师, 主管药师, 主管技师 (中级), 医师, 护师, 药师, 技师 (初级), 医士, 护士, 药士, "
+                   "技士 (士级)."),
+        "education": _("硕士 and 博士 count as 研究生; 高中 and 初中 as 高中及以下."),
+        "hired_on": _("A date: 2020-07-01, 2020/7/1, 2020年7月1日 or 20200701 (or an Excel date)."),
+        "contract_end": _("A date (2020-07-01, 2020/7/1, 2020年7月1日, 20200701 or an Excel date), not before "
+                          "入职日期."),
+        "left_on": _("A date (2020-07-01, 2020/7/1, 2020年7月1日, 20200701 or an Excel date), not before 入职日期. "
+                     "Blank: still working."),
+    }
+
+
+def template_xlsx(institutions: list[Institution]) -> bytes:
+    """The roster template: the header row and a grey example row on 花名册, drop-down lists for the
+    choice columns and the institutions, and 填写说明 listing the accepted values."""
+    with translation.override(OFFICIAL_LANGUAGE):
+        wb = Workbook()
+        ws = wb.active
+        ws.title = importer.SHEET
+        help_ws = wb.create_sheet(importer.HELP_SHEET)
+        example = _example(institutions)
+        for index, column in enumerate(importer.COLUMNS, start=1):
+            letter = get_column_letter(index)
+            head = ws.cell(row=1, column=index, value=column.title)
+            head.font = Font(bold=True)
+            head.fill = REQUIRED_FILL if column.required else HEADER_FILL
+            head.alignment = Alignment(horizontal="center")
+            cell = ws.cell(row=2, column=index, value=example[column.key])
+            cell.font = Font(italic=True, color=GREY)
+            ws.column_dimensions[letter].width = WIDTHS.get(column.key, 11)
+            if column.key in importer.DATE_FIELDS:
+                cell.number_format = "yyyy-mm-dd"
+                ws.column_dimensions[letter].number_format = "yyyy-mm-dd"
+            else:
+                cell.number_format = "@"
+                ws.column_dimensions[letter].number_format = "@"
+        ws.freeze_panes = "A2"
+
+        # 填写说明: each column, then the institutions (the drop-down list of 工作单位 and 编制所在单位).
+        help_ws.append([_("Column title"), _("Required"), _("Values to fill in"), _("Notes")])
+        for cell in help_ws[1]:
+            cell.font = Font(bold=True)
+            cell.fill = HEADER_FILL
+        notes = _notes()
+        for column in importer.COLUMNS:
+            help_ws.append([column.title, _("Required") if column.required else _("Optional"),
+                            "、".join(importer.SHOWN_CHOICES.get(column.key, [])), notes.get(column.key, "")])
+        help_ws.append([])
+        several = len({i.county_id for i in institutions}) > 1
+        help_ws.append([_("Institutions whose roster you keep")])
+        help_ws.cell(row=help_ws.max_row, column=1).font = Font(bold=True)
+        first = help_ws.max_row + 1
+        for institution in institutions:
+            help_ws.append([institution.name, institution.county.name if several else ""])
+        last = help_ws.max_row
+        for letter, width in (("A", 26), ("B", 10), ("C", 44), ("D", 70)):
+            help_ws.column_dimensions[letter].width = width
+        for row in help_ws.iter_rows(min_row=2):
+            for cell in row:
+                cell.alignment = Alignment(wrap_text=True, vertical="top")
+        help_ws.append([])
+        help_ws.append([_("Rows with an error are named on the import page; nothing is saved until every row is "
+                          "right and you confirm the preview.")])
+
+        for index, column in enumerate(importer.COLUMNS, start=1):
+            letter = get_column_letter(index)
+            if column.key in importer.SHOWN_CHOICES:
+                formula = '"' + ",".join(importer.SHOWN_CHOICES[column.key]) + '"'
+            elif column.key in ("institution", "home"):
+                formula = f"'{importer.HELP_SHEET}'!$A${first}:$A${last}"
+            else:
+                continue
+            # 职称 takes the titles' names too: the list suggests, it does not refuse.
+            validation = DataValidation(type="list", formula1=formula, allow_blank=True,
+                                        showErrorMessage=column.key != "title")
+            validation.add(f"{letter}2:{letter}{TEMPLATE_ROWS + 1}")
+            ws.add_data_validation(validation)
+        buffer = BytesIO()
+        wb.save(buffer)
+        return buffer.getvalue()
