@@ -128,3 +128,17 @@ def establishment(member_ids: list[int], approvals: list[Establishment], staff: 
     # Pooled, moves between members cancel out: the alliance lends and borrows only across its boundary.
     pooled.by_nature = dict(natures)
     return [rows[pk] for pk in member_ids], pooled
+
+
+def subtotal(rows: list[EstablishmentRow]) -> EstablishmentRow:
+    """The members' rows added up (编制 of county-level and of primary institutions are approved
+    separately, seed 001 人事制度改革); lent and borrowed are the members' own."""
+    total = EstablishmentRow(0)
+    for row in rows:
+        total.approved += row.approved
+        total.filled += row.filled
+        total.lent += row.lent
+        total.borrowed += row.borrowed
+        total.quota_approved += row.quota_approved
+        total.quota_filled += row.quota_filled
+    return total

@@ -88,7 +88,12 @@ def _alliance_tables(county: Region, visible: set[int], day: date) -> list[dict]
                       "name": f"post_{key[0]}_{key[1]}", "filled": posts_filled[member.institution_id].get(key, 0)}
                      for key in POST_KEYS]
             post_rows.append({"institution": member.institution, "cells": cells})
+        county_ids = {m.institution_id for m in members if m.institution.kind in Institution.LEAD_KINDS}
+        levels = [(_("County-level institutions"), rules.subtotal([r for r in rows if r.institution_id in county_ids])),
+                  (_("Primary-care institutions"),
+                   rules.subtotal([r for r in rows if r.institution_id not in county_ids]))]
         tables.append({"alliance": members[0].alliance, "rows": [(names[r.institution_id], r) for r in shown],
+                       "levels": levels if len(shown) == len(rows) else [],
                        "pooled": pooled if len(shown) == len(rows) else None, "names": names,
                        "post_rows": post_rows, "members": [m.institution for m in members
                                                            if m.institution_id in visible]})

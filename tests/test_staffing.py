@@ -115,6 +115,10 @@ def test_pooled_establishment_across_a_transfer(staffing_world, as_user):
     page = as_user(w.bureau).get("/staffing/", {"county": w.yn.pk})
     text = page.content.decode()
     assert page.status_code == 200 and "第一医共体" in text and "编制不随人走" in text
+    # 编制 of county-level and primary institutions, approved separately: 100 and 50.
+    assert "县级医疗卫生机构小计" in text and "基层医疗卫生机构小计" in text
+    subtotal = rules.subtotal([r for r in rows if r.institution_id != w.hospital.pk])
+    assert (subtotal.approved, subtotal.filled, subtotal.borrowed) == (50, 2, 0)
     export = as_user(w.bureau).get("/staffing/", {"county": w.yn.pk, "alliance": w.alliance_a.pk, "format": "xlsx"})
     ws = load_workbook(BytesIO(export.content)).active
     assert ws["A1"].value == "第一医共体编制使用情况表"
