@@ -110,7 +110,7 @@ def test_a_second_run_restores_demo_values_but_keeps_a_changed_password(loaded):
     user.set_password("Changed-pass-2026")
     user.save()
 
-    output = load("--quiet")
+    output = load("--quiet", "--without-ledgers", "--without-filings")
 
     hospital.refresh_from_db()
     user.refresh_from_db()
@@ -214,13 +214,13 @@ def test_demo_logins_lists_every_grant_without_the_database():
 
 
 def test_command_prints_the_logins_table_unless_quiet(db):
-    output = load()
+    output = load("--without-ledgers", "--without-filings")
     lines = output.splitlines()
     with translation.override("en"):  # the language load() printed in
         logins = demo.demo_logins()
     for username, _role, scope in logins:
         assert any(line.startswith(username + " ") and scope in line and PASSWORD in line for line in lines)
-    assert "wy_zyy" not in load("--quiet")
+    assert "wy_zyy" not in load("--quiet", "--without-ledgers", "--without-filings")
 
 
 def test_every_credit_code_is_valid_and_distinct(loaded):
@@ -286,6 +286,6 @@ def test_loaded_data_commits_under_the_database_rules():
 def test_command_refuses_a_production_site_unless_allowed(db, settings):
     settings.PRODUCTION = True
     with pytest.raises(CommandError):
-        load()
+        load("--without-ledgers", "--without-filings")
     assert not Region.objects.exists()
-    assert "Demo data loaded" in load("--quiet", "--allow-production")
+    assert "Demo data loaded" in load("--quiet", "--allow-production", "--without-ledgers", "--without-filings")
