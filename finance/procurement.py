@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from alliances.models import Alliance
 from core.periods import Period, PeriodKind
-from finance.budgets import members_of, parse_amount  # noqa: F401 (parse_amount: used by the import preview)
+from finance.budgets import members_of, parse_amount
 from finance.models import AmountChange, Purchase
 
 CATEGORIES = list(Purchase.Category)

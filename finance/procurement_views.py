@@ -21,7 +21,7 @@ from core.periods import Period, PeriodKind
 from finance import procurement
 from finance import procurement_import as procurement_import_module
 from finance.budget_views import _can_edit
-from finance.budgets import members_of
+from finance.budgets import members_of, parse_amount
 from finance.exports import procurement_filename, procurement_xlsx
 from finance.models import ProcurementAccount, Purchase
 from finance.views import _visible_counties, _year
@@ -187,7 +187,7 @@ def _preview(alliance: Alliance, months: dict) -> list[dict]:
             values = []
             for category in categories:
                 text = entries.get((member.pk, category.value), "")
-                new = procurement.parse_amount(text) if text else None
+                new = parse_amount(text) if text else None
                 old = current.get((member.pk, category.value))
                 changed += old != new
                 values.append({"value": new, "changed": old != new})

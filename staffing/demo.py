@@ -33,7 +33,6 @@ COUNTIES = {"郁南县": [(2024, 962000), (2025, 958000), (2026, 955000)],
             "万源市": [(2024, 468000), (2025, 463000), (2026, 459000)]}
 SURNAMES = "陈李黄张梁林何罗郑谢邓冯叶刘吴莫蔡区苏潘朱卢胡钟曾"
 GIVEN = "志伟秀玲建华晓敏国强丽娟海燕少芬家辉雪梅永康美华立新文杰慧兰振东丽珍伟明嘉欣"
-WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 FIRST_SNAPSHOT = Period.month(2026, 1)
 
 P = Staff.Profession
@@ -56,7 +55,7 @@ def _pick(rng: random.Random, table):
 def _identity(rng: random.Random, county: Region, born: date, used: set[str]) -> str:
     while True:
         body = f"{county.code}{born:%Y%m%d}{rng.randint(0, 999):03d}"
-        number = body + "10X98765432"[sum(int(d) * w for d, w in zip(body, WEIGHTS, strict=True)) % 11]
+        number = body + identity.check_digit(body)
         if number not in used:
             used.add(number)
             return number

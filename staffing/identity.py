@@ -23,6 +23,11 @@ def normalise(text: str) -> str:
     return (text or "").strip().replace(" ", "").replace("x", "X")
 
 
+def check_digit(seventeen: str) -> str:
+    """The GB 11643 check character of the first 17 digits."""
+    return CHECK[sum(int(d) * w for d, w in zip(seventeen, WEIGHTS, strict=True)) % 11]
+
+
 def problem(number: str) -> str | None:
     """Why ``number`` is not a valid identity number, or None."""
     if len(number) != 18 or not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
@@ -31,8 +36,7 @@ def problem(number: str) -> str | None:
         date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
         return _("characters 7–14 are not a birth date")
-    expected = CHECK[sum(int(d) * w for d, w in zip(number[:17], WEIGHTS, strict=True)) % 11]
-    if number[17] != expected:
+    if number[17] != check_digit(number[:17]):
         return _("the check digit does not match (a digit was mistyped)")
     return None
 

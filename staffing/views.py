@@ -61,7 +61,7 @@ def _alliance_tables(county: Region, visible: set[int], day: date) -> list[dict]
     staff = list(Staff.objects.filter(Q(home_id__in=member_ids) | Q(institution_id__in=member_ids))
                  .filter(hired_on__lte=day).exclude(left_on__lte=day))
     moves: dict[int, list[Move]] = defaultdict(list)
-    for move in Move.objects.filter(staff__in=[s.pk for s in staff], start__lte=day):
+    for move in Move.objects.filter(county=county, start__lte=day):
         moves[move.staff_id].append(move)
     quotas = defaultdict(dict)
     for quota in PostQuota.objects.filter(institution_id__in=member_ids):

@@ -16,11 +16,10 @@ from openpyxl import load_workbook
 from tests.test_browser import artifacts_dir, body_text, browser, demo, log_in, page  # noqa: F401
 
 pytestmark = pytest.mark.browser
-W = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-
-
 def _id(seventeen: str) -> str:
-    return seventeen + "10X98765432"[sum(int(d) * w for d, w in zip(seventeen, W, strict=True)) % 11]
+    from staffing.identity import check_digit
+
+    return seventeen + check_digit(seventeen)
 
 
 DOCTORS = [("钟向阳", _id("44532219860412357"), "主治医师", "本科"),
