@@ -32,7 +32,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import Grant, Role
+from accounts.models import SECURITY_ROLES, Grant, Role
 from alliances.models import Alliance, AllianceMembership, Institution, JointOffice, Region
 
 Action = Literal["view", "change"]
@@ -72,6 +72,14 @@ class Scope:
     hr_counties: set[int] = field(default_factory=set)
     hr_alliances: set[int] = field(default_factory=set)
     hr_institutions: set[int] = field(default_factory=set)
+    # The security side, apart from the business data (a security role alone sees none of it):
+    # counties whose accounts the user runs (security_admin; bureau_admin unless duties are
+    # separated), counties whose security log the user reads (auditor, county or above), and
+    # counties below a platform administrator's city or province.
+    security_counties: set[int] = field(default_factory=set)
+    audit_counties: set[int] = field(default_factory=set)
+    platform_regions: set[int] = field(default_factory=set)
+    platform_counties: set[int] = field(default_factory=set)
 
     @property
     def is_empty(self) -> bool:
@@ -87,6 +95,21 @@ class Scope:
     def read_only(self) -> bool:
         return not (self.everything or self.change_counties or self.change_alliances)
 
+    @property
+    def runs_accounts(self) -> bool:
+        """Whether the user manages accounts anywhere (user management)."""
+        return bool(self.everything or self.security_counties or self.platform_counties)
+
+    @property
+    def account_counties(self) -> set[int]:
+        """The counties whose accounts the user runs (all of them for a superuser: see ``everything``)."""
+        return self.security_counties | self.platform_counties
+
+    @property
+    def audits(self) -> bool:
+        """Whether the user reads a security log (auditor, superuser)."""
+        return bool(self.everything or self.audit_counties)
+
 
 def scope_of(user) -> Scope:
     """The user's ``Scope``, cached on the user object for the request."""
@@ -100,8 +123,23 @@ def scope_of(user) -> Scope:
         Grant.objects.filter(user=user).select_related("region", "alliance", "institution").order_by("pk")
     )
     higher_regions: set[int] = set()
+    audit_higher: set[int] = set()
     for grant in grants:
         scope.roles.add(grant.role)
+        if grant.role in SECURITY_ROLES:
+            if not grant.region_id:
+                continue
+            is_county = grant.region.level == Region.Level.COUNTY
+            if grant.role == Role.SECURITY_ADMIN and is_county:
+                scope.security_counties.add(grant.region_id)
+            elif grant.role == Role.AUDITOR:
+                (scope.audit_counties if is_county else audit_higher).add(grant.region_id)
+            elif grant.role == Role.PLATFORM_ADMIN and not is_county:
+                scope.platform_regions.add(grant.region_id)
+            continue
+        if grant.role == Role.BUREAU_ADMIN and grant.region_id and not separate_duties():
+            if grant.region.level == Region.Level.COUNTY:
+                scope.security_counties.add(grant.region_id)
         if grant.region_id:
             scope.granted_regions.add(grant.region_id)
             if grant.region.level == Region.Level.COUNTY:
@@ -131,14 +169,30 @@ def scope_of(user) -> Scope:
             if grant.role == Role.HR_OFFICER:
                 scope.hr_institutions.add(grant.institution_id)
     if higher_regions:
-        # The tree has three levels: a county's parent is a city, the city's parent a province.
-        scope.view_counties |= set(
-            Region.objects.filter(level=Region.Level.COUNTY)
-            .filter(Q(parent_id__in=higher_regions) | Q(parent__parent_id__in=higher_regions))
-            .values_list("pk", flat=True)
-        )
+        scope.view_counties |= counties_below(higher_regions)
+    if audit_higher:
+        scope.audit_counties |= counties_below(audit_higher)
+    if scope.platform_regions:
+        scope.platform_counties = counties_below(scope.platform_regions)
     user._portal_scope = scope
     return scope
+
+
+def counties_below(region_ids: set[int]) -> set[int]:
+    """The counties below cities or provinces (one query). The tree has three levels: a county's
+    parent is a city, the city's parent a province."""
+    return set(
+        Region.objects.filter(level=Region.Level.COUNTY)
+        .filter(Q(parent_id__in=region_ids) | Q(parent__parent_id__in=region_ids))
+        .values_list("pk", flat=True)
+    )
+
+
+def separate_duties() -> bool:
+    """三员分立 (``PORTAL_SEPARATE_DUTIES``): only security administrators run accounts."""
+    from django.conf import settings
+
+    return bool(getattr(settings, "PORTAL_SEPARATE_DUTIES", False))
 
 
 def forget_scope(user) -> None:
@@ -235,13 +289,21 @@ _SCOPERS: dict[type[Model], Callable[[Scope, Action], QuerySet]] = {
 }
 
 
-def register(model: type[Model]):
-    """Register the scoping function of a model of another app (decorator)."""
+# Models of the security side (accounts, the security log): a user with no business scope at all
+# (a security administrator, an auditor) still has rows of these.
+_SECURITY_MODELS: set[type[Model]] = set()
+
+
+def register(model: type[Model], *, security: bool = False):
+    """Register the scoping function of a model of another app (decorator). ``security``: the model
+    belongs to the security side, whose users may have no business scope."""
 
     def decorator(func: Callable[[Scope, Action], QuerySet]):
         if model in _SCOPERS:
             raise RuntimeError(f"{model.__name__} already has a scoping function")
         _SCOPERS[model] = func
+        if security:
+            _SECURITY_MODELS.add(model)
         return func
 
     return decorator
@@ -260,14 +322,14 @@ def queryset_for(user, model: type[Model], action: Action = VIEW) -> QuerySet:
     except KeyError:
         raise LookupError(f"{model.__name__} has no scoping function") from None
     scope = scope_of(user)
-    if scope.is_empty:
+    if scope.is_empty and model not in _SECURITY_MODELS:
         return model._default_manager.none()
     return scoper(scope, action)
 
 
 def queryset_for_scope(scope: Scope, model: type[Model], action: Action = VIEW) -> QuerySet:
     """Like ``queryset_for`` for a ``Scope`` built by hand (a part of a user's grants)."""
-    if scope.is_empty:
+    if scope.is_empty and model not in _SECURITY_MODELS:
         return model._default_manager.none()
     return _SCOPERS[model](scope, action)
 

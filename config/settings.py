@@ -64,11 +64,13 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "import_export",
     "core",
     "accounts",
@@ -77,6 +79,7 @@ INSTALLED_APPS = [
     "indicators",
     "finance",
     "staffing",
+    "security",
     "reports",
 ]
 
@@ -88,7 +91,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Idle timeout and absolute session limit, then the forced password change and the required
+    # two-factor enrolment: until they are done the user reaches nothing else.
+    "accounts.middleware.SessionSecurityMiddleware",
+    "accounts.middleware.PasswordChangeRequiredMiddleware",
+    "accounts.middleware.TwoFactorRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # AxesMiddleware turns a locked-out login into the lockout page; it must come last.
     "axes.middleware.AxesMiddleware",
@@ -120,18 +129,60 @@ DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 0, minim
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file-backed test database lets a Celery worker process share it with the tests.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # WAL lets readers go on while one writes; IMMEDIATE takes the write lock when a transaction
+    # begins, so two writers queue (busy timeout) instead of one failing with "database is locked"
+    # when it upgrades a read transaction. (Every request is a transaction: ATOMIC_REQUESTS.)
+    DATABASES["default"].setdefault("OPTIONS", {}).update({
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    })
     VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
+# Password policy (等保 身份鉴别): each rule says in Chinese what it wants (accounts/passwords.py).
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "accounts.passwords.CharacterClassesValidator", "OPTIONS": {"min_classes": 3}},
+    {"NAME": "accounts.passwords.UsernameNotContainedValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "accounts.passwords.PasswordHistoryValidator", "OPTIONS": {"remember": 5}},
 ]
+# Argon2 first: a sign-in costs a fraction of PBKDF2's CPU; older hashes are upgraded at the next sign-in.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+# A password older than this must be changed before anything else (0 = never).
+PASSWORD_MAX_AGE_DAYS = env_int("PASSWORD_MAX_AGE_DAYS", 90, minimum=0)
+# Sessions end after this many minutes without a request, and in any case after the absolute limit.
+SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 30, minimum=0)
+SESSION_ABSOLUTE_HOURS = env_int("SESSION_ABSOLUTE_HOURS", 12, minimum=1)
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_HOURS * 3600
+# Accounts without a sign-in for this many days are deactivated by the nightly job (0 = never).
+ACCOUNT_DORMANT_DAYS = env_int("ACCOUNT_DORMANT_DAYS", 180, minimum=0)
+# Two-factor sign-in (TOTP) required of bureau_admin, security_admin, hr_officer and superusers.
+PORTAL_REQUIRE_2FA = env_bool("PORTAL_REQUIRE_2FA", PRODUCTION)
+# 三员分立: only security administrators run accounts, and the auditor holds no other role.
+PORTAL_SEPARATE_DUTIES = env_bool("PORTAL_SEPARATE_DUTIES", PRODUCTION)
+# Reverse proxies whose X-Forwarded-For is believed (addresses or networks, comma-separated).
+PORTAL_TRUSTED_PROXIES = env_list("PORTAL_TRUSTED_PROXIES", [])
+try:
+    import ipaddress as _ipaddress
+
+    for _proxy in PORTAL_TRUSTED_PROXIES:
+        _ipaddress.ip_network(_proxy, strict=False)
+except ValueError as _error:
+    raise ImproperlyConfigured(f"PORTAL_TRUSTED_PROXIES: {_error}") from None
+# The security log is kept this long; never less than 180 days (网络安全法 第二十一条).
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365, minimum=180)
+# Tokens from /api/token/ (a script signing in) expire; named tokens made on the page do not.
+API_SIGN_IN_TOKEN_HOURS = env_int("API_SIGN_IN_TOKEN_HOURS", 12, minimum=1)
+OTP_TOTP_ISSUER = "医共体治理门户"
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
@@ -147,9 +198,13 @@ LOGOUT_REDIRECT_URL = "login"
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 30, minimum=1))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
+# The lockout answer: the lockout page, or JSON for the API (429 either way).
+AXES_LOCKOUT_CALLABLE = "security.views.login.lockout_response"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+# The client's address as the security log reads it (PORTAL_TRUSTED_PROXIES).
+AXES_CLIENT_IP_CALLABLE = "core.audit.client_ip"
+AXES_USERNAME_FORM_FIELD = "username"
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
@@ -177,7 +232,7 @@ MEDIA_URL = "/media/"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first, so that a request without credentials gets 401 with a challenge.
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.tokens.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -246,6 +301,10 @@ CELERY_BEAT_SCHEDULE = {
     "staffing-snapshot": {"task": "staffing.jobs.snapshot", "schedule": crontab(hour=1, minute=20)},
     "staffing-contract-reminders": {"task": "staffing.jobs.contract_reminders",
                                     "schedule": crontab(hour=7, minute=40)},
+    # Security: accounts without a sign-in for ACCOUNT_DORMANT_DAYS are deactivated; the security log
+    # older than AUDIT_RETENTION_DAYS is purged.
+    "security-dormant-accounts": {"task": "security.jobs.deactivate_dormant", "schedule": crontab(hour=2, minute=10)},
+    "core-audit-purge": {"task": "core.jobs.audit_purge", "schedule": crontab(hour=2, minute=40)},
     "reports-sweep": {"task": "reports.jobs.sweep",
                       "schedule": timedelta(seconds=REPORTS_SWEEP_SECONDS) if REPORTS_SWEEP_SECONDS
                       else crontab(minute="*/5")},

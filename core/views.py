@@ -31,6 +31,11 @@ def home(request):
     user = request.user
     scope = scoping.scope_of(user)
     if scope.is_empty:
+        # A security role alone sees no business data: its home is its work.
+        if scope.runs_accounts:
+            return redirect("security:user_list")
+        if scope.audits:
+            return redirect("security:event_list")
         return render(request, "core/no_access.html")
     above_county = bool(scope.granted_regions - scope.view_counties)  # a city or province grant
     if scope.everything or above_county or len(scope.view_counties) > 1:

@@ -53,6 +53,16 @@ def _fast_passwords(settings):
 
 
 @pytest.fixture(autouse=True)
+def _session_clocks_off(settings):
+    """Tests travel in time between requests of one signed-in client (to a deadline, a lock day, a
+    quarter's end); the idle timeout, the session's time limit and the password's age would sign
+    them out. The tests of those rules (tests/test_security_*.py) turn them back on."""
+    settings.SESSION_IDLE_MINUTES = 0
+    settings.SESSION_ABSOLUTE_HOURS = 0
+    settings.PASSWORD_MAX_AGE_DAYS = 0
+
+
+@pytest.fixture(autouse=True)
 def _default_language():
     """Each test starts in the portal's language: a request that switched the thread's
     language (the language cookie) must not leak into the next test."""

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from accounts.models import ApiToken, Grant, Role, User
 from alliances.models import Alliance, AllianceMembership, Institution, JointOffice, Region
 from alliances.services import joint_office_create
+from core.models import SecurityEvent
 from finance.models import Budget, CalendarDay, InsuranceBudget
 from indicators.models import DataElement, EvaluationRun, Filing, Indicator, ReportForm
 from reports.models import Delivery, Report, ReportVersion
@@ -31,6 +33,7 @@ from tasks.models import (
     TaskItem,
 )
 from tests.conftest import client_for
+from tests.factories import UserFactory, grant
 
 KWARG_MODELS = {
     "region_pk": Region,
@@ -61,12 +64,16 @@ KWARG_MODELS = {
     "staff_pk": Staff,
     "recruitment_plan_pk": RecruitmentPlan,
     "training_record_pk": TrainingRecord,
+    "user_pk": User,
+    "grant_pk": Grant,
+    "token_pk": ApiToken,
+    "event_pk": SecurityEvent,
 }
 MISSING_PK = 987_654_321
 # Routes that are not the portal's own pages or data.
 SKIP_PREFIXES = ("admin:", "i18n", "set_language", "api-schema", "api-docs", "api-redoc", "logout", "api-token")
 # Names of 郁南县 objects in the world fixture that the outsider must never see.
-FOREIGN_NAMES = ["郁南县", "第一医共体", "第三医共体", "县人民医院", "平台镇卫生院", "桂圩镇卫生院", "通门镇卫生院",
+FOREIGN_NAMES = ["郁南县", "yn_security_sweep", "第一医共体", "第三医共体", "县人民医院", "平台镇卫生院", "桂圩镇卫生院", "通门镇卫生院",
                  "郁南县2026年医共体建设重点任务", "推进医共体人员统筹使用", "台账更新不及时", "督办〔2026〕"]
 
 
@@ -140,6 +147,7 @@ def foreign_objects(ledger_world):
     return {
         **filing_objects,
         **_report_objects(world),
+        **_security_objects(world),
         InsuranceBudget: InsuranceBudget.objects.create(alliance=world.alliance_a, year=2026, amount=1000000),
         Budget: Budget.objects.create(alliance=world.alliance_a, year=2026, number=1, created_at=world.now,
                                       note="郁南县预算"),
@@ -182,6 +190,18 @@ def _filing_objects(world):
     scheme = EvaluationScheme.objects.get(code="ANNEX6_QUARTERLY", county=None)
     run = EvaluationRun.objects.create(scheme=scheme, county=world.yn, period="2026Q1", created_at=timezone.now())
     return {Filing: filing, ReportForm: form, DataElement: element, Indicator: indicator, EvaluationRun: run}
+
+
+def _security_objects(world):
+    """A 郁南县 account with a grant and an API token, and a security event of 郁南县."""
+    from core import audit
+    from security import services
+
+    account = UserFactory(username="yn_security_sweep", full_name="郁南县安全员", county=world.yn)
+    held = grant(account, Role.SECURITY_ADMIN, world.yn)
+    token, _key = services.api_token_create(user=account, name="郁南县脚本")
+    event = audit.record(audit.Event.USER_EDIT, actor=account, target=account, details={"note": "郁南县"})
+    return {User: account, Grant: held, ApiToken: token, SecurityEvent: event}
 
 
 def _staffing_objects(world):
@@ -234,12 +254,32 @@ def test_sweep_finds_the_routes_it_should():
     assert any(r.name.startswith("alliances:") for r in object_routes), sorted(names)
 
 
-def test_outsider_gets_404_on_every_object_route(world, foreign_objects):
-    outsider = client_for(world.outsider)
-    insider = client_for(world.bureau)
+SECURITY_ROUTE_MARKERS = ("security:", "user", "grant", "token", "security-event", "api-me")
+
+
+def _outsider(world, kind: str):
+    """The 万源市 outsider: bureau staff; or its security administrator or auditor, who must see none
+    of 郁南县's accounts or security log either."""
+    if kind == "bureau":
+        return world.outsider, world.bureau
+    role = {"security": Role.SECURITY_ADMIN, "auditor": Role.AUDITOR}[kind]
+    outsider = UserFactory(username=f"wy_{kind}", county=world.wy)
+    grant(outsider, role, world.wy)
+    insider = UserFactory(username=f"yn_{kind}", county=world.yn)
+    grant(insider, role, world.yn)
+    return outsider, insider
+
+
+@pytest.mark.parametrize("kind", ["bureau", "security", "auditor"])
+def test_outsider_gets_404_on_every_object_route(world, foreign_objects, kind):
+    outsider_user, insider_user = _outsider(world, kind)
+    outsider = client_for(outsider_user)
+    insider = client_for(insider_user)
     checked = []
     for route in _portal_routes():
         if not [k for k in route.kwargs if k != "format"]:
+            continue
+        if kind != "bureau" and not any(marker in route.name for marker in SECURITY_ROUTE_MARKERS):
             continue
         foreign_url = _url(route, lambda model: foreign_objects[model].pk)
         missing_url = _url(route, lambda model: MISSING_PK)
@@ -265,11 +305,14 @@ def test_outsider_gets_404_on_every_object_route(world, foreign_objects):
     assert checked, "no object route was checked"
 
 
-def test_outsider_sees_nothing_foreign_on_list_routes(world, foreign_objects):
-    outsider = client_for(world.outsider)
+@pytest.mark.parametrize("kind", ["bureau", "security", "auditor"])
+def test_outsider_sees_nothing_foreign_on_list_routes(world, foreign_objects, kind):
+    outsider = client_for(_outsider(world, kind)[0])
     checked = []
     for route in _portal_routes():
         if [k for k in route.kwargs if k != "format"]:
+            continue
+        if kind != "bureau" and not any(marker in route.name for marker in SECURITY_ROUTE_MARKERS):
             continue
         url = _url(route, lambda model: None)
         response = outsider.get(url, HTTP_ACCEPT="text/html,application/json")
@@ -279,4 +322,5 @@ def test_outsider_sees_nothing_foreign_on_list_routes(world, foreign_objects):
         for name in FOREIGN_NAMES:
             assert name not in body, (route.name, name)
         checked.append(route.name)
-    assert "home" in checked
+    assert "home" in checked or kind != "bureau"
+    assert checked

@@ -94,6 +94,10 @@ def portal_nav(context):
         "reports_archive": bool(scope.everything or scope.view_counties or scope.view_alliances),
         # The definitions of the user's county (forms, elements, indicators, rules).
         "definitions_url": _definitions_url(scope),
+        # The security side: user management, new counties, the security log.
+        "accounts_admin": scope.runs_accounts,
+        "new_county": bool(scope.everything or scope.platform_regions),
+        "security_log": scope.audits,
     }
 
 
