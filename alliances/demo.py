@@ -307,6 +307,9 @@ USERS: list[dict[str, Any]] = [
     {"username": "yn_rmyy_hr", "full_name": "黄秀玲",
      "grants": [(Role.HR_OFFICER, ("institution", YUNAN, "郁南县人民医院"))]},
     {"username": "yn_hr", "full_name": "何志坚", "grants": [(Role.HR_OFFICER, ("region", YUNAN))]},
+    # The security side (三员分立 in production): accounts and grants; the security log.
+    {"username": "yn_security", "full_name": "谭振宇", "grants": [(Role.SECURITY_ADMIN, ("region", YUNAN))]},
+    {"username": "yn_auditor", "full_name": "钟雅婷", "grants": [(Role.AUDITOR, ("region", YUNAN))]},
     {"username": "yf_city", "full_name": "苏建新", "grants": [(Role.VIEWER, ("region", "445300"))]},
     {"username": "gd_province", "full_name": "叶嘉欣", "grants": [(Role.VIEWER, ("region", "440000"))]},
     {"username": "wy_admin", "full_name": "向永平", "grants": [(Role.BUREAU_ADMIN, ("region", WANYUAN))]},
@@ -314,6 +317,8 @@ USERS: list[dict[str, Any]] = [
     {"username": "wy_zyy", "full_name": "冉光明", "grants": [(Role.ALLIANCE_ADMIN, ("alliance", WANYUAN, _WY_ALLIANCE))]},
     {"username": "dz_city", "full_name": "蒲晓梅", "grants": [(Role.VIEWER, ("region", "511700"))]},
     {"username": "sc_province", "full_name": "母德彬", "grants": [(Role.VIEWER, ("region", "510000"))]},
+    # Brings new counties of 广东省 onto the platform (新县上线).
+    {"username": "gd_platform", "full_name": "罗嘉俊", "grants": [(Role.PLATFORM_ADMIN, ("region", "440000"))]},
 ]
 
 
@@ -339,6 +344,20 @@ def demo_logins() -> list[tuple[str, str, str]]:
 
 
 # The loader ---------------------------------------------------------------------------------
+
+def _user_county(spec: dict, regions: dict, alliances: dict, institutions: dict) -> Region | None:
+    """The county of a demo user's first grant within a county."""
+    for _role, scope in spec["grants"]:
+        if scope[0] == "region":
+            region = regions[scope[1]]
+            if region.level == Region.Level.COUNTY:
+                return region
+        elif scope[0] == "alliance":
+            return alliances[(scope[1], scope[2])].county
+        else:
+            return institutions[(scope[1], scope[2])].county
+    return None
+
 
 Stats = dict[str, Counter]
 
@@ -500,7 +519,9 @@ def load_demo() -> Stats:
         superuser = spec.get("is_superuser", False)
         user = _upsert(
             User, {"username": spec["username"]},
-            {"full_name": spec["full_name"], "is_superuser": superuser, "is_staff": superuser},
+            {"full_name": spec["full_name"], "is_superuser": superuser, "is_staff": superuser,
+             # The county whose security administrator keeps the account (none for city and province users).
+             "county": _user_county(spec, regions, alliances, institutions)},
             stats, prepare=set_demo_password,
         )
         for role, scope in spec["grants"]:

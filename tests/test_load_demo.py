@@ -48,6 +48,8 @@ EXPECTED_LOGINS = {
     "yn_dc": (False, {(Role.INSTITUTION_FILER, "institution", "郁南县都城镇卫生院")}),
     "yn_rmyy_hr": (False, {(Role.HR_OFFICER, "institution", "郁南县人民医院")}),
     "yn_hr": (False, {(Role.HR_OFFICER, "region", "郁南县")}),
+    "yn_security": (False, {(Role.SECURITY_ADMIN, "region", "郁南县")}),
+    "yn_auditor": (False, {(Role.AUDITOR, "region", "郁南县")}),
     "yf_city": (False, {(Role.VIEWER, "region", "云浮市")}),
     "gd_province": (False, {(Role.VIEWER, "region", "广东省")}),
     "wy_admin": (False, {(Role.BUREAU_ADMIN, "region", "万源市")}),
@@ -55,6 +57,7 @@ EXPECTED_LOGINS = {
     "wy_zyy": (False, {(Role.ALLIANCE_ADMIN, "alliance", "万源市紧密型县域医疗卫生共同体")}),
     "dz_city": (False, {(Role.VIEWER, "region", "达州市")}),
     "sc_province": (False, {(Role.VIEWER, "region", "四川省")}),
+    "gd_platform": (False, {(Role.PLATFORM_ADMIN, "region", "广东省")}),
 }
 
 
@@ -95,8 +98,8 @@ def test_running_twice_gives_identical_data(db):
     first = dump()
     second_output = load("--quiet")
     assert dump() == first
-    assert "170 rows created" in first_output
-    assert "0 rows created, 0 updated, 170 unchanged" in second_output
+    assert "176 rows created" in first_output
+    assert "0 rows created, 0 updated, 176 unchanged" in second_output
     assert "Demo filings: 0 filings with 0 values created." in second_output
     # Every demo county files its forms from January 2024 up to the last month due.
     assert Filing.objects.filter(county__code="445322", form__code="MONTHLY_OPS", period="2024-01").count() >= 15
@@ -202,6 +205,11 @@ def test_every_demo_user_logs_in_with_the_password_and_has_the_expected_grant(lo
         assert grants == expected_grants, username
         assert authenticate(factory.post("/login/"), username=username, password="wrong-password") is None
     assert User.objects.get(username="admin").full_name == "系统管理员"
+    # Demo users sign in with the published password without being made to change it; each is kept
+    # by its county's security administrator (city and province users by nobody below the platform).
+    assert not User.objects.filter(must_change_password=True).exists()
+    assert User.objects.get(username="yn_dc").county.name == "郁南县"
+    assert User.objects.get(username="yf_city").county is None
 
 
 def test_demo_logins_lists_every_grant_without_the_database():
