@@ -59,6 +59,7 @@ def _session_clocks_off(settings):
     them out. The tests of those rules (tests/test_security_*.py) turn them back on."""
     settings.SESSION_IDLE_MINUTES = 0
     settings.SESSION_ABSOLUTE_HOURS = 0
+    settings.SESSION_COOKIE_AGE = 14 * 24 * 3600  # Django's default; the portal's is the 12-hour limit
     settings.PASSWORD_MAX_AGE_DAYS = 0
 
 
