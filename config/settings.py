@@ -144,13 +144,14 @@ AUTH_USER_MODEL = "accounts.User"
 
 # Password policy (等保 身份鉴别): each rule says in Chinese what it wants (accounts/passwords.py).
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "accounts.passwords.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
     {"NAME": "accounts.passwords.CharacterClassesValidator", "OPTIONS": {"min_classes": 3}},
     {"NAME": "accounts.passwords.UsernameNotContainedValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "accounts.passwords.PasswordHistoryValidator", "OPTIONS": {"remember": 5}},
 ]
-# Argon2 first: a sign-in costs a fraction of PBKDF2's CPU; older hashes are upgraded at the next sign-in.
+# Argon2 first: memory-hard (dear to crack on GPUs) for about the CPU of a PBKDF2 check per sign-in
+# (manage.py bench_signin); older hashes are upgraded at the next sign-in.
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
