@@ -101,7 +101,7 @@ def profile(request):
             if changed:
                 messages.success(request, _("Your details were saved."))
             else:
-                messages.info(request, _("Nothing changed."))
+                messages.info(request, _("Nothing changed in your details."))
             return redirect("security:profile")
         status = 400
     else:
