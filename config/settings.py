@@ -202,6 +202,10 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 # The lockout answer: the lockout page, or JSON for the API (429 either way).
 AXES_LOCKOUT_CALLABLE = "security.views.login.lockout_response"
 AXES_RESET_ON_SUCCESS = True
+# An attempt while locked out is refused and logged (a failed sign-in with "locked_out"), but neither
+# counted nor extending the lock: the lockout lasts AXES_COOLOFF_TIME from the failure that reached
+# the limit, and that moment alone is an auth.lockout event (accounts/signals.py).
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_VERBOSE = False
 # The client's address as the security log reads it (PORTAL_TRUSTED_PROXIES).
 AXES_CLIENT_IP_CALLABLE = "core.audit.client_ip"

@@ -86,7 +86,7 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
 
     @extend_schema(request=None, responses={200: ApiTokenSerializer}, summary="Revoke one of my API tokens")
     @action(detail=True, methods=["post"])
-    def revoke(self, request, pk=None):
+    def revoke(self, request, pk=None, **kwargs):
         token = self.get_object()
         services.api_token_revoke(user=request.user, token=token, request=request._request)
         token.refresh_from_db()
