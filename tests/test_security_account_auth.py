@@ -451,3 +451,20 @@ def test_an_old_pbkdf2_hash_becomes_argon2_at_sign_in_without_a_change(world, se
     assert user.password.startswith("argon2$") and user.check_password(TEST_PASSWORD)
     assert PasswordHistory.objects.filter(user=user).count() == history
     assert [e.event for e in events_after(seq)] == [Event.LOGIN]
+
+
+def test_fragments_of_the_page_a_user_is_held_on_do_not_reload_it(world, settings):
+    """The navigation's unread badge (an HTMX request) on the password or two-factor page answers
+    without HX-Redirect to that same page: the browser would reload it for ever."""
+    settings.PORTAL_REQUIRE_2FA = True
+    held = {"/account/password/": client_for(world.filer), "/account/two-factor/": client_for(world.bureau_admin)}
+    User.objects.filter(pk=world.filer.pk).update(must_change_password=True)
+    for target, client in held.items():
+        page_html = page(client.get(target))
+        assert 'hx-get="/reports/inbox/unread/"' in page_html
+        on_it = client.get("/reports/inbox/unread/", HTTP_HX_REQUEST="true",
+                           HTTP_HX_CURRENT_URL=f"http://testserver{target}")
+        assert on_it.status_code == 204 and "HX-Redirect" not in on_it
+        elsewhere = client.get("/reports/inbox/unread/", HTTP_HX_REQUEST="true",
+                               HTTP_HX_CURRENT_URL="http://testserver/tasks/")
+        assert elsewhere.status_code == 204 and elsewhere["HX-Redirect"] == target
