@@ -50,11 +50,13 @@ RECENT_EVENTS = 20
 TOKENS_PER_PAGE = 50
 
 
+def _is_safe(request, url: str | None) -> bool:
+    return bool(url) and url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()},
+                                                         require_https=request.is_secure())
+
+
 def _safe_next(request, url: str | None) -> str:
-    if url and url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()},
-                                               require_https=request.is_secure()):
-        return url
-    return reverse("home")
+    return url if _is_safe(request, url) else reverse("home")
 
 
 def _user_events(user: User):
@@ -74,7 +76,7 @@ def _previous_sign_in(request, user: User) -> SecurityEvent | None:
     logins = _user_events(user).filter(event=Event.LOGIN, result=audit.SUCCESS).order_by("-seq")
     started = request.session.get(SESSION_STARTED)
     if started is None:
-        return logins[1:2].first()
+        return next(iter(logins[1:2]), None)
     return logins.filter(time__lt=datetime.fromtimestamp(started, tz=timezone.get_current_timezone())).first()
 
 
@@ -90,7 +92,7 @@ def _password_clock(user: User, now: datetime) -> dict:
 @never_cache
 def profile(request):
     """The user's details (editable), grants in words, the previous sign-in, recent sign-ins and
-    failures, the password's age and two-factor state. Six queries whatever the history."""
+    failures, the password's age and two-factor state. The same few queries whatever the history."""
     user = request.user
     if request.method == "POST":
         form = ProfileForm(request.POST)
@@ -148,8 +150,7 @@ def password_change(request):
         form = PasswordChangeForm(user)
         status = 200
     return render(request, "security/account/password_change.html", {
-        "form": form, "why": why, "next": next_url if url_has_allowed_host_and_scheme(
-            next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()) else "",
+        "form": form, "why": why, "next": next_url if _is_safe(request, next_url) else "",
         "max_days": getattr(settings, "PASSWORD_MAX_AGE_DAYS", 0) or 0,
     }, status=status)
 
