@@ -177,7 +177,6 @@ def _two_factor_context(request, **extra) -> dict:
         "verified": bool(device is not None and request.user.is_verified()),
         "required": two_factor_required(user),
         "codes_left": StaticToken.objects.filter(device__user=user, device__confirmed=True).count(),
-        "code_form": CodeForm(),
     }
     if pending is not None:
         context["qr_svg"] = _qr_svg(pending)
