@@ -14,7 +14,7 @@ the two-factor rule when it is on (the user's roles: one query).
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib.auth import logout
@@ -50,7 +50,10 @@ def _redirect(request, url: str):
     if request.headers.get("HX-Request"):
         response = HttpResponseRedirect(url)
         response.status_code = 204
-        response["HX-Redirect"] = url
+        # A fragment the page itself loads (the navigation's unread badge) must not send the browser
+        # to the page it is already on: that would reload it for ever.
+        if urlsplit(request.headers.get("HX-Current-URL", "")).path != urlsplit(url).path:
+            response["HX-Redirect"] = url
         return response
     return HttpResponseRedirect(url)
 

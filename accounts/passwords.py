@@ -8,6 +8,7 @@ from __future__ import annotations
 import string
 
 from django.conf import settings
+from django.contrib.auth import password_validation
 from django.contrib.auth.hashers import check_password
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -20,6 +21,16 @@ CLASSES = (
     ("digit", lambda c: c.isdigit()),
     ("symbol", lambda c: c in string.punctuation or (not c.isalnum() and not c.isspace())),
 )
+
+
+class MinimumLengthValidator(password_validation.MinimumLengthValidator):
+    """Django's length rule with its message in the portal's catalogue: Django 5.2 changed the
+    message's text and its Chinese catalogue does not have the new one yet (it showed in English)."""
+
+    def get_error_message(self):
+        return ngettext("The password must be at least %(count)d character long.",
+                        "The password must be at least %(count)d characters long.",
+                        self.min_length) % {"count": self.min_length}
 
 
 class CharacterClassesValidator:

@@ -144,13 +144,14 @@ AUTH_USER_MODEL = "accounts.User"
 
 # Password policy (等保 身份鉴别): each rule says in Chinese what it wants (accounts/passwords.py).
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "accounts.passwords.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
     {"NAME": "accounts.passwords.CharacterClassesValidator", "OPTIONS": {"min_classes": 3}},
     {"NAME": "accounts.passwords.UsernameNotContainedValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "accounts.passwords.PasswordHistoryValidator", "OPTIONS": {"remember": 5}},
 ]
-# Argon2 first: a sign-in costs a fraction of PBKDF2's CPU; older hashes are upgraded at the next sign-in.
+# Argon2 first: memory-hard (dear to crack on GPUs) for about the CPU of a PBKDF2 check per sign-in
+# (manage.py bench_signin); older hashes are upgraded at the next sign-in.
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -201,6 +202,10 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 # The lockout answer: the lockout page, or JSON for the API (429 either way).
 AXES_LOCKOUT_CALLABLE = "security.views.login.lockout_response"
 AXES_RESET_ON_SUCCESS = True
+# An attempt while locked out is refused and logged (a failed sign-in with "locked_out"), but neither
+# counted nor extending the lock: the lockout lasts AXES_COOLOFF_TIME from the failure that reached
+# the limit, and that moment alone is an auth.lockout event (accounts/signals.py).
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_VERBOSE = False
 # The client's address as the security log reads it (PORTAL_TRUSTED_PROXIES).
 AXES_CLIENT_IP_CALLABLE = "core.audit.client_ip"

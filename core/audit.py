@@ -54,6 +54,7 @@ class Event:
     OTP_RESET = "otp.reset"
     OTP_FAILED = "otp.failed"
     OTP_RECOVERY_USED = "otp.recovery_used"
+    OTP_RECOVERY_NEW = "otp.recovery_new"
     TOKEN_CREATE = "token.create"
     TOKEN_REVOKE = "token.revoke"
     TOKEN_FAILED = "token.failed"
@@ -88,6 +89,7 @@ LABELS: dict[str, Any] = {
     Event.OTP_RESET: _("Two-factor sign-in reset"),
     Event.OTP_FAILED: _("Wrong two-factor code"),
     Event.OTP_RECOVERY_USED: _("Recovery code used"),
+    Event.OTP_RECOVERY_NEW: _("New recovery codes made"),
     Event.TOKEN_CREATE: _("API token created"),
     Event.TOKEN_REVOKE: _("API token revoked"),
     Event.TOKEN_FAILED: _("Failed API token request"),

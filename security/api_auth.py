@@ -52,6 +52,9 @@ class ObtainTokenView(APIView):
         if not username or not password:
             return Response({"detail": _("Give username and password.")}, status=status.HTTP_400_BAD_REQUEST)
         if not AxesProxyHandler.is_allowed(django_request, credentials):
+            # Refused as on the sign-in page, and logged like it: a failed attempt while locked out.
+            django_request.axes_locked_out = True
+            user_login_failed.send(sender=__name__, credentials=credentials, request=django_request)
             return lockout_response(django_request, credentials=credentials)
         user = authenticate(django_request, username=username, password=password)
         if user is None:

@@ -24,6 +24,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import tokens
 from accounts.models import ApiToken, Grant, User
+from accounts.passwords import must_change
 from alliances.models import Region
 from core import audit
 from core.audit import Event
@@ -180,7 +181,7 @@ def password_change(*, user: User, new_password: str, request=None) -> None:
     current session stays signed in, others end."""
     from django.contrib.auth import update_session_auth_hash
 
-    reason = "initial" if user.must_change_password else "voluntary"
+    reason = must_change(user) or "voluntary"  # "initial", "expired" or "voluntary"
     user.set_password(new_password)
     user.must_change_password = False
     user.save(update_fields=["password", "must_change_password"])
