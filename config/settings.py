@@ -150,10 +150,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "accounts.passwords.PasswordHistoryValidator", "OPTIONS": {"remember": 5}},
 ]
-# Argon2 first: memory-hard (dear to crack on GPUs) for about the CPU of a PBKDF2 check per sign-in
-# (manage.py bench_signin); older hashes are upgraded at the next sign-in.
+# Argon2id first, with OWASP's parameters (accounts/hashers.py): memory-hard (dear to crack on GPUs)
+# at a fraction of the CPU of a PBKDF2 check per sign-in (manage.py bench_signin); older hashes, and
+# Argon2 hashes of other parameters, are upgraded at the next sign-in.
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "accounts.hashers.PortalArgon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
     "django.contrib.auth.hashers.ScryptPasswordHasher",

@@ -451,6 +451,13 @@ def test_an_old_pbkdf2_hash_becomes_argon2_at_sign_in_without_a_change(world, se
     assert user.password.startswith("argon2$") and user.check_password(TEST_PASSWORD)
     assert PasswordHistory.objects.filter(user=user).count() == history
     assert [e.event for e in events_after(seq)] == [Event.LOGIN]
+    # An Argon2 hash of Django's heavier parameters is brought to the portal's at the next sign-in too.
+    from django.contrib.auth.hashers import Argon2PasswordHasher
+
+    User.objects.filter(pk=user.pk).update(password=Argon2PasswordHasher().encode(TEST_PASSWORD, "othersalt123"))
+    assert sign_in(browser(), user.username)["Location"] == "/"
+    user.refresh_from_db()
+    assert user.password.startswith("argon2$argon2id$v=19$m=19456,t=2,p=1$")
 
 
 def test_fragments_of_the_page_a_user_is_held_on_do_not_reload_it(world, settings):
