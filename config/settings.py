@@ -164,7 +164,8 @@ PASSWORD_MAX_AGE_DAYS = env_int("PASSWORD_MAX_AGE_DAYS", 90, minimum=0)
 # Sessions end after this many minutes without a request, and in any case after the absolute limit.
 SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 30, minimum=0)
 SESSION_ABSOLUTE_HOURS = env_int("SESSION_ABSOLUTE_HOURS", 12, minimum=1)
-SESSION_COOKIE_AGE = SESSION_ABSOLUTE_HOURS * 3600
+# The cookie outlives the absolute limit by an hour, so the limit is what ends a session (and says so).
+SESSION_COOKIE_AGE = (SESSION_ABSOLUTE_HOURS + 1) * 3600
 # Accounts without a sign-in for this many days are deactivated by the nightly job (0 = never).
 ACCOUNT_DORMANT_DAYS = env_int("ACCOUNT_DORMANT_DAYS", 180, minimum=0)
 # Two-factor sign-in (TOTP) required of bureau_admin, security_admin, hr_officer and superusers.

@@ -271,8 +271,11 @@ def verify_second_factor(user: User, token: str):
     device = totp_device(user)
     if device is not None and token.isdigit() and device.verify_token(token):
         return device
+    code = token.lower()
+    if len(code) == 8 and "-" not in code:
+        code = f"{code[:4]}-{code[4:]}"  # typed without its hyphen
     for static in StaticDevice.objects.filter(user=user, confirmed=True):
-        if static.verify_token(token.lower()):
+        if static.verify_token(code):
             return static
     return None
 

@@ -42,6 +42,6 @@ def test_go_live_defaults_in_production_and_demo_defaults_in_development(tmp_pat
     assert prod["PORTAL_REQUIRE_2FA"] is True and prod["PORTAL_SEPARATE_DUTIES"] is True
     for values in (dev, prod):
         assert values["PASSWORD_MAX_AGE_DAYS"] == 90 and values["SESSION_IDLE_MINUTES"] == 30
-        assert values["SESSION_ABSOLUTE_HOURS"] == 12 and values["SESSION_COOKIE_AGE"] == 12 * 3600
+        assert values["SESSION_ABSOLUTE_HOURS"] == 12 and values["SESSION_COOKIE_AGE"] == 13 * 3600
         assert values["ACCOUNT_DORMANT_DAYS"] == 180 and values["AUDIT_RETENTION_DAYS"] == 365
     assert prod["PORTAL_TRUSTED_PROXIES"] == ["10.0.0.0/8", "192.168.1.5"]
