@@ -11,7 +11,7 @@ from django.core.validators import validate_email
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.models import User
+from accounts.models import Role, User
 from alliances.models import Region
 from security import services
 
@@ -86,12 +86,30 @@ class PersonFields(forms.Form):
         return value
 
 
+UNIT_KEY = re.compile(r"^(region|alliance|institution):[0-9]{1,18}$")
+
+
+class RoleField(forms.ChoiceField):
+    """Offers the roles the administrator may grant; takes any role, so that a forged request for
+    another reaches the grant rules, which refuse it and log the attempt."""
+
+    def valid_value(self, value) -> bool:
+        return value in Role.values
+
+
+class UnitField(forms.ChoiceField):
+    """Offers the units of the administrator's counties; takes any ``kind:id``, for the same reason."""
+
+    def valid_value(self, value) -> bool:
+        return bool(UNIT_KEY.match(str(value)))
+
+
 class GrantFields(forms.Form):
     """A role on a unit (the units of the administrator's counties, grouped by county)."""
 
-    role = forms.ChoiceField(label=gettext_lazy("Role"))
-    unit = forms.ChoiceField(label=gettext_lazy("Unit"),
-                             help_text=gettext_lazy("The county, one of its alliances or one of its institutions."))
+    role = RoleField(label=gettext_lazy("Role"))
+    unit = UnitField(label=gettext_lazy("Unit"),
+                     help_text=gettext_lazy("The county, one of its alliances or one of its institutions."))
 
     def set_choices(self, *, roles, units) -> None:
         self.fields["role"].choices = [("", "---------"), *roles]
@@ -114,6 +132,8 @@ class UserCreateForm(PersonFields, GrantFields):
     def clean_username(self) -> str:
         value = self.cleaned_data["username"].strip()
         problem = username_problem(value)
+        if problem is None and User.objects.filter(username__iexact=value).exists():
+            problem = _("The user name %(name)s is taken.") % {"name": value}
         if problem:
             raise ValidationError(problem)
         return value

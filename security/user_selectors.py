@@ -118,6 +118,20 @@ def unit_from_key(key: str, units: Units) -> Unit | None:
     return units.by_key().get((key or "").strip())
 
 
+def any_unit(key: str) -> Unit | None:
+    """The unit a ``kind:id`` names, wherever it is (one query); None when there is none. For a
+    grant asked outside the administrator's counties: the grant rules refuse it and log it."""
+    kind, _sep, pk = (key or "").partition(":")
+    model = {"region": Region, "alliance": Alliance, "institution": Institution}.get(kind)
+    if model is None or not pk.isdigit():
+        return None
+    obj = model.objects.filter(pk=int(pk)).first()
+    if obj is None:
+        return None
+    county_id = (obj.pk if obj.level == Region.Level.COUNTY else None) if kind == "region" else obj.county_id
+    return Unit(kind, obj, county_id)
+
+
 # The list ---------------------------------------------------------------------------------------
 
 @dataclass

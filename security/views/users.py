@@ -41,6 +41,7 @@ from security.user_selectors import (
     DORMANT_LIST_DAYS,
     UserFilters,
     account_scope,
+    any_unit,
     decorate,
     filtered_users,
     grantable_roles,
@@ -207,11 +208,11 @@ def user_create(request):
 
 def _create(request, form, units):
     data = form.cleaned_data
-    unit = unit_from_key(data["unit"], units)
+    unit = unit_from_key(data["unit"], units) or any_unit(data["unit"])
     if unit is None:
         form.add_error("unit", _("Choose one of the units listed."))
         return None
-    county = next((c for c in units.counties if c.pk == unit.county_id), None)
+    county = Region.objects.filter(pk=unit.county_id).first() if unit.county_id else None
     try:
         # No savepoint of our own around it: a refused grant's event must stay (user_create writes the
         # account in its own savepoint).
@@ -376,7 +377,10 @@ def grant_add(request, user_pk):
     form = GrantForm(request.POST, roles=grantable_roles(scope), units=units.choices())
     if not form.is_valid():
         return _detail(request, scope, account, grant_form=form, status=400)
-    unit = unit_from_key(form.cleaned_data["unit"], units)
+    unit = unit_from_key(form.cleaned_data["unit"], units) or any_unit(form.cleaned_data["unit"])
+    if unit is None:
+        form.add_error("unit", _("Choose one of the units listed."))
+        return _detail(request, scope, account, grant_form=form, status=400)
     role = form.cleaned_data["role"]
     if Grant.objects.filter(user=account, role=role, **{unit.kind: unit.obj}).exists():
         messages.info(request, _("The account already has this grant."))  # a second click
