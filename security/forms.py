@@ -252,9 +252,13 @@ class ImportUploadForm(forms.Form):
         if len(counties) == 1:
             self.fields["county"].initial = str(counties[0].pk)
             self.fields["county"].widget = forms.HiddenInput()
+            self.fields["county"].required = False
 
     def clean_county(self) -> Region:
-        county = self.counties.get(self.cleaned_data["county"])
+        value = self.cleaned_data["county"]
+        if not value and len(self.counties) == 1:
+            value = next(iter(self.counties))
+        county = self.counties.get(value)
         if county is None:
             raise ValidationError(_("Choose one of the counties listed."))
         return county

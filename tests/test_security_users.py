@@ -63,8 +63,8 @@ def verified_client(user) -> Client:
     return client
 
 
-@pytest.fixture
-def sec(world):
+@pytest.fixture(name="sec")
+def sec_fixture(world):
     """The world plus 郁南县's security administrator (``w.sec``), 万源市's (``w.wy_sec``), an auditor of
     郁南县 and a platform administrator of 广东省."""
     w = world
@@ -79,8 +79,8 @@ def sec(world):
     return w
 
 
-@pytest.fixture
-def separate(settings):
+@pytest.fixture(name="separate")
+def separate_fixture(settings):
     settings.PORTAL_SEPARATE_DUTIES = True
 
 
