@@ -577,7 +577,7 @@ def passwords_xlsx(created: list[Created], *, county: str, on: date) -> bytes:
     with translation.override(OFFICIAL_LANGUAGE):
         table = xlsx.Table(
             sheet=_("Initial passwords"), title=_("Initial passwords of the new accounts"),
-            columns=[xlsx.Column(_("No."), 6), xlsx.Column(_("User name"), 18, text=True),
+            columns=[xlsx.Column(_("序号"), 6), xlsx.Column(_("User name"), 18, text=True),
                      xlsx.Column(_("Full name"), 12, text=True), xlsx.Column(_("Unit"), 28, text=True),
                      xlsx.Column(_("Role"), 16, text=True), xlsx.Column(_("Initial password"), 18, text=True)],
             rows=[[n, c.username, c.full_name, c.unit, str(Role(c.role).label) if c.role in Role.values else c.role,

@@ -159,7 +159,7 @@ def _export_xlsx(accounts, *, unit: str, on) -> bytes:
                 words.append(_("Two-factor not enrolled"))
             return "、".join(str(w) for w in words) or _("Normal")
 
-        columns = [xlsx.Column(_("No."), 6), xlsx.Column(_("Full name"), 12, text=True),
+        columns = [xlsx.Column(_("序号"), 6), xlsx.Column(_("Full name"), 12, text=True),
                    xlsx.Column(_("User name"), 18, text=True), xlsx.Column(_("Units and roles"), 40, text=True),
                    xlsx.Column(_("Mobile phone"), 15, text=True), xlsx.Column(_("E-mail address"), 24, text=True),
                    xlsx.Column(_("Last sign-in"), 17), xlsx.Column(_("Created"), 17),
@@ -431,7 +431,7 @@ def _owner(request, county: Region) -> dict:
 def _upload_page(request, scope, form, *, errors=None, status=200, notice=""):
     return render(request, "security/users/import.html", {
         "form": form, "errors": errors or [], "notice": notice, "columns": importer.COLUMNS,
-        "max_rows": importer.MAX_ROWS, "counties": form.counties.values(),
+        "max_rows": importer.MAX_ROWS, "counties": list(form.counties.values()),
     }, status=status)
 
 
