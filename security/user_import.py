@@ -390,11 +390,14 @@ def check(table: Table, *, actor, county: Region) -> Plan:
                   role=role, clean=len(issues) == errors_before)
         parsed.append((raw, row))
 
+    by_line = {raw["line"]: (raw, row) for raw, row in parsed}
     for lines in first_line.values():
         if len(lines) > 1:
-            raw = next(r for r, _row in parsed if r["line"] == lines[0])
+            raw = by_line[lines[0]][0]
             issue(raw, "username", _("the user name %(name)s is on rows %(rows)s; each account takes one row.")
                   % {"name": raw["username"], "rows": "、".join(str(n) for n in lines)})
+            for line in lines:
+                by_line[line][1].clean = False
 
     # The accounts the file names (one query), which of them the importer may change (one) and the
     # grants they hold (one).
@@ -416,6 +419,7 @@ def check(table: Table, *, actor, county: Region) -> Plan:
         if account is not None and account.pk not in changeable:
             # Say no more of an account outside the importer's counties than that its name is taken.
             issue(raw, "username", _("The user name %(name)s is taken.") % {"name": row.username})
+            row.clean = False
             continue
         if not row.clean:
             continue
@@ -445,6 +449,7 @@ def check(table: Table, *, actor, county: Region) -> Plan:
         if changes and account.pk == actor.pk:
             issue(raw, "username", _("this is your own account: change your details under My account; another "
                                      "administrator changes your grants."))
+            row.clean = False
             continue
         row.changes = changes
         row.status = CHANGED if changes else UNCHANGED
@@ -457,6 +462,7 @@ def _check_grant(actor, user, row: Row, raw: dict, issue, *, held, changeable) -
         check_grant(actor=actor, user=user, role=row.role, scope_obj=row.unit.obj, held=held, changeable=changeable)
     except GrantRefused as refused:
         issue(raw, "role", refused.message)
+        row.clean = False
         return False
     return True
 

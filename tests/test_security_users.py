@@ -672,3 +672,16 @@ def test_dormant_job_runs_the_service(dormant):
     # one of them is kept.
     assert len({"yn_sec", "yn_admin"} & set(result["skipped"])) == 1
     assert not User.objects.get(pk=dormant.idle.pk).is_active
+
+
+def test_platform_admin_and_superuser_see_the_counties_below_them(sec):
+    page = {a.username for a in client_for(sec.platform).get(reverse("security:user_list")).context["page"]}
+    assert {"yn_sec", "yn_staff"} <= page and "wy_sec" not in page and "yf_city" not in page
+    root = UserFactory(username="root", is_superuser=True)
+    response = client_for(root).get(reverse("security:user_list") + "?q=_s")
+    shown = {a.username for a in response.context["page"]}
+    assert {"yn_sec", "wy_sec", "wy_staff"} <= shown
+    # A superuser grants on a city.
+    assert _post(client_for(root), "grant_add", sec.filer, {"role": Role.VIEWER,
+                                                            "unit": f"region:{sec.yf.pk}"}).status_code == 302
+    assert sec.filer.grants.filter(region=sec.yf).exists()

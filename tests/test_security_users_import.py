@@ -291,3 +291,23 @@ def test_preview_and_confirm_cost_the_same_queries_for_30_and_300_rows(sec, unba
     assert User.objects.filter(username__startswith="bulk_").count() == 330
     assert events("import.confirm").count() == 2
     assert events("user.create").count() == 27 + 270 and events("user.edit").count() == 3 + 30
+
+
+def test_rows_on_existing_accounts_meet_the_grant_rules_with_their_grants(sec, settings):
+    settings.PORTAL_SEPARATE_DUTIES = True
+    gone = UserFactory(username="yn_gone", county=sec.yn, is_active=False)
+    grant(gone, Role.VIEWER, sec.yn)
+    rows = [
+        ("审计", "yn_auditor", "", "", "郁南县", role_zh(Role.VIEWER)),  # row 2: an auditor holds no other role
+        ("停用者", "yn_gone", "", "", "平台镇卫生院", role_zh(Role.INSTITUTION_FILER)),  # row 3: deactivated
+        ("本人", "yn_sec", "", "", "郁南县", role_zh(Role.SECURITY_ADMIN)),  # row 4: one's own account, renamed
+    ]
+    response = upload(client_for(sec.sec), workbook(rows))
+    assert response.status_code == 400
+    errors = response.context["plan"].errors
+    assert cell_error(2, "F", "角色", "Separation of duties (三员分立): an auditor holds no other role.") in errors
+    assert cell_error(3, "F", "角色", "This account is deactivated; reactivate it first.") in errors
+    assert cell_error(4, "B", "用户名", "this is your own account: change your details under My account; another "
+                                      "administrator changes your grants.") in errors
+    assert [r.clean for r in response.context["plan"].rows] == [False, False, False]
+    assert Grant.objects.filter(user__username__in=["yn_auditor", "yn_gone", "yn_sec"]).count() == 3
