@@ -401,11 +401,7 @@ def grant_revoke(request, user_pk, grant_pk):
     account_scope(request.user)
     grant = Grant.objects.filter(user=account, pk=grant_pk).select_related("user", "region", "alliance",
                                                                            "institution").first()
-    if grant is None:
-        try:
-            int(grant_pk)
-        except (TypeError, ValueError):
-            raise Http404(_("Not found.")) from None
+    if grant is None:  # revoked already (a second click)
         messages.info(request, _("This grant is revoked already."))
         return redirect("security:user_detail", user_pk=account.pk)
     words = grant_rules.grant_words(grant.role, grant.scope)
@@ -492,8 +488,7 @@ def user_import_confirm(request):
     stale = _("This preview is no longer valid: it has expired, has been imported already, or belongs to another "
               "session. Nothing was saved. Upload the file again.")
     if "cancel" in request.POST:
-        if county is not None:
-            pending.discard(request.session, IMPORT_KIND, token)
+        pending.discard(request.session, IMPORT_KIND, token)
         messages.info(request, _("The import was cancelled; nothing was saved."))
         return redirect("security:user_import")
     found = pending.load(request.session, IMPORT_KIND, token, owner=_owner(request, county)) if county else None
