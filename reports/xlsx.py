@@ -137,6 +137,9 @@ class _Styles:
 
 def _put(ws, row, col, value, style):
     cell = ws.cell(row=row, column=col, value=value)
+    if cell.data_type == "f":
+        # Text beginning with "=" (a name, a note someone typed) stays text: tables hold no formulas.
+        cell.data_type = "s"
     ws.parent._portal_styles.apply(cell, style)
     return cell
 
