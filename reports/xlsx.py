@@ -137,6 +137,9 @@ class _Styles:
 
 def _put(ws, row, col, value, style):
     cell = ws.cell(row=row, column=col, value=value)
+    if isinstance(value, str):
+        # Text stays text: a name typed as "=HYPERLINK(…)" must not become a formula (CSV/formula injection).
+        cell.data_type = "s"
     ws.parent._portal_styles.apply(cell, style)
     return cell
 
