@@ -129,7 +129,8 @@ def test_the_log_cannot_be_written_through_its_pages_or_api(w):
 def test_detail_shows_every_field_the_details_and_the_hashes(w):
     page = client_for(w.auditor).get(detail_url(w.yn_event)).content.decode()
     for text in (str(w.yn_event.seq), "yn_security", "郁南安全员", "10.2.3.4", w.yn_event.hash,
-                 w.yn_event.prev_hash, "grant.add", str(w.bureau), "&quot;after&quot;"):
+                 w.yn_event.prev_hash, "grant.add", str(w.bureau), "&quot;after&quot;",
+                 '<dd class="col-8">郁南县</dd>'):
         assert text in page, text
 
 

@@ -10,6 +10,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from alliances import scoping
+from alliances.models import Region
 from core import audit
 from core.models import SecurityEvent
 from security import events
@@ -41,7 +42,9 @@ def event_list(request):
 def event_detail(request, event_pk):
     events.require_auditor(request.user)
     row = scoping.get_for_user(request.user, SecurityEvent, event_pk)
+    county = Region.objects.filter(pk=row.county_id).first() if row.county_id else None
     return render(request, "security/events/detail.html", {
+        "county": county,
         "row": row, "name": events.actor_names([row]).get(row.actor_id, ""), "label": audit.label(row.event),
         "result": dict(SecurityEvent.Result.choices).get(row.result, row.result), "summary": events.summary(row),
         "details": events.pretty_details(row),
