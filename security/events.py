@@ -43,7 +43,12 @@ REGISTERS = {
     "users": gettext_lazy("User list"),
     "security_log": gettext_lazy("Security log"),
 }
-CHANNELS = {"page": gettext_lazy("Page"), "api": gettext_lazy("API"), "export": gettext_lazy("Export")}
+CHANNELS = {"page": gettext_lazy("Page"), "api": gettext_lazy("API"), "export": gettext_lazy("Export"),
+            "api_token": gettext_lazy("API token request"), "otp": gettext_lazy("Two-factor step of sign-in"),
+            "enrol": gettext_lazy("Two-factor enrolment")}
+SIGN_IN_METHODS = {"password": gettext_lazy("Password"),
+                   "totp": gettext_lazy("Password and authenticator code"),
+                   "recovery_code": gettext_lazy("Password and recovery code")}
 
 
 def require_auditor(user) -> None:
@@ -182,8 +187,13 @@ def _summary(event: str, d: dict) -> str:  # noqa: C901 (one branch per kind of 
         return _("Token “%(name)s” (%(prefix)s…)") % {"name": d.get("name", ""), "prefix": d.get("prefix", "")}
     if event == E.LOCKOUT:
         return _("%(n)s failed attempts") % {"n": d.get("failures", "?")}
-    if event in (E.LOGIN_FAILED, E.OTP_FAILED, E.TOKEN_FAILED) and d.get("locked_out"):
-        return _("while locked out")
+    if event == E.LOGIN:
+        method = d.get("method", "")
+        return _("Method: %(method)s") % {"method": SIGN_IN_METHODS.get(method, method)}
+    if event in (E.LOGIN_FAILED, E.OTP_FAILED, E.TOKEN_FAILED):
+        channel = d.get("channel", "")
+        text = _("Channel: %(channel)s") % {"channel": CHANNELS.get(channel, channel)} if channel else ""
+        return "; ".join(t for t in (text, _("while locked out") if d.get("locked_out") else "") if t)
     if event == E.AUDIT_PURGE:
         return _("%(n)s rows deleted (sequence %(first)s–%(last)s)") % {
             "n": d.get("deleted", "?"), "first": d.get("from_seq", "?"), "last": d.get("to_seq", "?")}

@@ -194,6 +194,23 @@ def test_list_queries_do_not_grow_with_the_log(w, django_assert_max_num_queries)
     assert "批量179" in page and "批量130" in page  # the newest actors, with their real names
 
 
+def test_summaries_say_what_happened_in_a_few_words(w):
+    from security.events import summary
+
+    def said(event, **details) -> str:
+        return summary(SecurityEvent(event=event, details=details))
+
+    assert said(E.GRANT_ADD, grant="填报员 · 平台镇卫生院", before=["查看 · 郁南县"],
+                after=["查看 · 郁南县", "填报员 · 平台镇卫生院"]).count("填报员 · 平台镇卫生院") == 2
+    assert "“名册.xlsx”" in said(E.IMPORT_CONFIRM, register="institutions", file="名册.xlsx", rows=12)
+    assert "12" in said(E.IMPORT_CONFIRM, register="institutions", file="名册.xlsx", rows=12)
+    assert "口径调整" in said(E.FILING_UNLOCK, reason="口径调整")
+    assert "7" in said(E.EXPORT_PERSONAL, register="roster", rows=9, full_identity_numbers=7)
+    assert said(E.LOGIN, method="totp") != said(E.LOGIN, method="password")
+    assert said(E.LOGIN_FAILED, channel="page") != said(E.LOGIN_FAILED, channel="page", locked_out=True)
+    assert len(said(E.USER_EDIT, changed=["x" * 50] * 10)) <= 160
+
+
 # The export ----------------------------------------------------------------------------------------
 
 def test_export_is_the_filtered_log_as_text_and_is_itself_an_event(w):
