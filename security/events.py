@@ -9,6 +9,7 @@ else is refused (403) before any row is read.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 
@@ -22,6 +23,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import Role, User
 from alliances import scoping
+from alliances.models import Region
 from core import audit
 from core.models import SecurityEvent
 from reports.xlsx import Column, Table, workbook
@@ -155,7 +157,7 @@ def summary(row: SecurityEvent) -> str:
     return text if len(text) <= SUMMARY_MAX else text[:SUMMARY_MAX - 1] + "…"
 
 
-def _summary(event: str, d: dict) -> str:  # noqa: C901 (one branch per kind of event)
+def _summary(event: str, d: dict) -> str:  # one branch per kind of event
     E = audit.Event
     if event in (E.GRANT_ADD, E.GRANT_REMOVE):
         return _("%(grant)s; before: %(before)s; after: %(after)s") % {
@@ -204,14 +206,8 @@ def _summary(event: str, d: dict) -> str:  # noqa: C901 (one branch per kind of 
     return "; ".join(f"{key}: {value}" for key, value in d.items())
 
 
-def target_text(row: SecurityEvent) -> str:
-    return row.target_repr
-
-
 def pretty_details(row: SecurityEvent) -> str:
     """The details as indented JSON, for the detail page."""
-    import json
-
     return json.dumps(row.details, ensure_ascii=False, indent=2, sort_keys=True)
 
 
@@ -248,8 +244,6 @@ def export_filename(on: date) -> str:
 
 def unit_name(user) -> str:
     """The 填报单位 line of the export: the auditor's counties (all, for a superuser)."""
-    from alliances.models import Region
-
     scope = scoping.scope_of(user)
     if scope.everything:
         return _("All counties")
