@@ -7,3 +7,10 @@ class AlliancesConfig(AppConfig):
 
     name = "alliances"
     verbose_name = _("Organisation")
+
+    def ready(self) -> None:
+        from alliances.models import Region
+        from core import audit
+
+        # A county as the target of a security event belongs to itself (a city or province: to none).
+        audit.register_county(Region, lambda region: region.pk if region.level == Region.Level.COUNTY else None)

@@ -24,7 +24,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Model
+from django.db.models import Model, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -371,7 +371,9 @@ def verify(batch: int = 2000) -> Verification:
         return Verification(False, 0, older.seq, older.pk, "a row before the chain's start")
     last_seq = None
     while True:
-        rows = list(SecurityEvent.objects.filter(seq__gte=expected_seq).order_by("seq")[:batch])
+        # Up to the head as read above: rows appended meanwhile are checked next time.
+        rows = list(SecurityEvent.objects.filter(seq__gte=expected_seq, seq__lte=head.last_seq)
+                    .order_by("seq")[:batch])
         if not rows:
             break
         for row in rows:
@@ -390,10 +392,18 @@ def verify(batch: int = 2000) -> Verification:
     if (last_seq or head.start_seq - 1) != head.last_seq or expected_prev != head.last_hash:
         return Verification(False, checked, last_seq, None,
                             f"the chain ends at {last_seq} but its head says {head.last_seq}: rows were removed")
+    # A row beyond the head as it is now (one statement: a writer's row and its head move together).
+    beyond = (SecurityEvent.objects.filter(seq__gt=Subquery(AuditChain.objects.filter(pk=1).values("last_seq")))
+              .order_by("seq").first())
+    if beyond is not None:
+        return Verification(False, checked, beyond.seq, beyond.pk, "a row after the chain's head")
     return Verification(True, checked)
 
 
 # Retention ----------------------------------------------------------------------------------------
+
+CLOCK_MARGIN = timedelta(hours=1)
+
 
 def retention_days() -> int:
     return max(int(getattr(settings, "AUDIT_RETENTION_DAYS", 365)), LEGAL_MINIMUM_DAYS)
@@ -404,7 +414,9 @@ def purge(now: datetime | None = None) -> int:
     oldest part of the chain, up to the first row that must be kept. Records what it purged and the
     chain's new start. Returns the number of rows deleted."""
     now = now or timezone.now()
-    cutoff = now - timedelta(days=retention_days())
+    # The margin keeps a purge at the legal minimum from failing as a whole when the database's
+    # clock (which its trigger reads) is a little behind ours.
+    cutoff = now - timedelta(days=retention_days()) - CLOCK_MARGIN
     with transaction.atomic():
         head = _locked_head()
         keep = SecurityEvent.objects.filter(time__gte=cutoff).order_by("seq").values_list("seq", flat=True).first()
@@ -418,9 +430,10 @@ def purge(now: datetime | None = None) -> int:
         # The database's trigger refuses this for any row younger than the legal minimum.
         doomed.delete()
         AuditChain.objects.filter(pk=1).update(start_seq=last["seq"] + 1, start_prev_hash=last["hash"])
-    record(Event.AUDIT_PURGE, details={
-        "deleted": count, "from_seq": first["seq"], "to_seq": last["seq"],
-        "oldest": first["time"], "newest": last["time"], "retention_days": retention_days(),
-        "new_start_seq": last["seq"] + 1, "new_start_prev_hash": last["hash"],
-    }, now=now)
+        # In the same transaction as the deletion: no purge without its record.
+        record(Event.AUDIT_PURGE, details={
+            "deleted": count, "from_seq": first["seq"], "to_seq": last["seq"],
+            "oldest": first["time"], "newest": last["time"], "retention_days": retention_days(),
+            "new_start_seq": last["seq"] + 1, "new_start_prev_hash": last["hash"],
+        }, now=now)
     return count

@@ -20,3 +20,12 @@ def heartbeat() -> int:
     stale = Heartbeat.objects.order_by("-beat_at").values_list("pk", flat=True)[KEEP_HEARTBEATS:]
     Heartbeat.objects.filter(pk__in=list(stale)).delete()
     return row.pk
+
+
+@shared_task(name="core.jobs.audit_purge")
+def audit_purge() -> int:
+    """Delete the part of the security log older than ``AUDIT_RETENTION_DAYS`` (never younger than
+    180 days); the purge is itself recorded. Returns the number of rows deleted."""
+    from core import audit
+
+    return audit.purge()

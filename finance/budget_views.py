@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from alliances import scoping
 from alliances.models import Alliance
+from core import audit
 from finance import budget_import as budget_import_module
 from finance import budgets
 from finance.exports import budget_filename, budget_xlsx
@@ -187,7 +188,7 @@ def budget_import(request, budget_pk):
         if not parsed.ok:
             context["errors"] = parsed.errors
             return render(request, "finance/budget_import.html", context, status=400)
-        request.session[SESSION_KEY] = {"budget": budget.pk, "user": request.user.pk,
+        request.session[SESSION_KEY] = {"budget": budget.pk, "user": request.user.pk, "filename": upload.name,
                                         "entries": [[line, column, text] for (line, column), text in
                                                     parsed.entries.items()]}
         preview = budgets.Grid(budget, budgets.members_of(budget.alliance, budget.year))
@@ -214,5 +215,9 @@ def budget_import_confirm(request, budget_pk):
         for error in errors:
             messages.error(request, error)
         return redirect("finance:budget_import", budget_pk=budget.pk)
+    filled = [key for key, text in entries.items() if text]
+    audit.record(audit.Event.IMPORT_CONFIRM, request=request, target=budget, details={
+        "register": "budget", "file": pending.get("filename", ""), "rows": len({line for line, _column in filled}),
+        "amounts": len(filled), "year": budget.year})
     messages.success(request, _("Imported."))
     return redirect("finance:budget_detail", budget_pk=budget.pk)

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from alliances import scoping
 from alliances.models import Alliance
+from core import audit
 from core.periods import Period, PeriodKind
 from finance import procurement
 from finance import procurement_import as procurement_import_module
@@ -166,7 +167,7 @@ def procurement_import(request, alliance_pk):
             context["errors"] = parsed.errors
             return render(request, "finance/procurement_import.html", context, status=400)
         request.session[IMPORT_SESSION_KEY] = {
-            "alliance": alliance.pk, "user": request.user.pk,
+            "alliance": alliance.pk, "user": request.user.pk, "filename": upload.name,
             "entries": [[str(month), institution, category, text]
                         for month, entries in parsed.months.items()
                         for (institution, category), text in entries.items()]}
@@ -213,6 +214,10 @@ def procurement_import_confirm(request, alliance_pk):
         for error in errors:
             messages.error(request, error)
         return redirect("finance:procurement_import", alliance_pk=alliance.pk)
+    audit.record(audit.Event.IMPORT_CONFIRM, request=request, target=alliance, details={
+        "register": "procurement", "file": pending.get("filename", ""),
+        "rows": sum(len({institution for institution, _category in entries}) for entries in months.values()),
+        "months": sorted(str(month) for month in months)})
     messages.success(request, _("Imported %(count)s months of purchases.") % {"count": len(months)})
     latest = max(months, key=str)
     return redirect(f"{reverse('finance:procurement')}?alliance={alliance.pk}&year={latest.year}")

@@ -475,7 +475,8 @@ class FilingViewSet(IndicatorsViewSetMixin, viewsets.ReadOnlyModelViewSet):
         params.is_valid(raise_exception=True)
         data = params.validated_data
         try:
-            svc.unlock(filing, user=request.user, reason=data["reason"], expected_version=data["version"])
+            svc.unlock(filing, user=request.user, reason=data["reason"], expected_version=data["version"],
+                       request=request)
         except DjangoValidationError as exc:
             raise_service_error(exc, fields_by_code={"reason": "reason"})
         return self.respond(filing)

@@ -30,6 +30,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from alliances.models import Alliance, Region
+from core import audit
 from core.periods import Period, PeriodKind
 from indicators.models import ReportForm
 from reports import builders, schedule
@@ -381,9 +382,10 @@ def redraft_when_complete(now: datetime, report_ids: list[int] | None = None) ->
 
 # Sign-off, regenerate, resend -----------------------------------------------------------------
 
-def sign_off(report: Report, *, user, commentary: str, now: datetime) -> bool:
+def sign_off(report: Report, *, user, commentary: str, now: datetime, request=None) -> bool:
     """The bureau signs off a quarterly draft: a signed version (the workbook with its 审核意见) and
-    the report becomes ``signed``, to be sent. False if it was not a ready draft any more."""
+    the report becomes ``signed``, to be sent; the sign-off goes to the security log (``request``:
+    the address and browser it came from). False if it was not a ready draft any more."""
     if not report.needs_signoff:
         return False
     latest = report.versions.order_by("-number").first()
@@ -403,6 +405,8 @@ def sign_off(report: Report, *, user, commentary: str, now: datetime) -> bool:
             report=report, number=latest.number + 1, created_at=now, created_by=user, data=data,
             filename=latest.filename, xlsx=content, size=len(content or b""))
         log(report.pk, "signed_off", now, _("Version %(n)s signed off") % {"n": version.number}, user=user)
+        audit.record(audit.Event.REPORT_SIGNOFF, request=request, actor=user, target=report, now=now,
+                     details={"version": version.number, "commentary": commentary[:200]})
     return True
 
 

@@ -180,7 +180,7 @@ def sign_off(request, scheduled_report_pk):
         context["form"] = form
         return render(request, "reports/detail.html", context, status=400)
     if services.sign_off(report, user=request.user, commentary=form.cleaned_data["commentary"].strip(),
-                         now=request_now(request)):
+                         now=request_now(request), request=request):
         messages.success(request, _("Signed off. The table is being sent."))
         _kick(report.pk)
     else:

@@ -137,8 +137,8 @@ class _Styles:
 
 def _put(ws, row, col, value, style):
     cell = ws.cell(row=row, column=col, value=value)
-    if cell.data_type == "f":
-        # Text beginning with "=" (a name, a note someone typed) stays text: tables hold no formulas.
+    if isinstance(value, str):
+        # Text stays text: a name typed as "=HYPERLINK(…)" must not become a formula (CSV/formula injection).
         cell.data_type = "s"
     ws.parent._portal_styles.apply(cell, style)
     return cell

@@ -61,7 +61,8 @@ class StaffViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
         if not may_see_identity(request.user, staff):
             raise PermissionDenied(_("Only HR officers of this person's institution, alliance or county see the whole "
                                      "identity number."))
-        number = services.full_number(request.user, staff, IdentityView.Channel.API, request_now(request))
+        number = services.full_number(request.user, staff, IdentityView.Channel.API, request_now(request),
+                                      request=request)
         return Response({"id": staff.pk, "identity_number": number})
 
 

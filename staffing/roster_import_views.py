@@ -32,6 +32,7 @@ from alliances import scoping
 from alliances.exports import OFFICIAL_LANGUAGE
 from alliances.models import Institution
 from alliances.scoping import CHANGE
+from core import audit
 from staffing import identity, services
 from staffing import roster_import as importer
 from staffing.scoping import roster_institutions
@@ -79,7 +80,7 @@ def roster_import(request):
         if not parsed.ok:
             context["errors"] = parsed.errors
             return render(request, TEMPLATE, context, status=400)
-        request.session[SESSION_KEY] = importer.to_session(parsed, request.user.pk)
+        request.session[SESSION_KEY] = {**importer.to_session(parsed, request.user.pk), "filename": upload.name}
         context.update(parsed=parsed, rows=parsed.rows, filename=upload.name, total=len(parsed.rows),
                        new=parsed.count(importer.NEW), updated=parsed.count(importer.UPDATED),
                        unchanged=parsed.count(importer.UNCHANGED))
@@ -95,7 +96,8 @@ class _Changed(Exception):
 def roster_import_confirm(request):
     """Save what was previewed, all or nothing."""
     institutions = _institutions(request)
-    pending = importer.from_session(request.session.pop(SESSION_KEY, None), request.user.pk)
+    stored = request.session.pop(SESSION_KEY, None)
+    pending = importer.from_session(stored, request.user.pk)
     if pending is None:
         messages.error(request, _("Nothing to import: upload the file again."))
         return redirect("staffing:roster_import")
@@ -107,6 +109,11 @@ def roster_import_confirm(request):
         messages.error(request, _("The institutions you keep or the people in the file changed since the preview; "
                                   "nothing was saved. Upload the file again."))
         return redirect("staffing:roster_import")
+    county = next((i.county for i in institutions if i.county_id == county_id), None)
+    audit.record(audit.Event.IMPORT_CONFIRM, request=request, target=county, county_id=county_id, details={
+        "register": "roster", "file": stored.get("filename", ""),
+        "rows": counts[importer.NEW] + counts[importer.UPDATED], "created": counts[importer.NEW],
+        "updated": counts[importer.UPDATED]})
     messages.success(request, _("Roster imported: %(new)s new, %(updated)s updated, %(unchanged)s unchanged.")
                      % counts)
     return redirect("staffing:roster")

@@ -100,6 +100,8 @@ def roster_export(request):
     numbers = {p.pk: identity.decrypt(p.id_cipher) for p in shown}
     if shown:
         services.log_full_views(request.user, shown, IdentityView.Channel.EXPORT, now)
+    services.log_roster_export(user=request.user, people=people, shown=shown, now=now, request=request,
+                               county_ids=sorted({i.county_id for i in institutions}))
     today = local_date(now)
     return xlsx_response(roster_xlsx(people, numbers, on=today, unit=_unit_name(institutions)),
                          roster_filename(today))
@@ -145,7 +147,8 @@ def staff_identity(request, staff_pk):
     if not may_see_identity(request.user, staff):
         raise PermissionDenied(_("Only HR officers of this person's institution, alliance or county see the whole "
                                  "identity number."))
-    number = services.full_number(request.user, staff, IdentityView.Channel.PAGE, request_now(request))
+    number = services.full_number(request.user, staff, IdentityView.Channel.PAGE, request_now(request),
+                                  request=request)
     return render(request, "staffing/_identity.html", {"staff": staff, "number": number})
 
 

@@ -3,6 +3,7 @@ full identity views. Pages, the import and the API go through these."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date, datetime
 
 from django.core.exceptions import ValidationError
@@ -10,6 +11,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from alliances.models import AllianceMembership, Institution
+from core import audit
 from staffing import identity
 from staffing.models import IdentityView, Move, Staff
 from tasks.status import local_date
@@ -40,10 +42,28 @@ def log_full_views(user, staff: list[Staff], channel: str, now: datetime) -> Non
                                       for s in staff])
 
 
-def full_number(user, staff: Staff, channel: str, now: datetime) -> str:
-    """The whole identity number, logged (callers check ``scoping.may_see_identity`` first)."""
+def full_number(user, staff: Staff, channel: str, now: datetime, *, request=None) -> str:
+    """The whole identity number, logged: an ``IdentityView`` row and a security event
+    (``identity.view``; ``request``: the address and browser it came from). Callers check
+    ``scoping.may_see_identity`` first."""
     log_full_views(user, [staff], channel, now)
+    audit.record(audit.Event.IDENTITY_VIEW, request=request, actor=user, target=staff, now=now,
+                 details={"channel": channel})
     return identity.decrypt(staff.id_cipher)
+
+
+def log_roster_export(*, user, people: list[Staff], shown: list[Staff], county_ids: list[int], now: datetime,
+                      request=None) -> None:
+    """The security log of a roster export (personal data): one ``export.personal`` event per county
+    of the people exported (one, unless a city's user exports several counties), with the rows
+    exported and how many identity numbers were shown whole; an empty export is recorded for the
+    county of the page (``county_ids``, when it is one). The ``IdentityView`` rows are written by
+    ``log_full_views``. One lock and one insert."""
+    rows, whole = Counter(p.county_id for p in people), Counter(p.county_id for p in shown)
+    counties = sorted(rows) or (list(county_ids) if len(county_ids) == 1 else [None])
+    audit.record_many([audit.Pending(audit.Event.EXPORT_PERSONAL, actor=user, county_id=county_id, details={
+        "register": "roster", "rows": rows[county_id], "full_identity_numbers": whole[county_id]})
+        for county_id in counties], request=request, now=now)
 
 
 def _alliances_on(institution_id: int, day: date) -> set[int]:

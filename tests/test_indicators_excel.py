@@ -473,8 +473,9 @@ def test_filing_preview_and_confirm_cost_a_constant_number_of_queries(w, django_
     with django_assert_num_queries(15):
         response = upload(client, upload_url(w.filing), content)
     # Savepoint, session, user, grants, filing, may file, rows; a savepoint around save_values (its
-    # 8 queries); release; the session saved (3).
-    with django_assert_num_queries(21):
+    # 8 queries); the security event (savepoint, chain head, insert, head moved, release); release;
+    # the session saved (3).
+    with django_assert_num_queries(26):
         confirm(client, upload_url(w.filing), response)
     assert len(stored(w.filing)) == 20
 

@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy
 from alliances import exports, imports, scoping
 from alliances.models import Institution, Region
 from alliances.views.common import CHANGE, VIEW
+from core import audit
 
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # Columns of the preview table, in the order of the register.
@@ -112,6 +113,10 @@ def _confirm(request, county: Region):
         imports.discard_pending(request.session, token)
         return _preview(request, county, result, apply_issues=exc.issues)
     imports.discard_pending(request.session, token)
+    audit.record(audit.Event.IMPORT_CONFIRM, request=request, target=county, details={
+        "register": "institutions", "file": table.filename, "rows": counts["create"] + counts["update"],
+        "created": counts["create"], "updated": counts["update"],
+        "memberships": sum(1 for row in result.rows if row.membership)})
     messages.success(request, _("The register was imported: %(create)s institutions created, %(update)s updated, "
                                 "%(unchanged)s unchanged.") % counts)
     return redirect(f"{reverse('alliances:institution_list')}?county={county.pk}&active=all")

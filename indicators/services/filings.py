@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from alliances.models import Institution
+from core import audit
 from core.periods import Period
 from indicators.models import DataElement, DataValue, Filing, FilingEvent, FormElement, ReportForm, ValueAudit
 from indicators.validation import Finding, run_checks
@@ -250,16 +251,20 @@ def approve(filing: Filing, *, user, expected_version: int, comment: str = "") -
 
 
 @transaction.atomic
-def unlock(filing: Filing, *, user, reason: str, expected_version: int) -> None:
-    """The bureau reopens an approved or locked filing (or one past its lock day) for changes."""
+def unlock(filing: Filing, *, user, reason: str, expected_version: int, request=None) -> None:
+    """The bureau reopens an approved or locked filing (or one past its lock day) for changes; the
+    unlock goes to the security log (``request``: the address and browser it came from)."""
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError(_("Say why the filing is unlocked."), code="reason")
     now = timezone.now()
+    status_before = filing.status
     _bump(filing, expected_version, tuple(Filing.Status.values), user, status=Filing.Status.RETURNED,
           return_reason=reason, reopened_until=_today() + timedelta(days=REOPEN_DAYS))
     DataValue.objects.filter(filing=filing).update(counted=False)
     FilingEvent.objects.create(filing=filing, action=FilingEvent.Action.UNLOCK, user=user, at=now, reason=reason)
+    audit.record(audit.Event.FILING_UNLOCK, request=request, actor=user, target=filing, now=now,
+                 details={"reason": reason, "status_before": status_before})
 
 
 def lock_due(today: date | None = None) -> int:

@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy
 
 from alliances import scoping
 from alliances.models import Alliance
-from core import pending
+from core import audit, pending
 from core.issues import ImportFailed
 from core.periods import Period, PeriodError
 from indicators import excel, permissions, selectors
@@ -96,7 +96,7 @@ def filing_upload(request, filing_pk):
             plan = excel.plan_filing_upload(filing, sheet)
             token = None
             if plan.ok and plan.has_changes:
-                token = pending.store(request.session, FILING_KIND, payload=plan.payload(),
+                token = pending.store(request.session, FILING_KIND, payload={**plan.payload(), "filename": sheet.name},
                                       owner=_filing_owner(user, filing), fingerprint=plan.fingerprint())
             return _filing_preview(request, filing, plan, sheet=sheet, token=token)
         for problem in problems:
@@ -145,6 +145,9 @@ def _filing_confirm(request, filing: Filing):
         pending.discard(request.session, FILING_KIND, token)
         return _filing_upload_page(request, filing, ExcelUploadForm(), errors=exc.issues, status=409)
     pending.discard(request.session, FILING_KIND, token)
+    audit.record(audit.Event.IMPORT_CONFIRM, request=request, target=filing, details={
+        "register": "filing", "file": payload.get("filename", ""), "rows": result.changed + result.created,
+        "form": filing.form.code, "period": filing.period})
     messages.success(request, _("Imported from Excel: %(count)d figures changed. The filing is not submitted yet; "
                                 "check it and submit it.") % {"count": result.changed + result.created})
     return redirect("indicators:filing_detail", filing_pk=filing.pk)
@@ -229,7 +232,7 @@ def alliance_upload(request, form_pk, alliance_pk):
             plan = excel.plan_alliance_upload(report_form, alliance, period, sheet, user=user)
             token = None
             if plan.ok and plan.has_changes:
-                token = pending.store(request.session, ALLIANCE_KIND, payload=plan.payload(),
+                token = pending.store(request.session, ALLIANCE_KIND, payload={**plan.payload(), "filename": sheet.name},
                                       owner=_alliance_owner(user, report_form, alliance, period),
                                       fingerprint=plan.fingerprint())
             return _alliance_preview(request, plan, filename=sheet.name, token=token)
@@ -282,7 +285,11 @@ def _alliance_confirm(request, report_form: ReportForm, alliance: Alliance, peri
         pending.discard(request.session, ALLIANCE_KIND, token)
         return _alliance_preview(request, plan, apply_issues=exc.issues)
     pending.discard(request.session, ALLIANCE_KIND, token)
+    figures = sum(r.changed + r.created for r in results)
+    audit.record(audit.Event.IMPORT_CONFIRM, request=request, target=alliance, details={
+        "register": "alliance_workbook", "file": payload.get("filename", ""), "rows": len(results),
+        "figures": figures, "form": report_form.code, "period": str(period)})
     messages.success(request, _("Imported from Excel: %(count)d figures changed in %(filings)d filings. The filings "
                                 "are not submitted yet.")
-                     % {"count": sum(r.changed + r.created for r in results), "filings": len(results)})
+                     % {"count": figures, "filings": len(results)})
     return redirect(urls["back_url"])

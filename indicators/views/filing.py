@@ -280,7 +280,8 @@ def filing_unlock(request, filing_pk):
     except ValueError:
         version = -1
     try:
-        service.unlock(filing, user=user, reason=request.POST.get("reason", ""), expected_version=version)
+        service.unlock(filing, user=user, reason=request.POST.get("reason", ""), expected_version=version,
+                       request=request)
         messages.success(request, _("Unlocked: the filer can change it for a week."))
     except ValidationError as exc:
         transaction.set_rollback(True)

@@ -13,13 +13,14 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from core import pending
+from core import audit, pending
 from core.issues import ImportFailed
 from tasks.deadlines import DeadlineKind
 from tasks.forms import LedgerUploadForm
 from tasks.imports.applying import apply_plan
 from tasks.imports.planning import CREATE, CREATE_OTHER, LedgerPlan, plan_import
 from tasks.imports.reading import MAX_UPLOAD_BYTES, LedgerTable, read_ledger_upload
+from tasks.models import Ledger
 from tasks.views.common import county_for, request_now
 
 PENDING_KIND = "ledgers"
@@ -98,6 +99,11 @@ def _confirm(request, county, now):
         pending.discard(request.session, PENDING_KIND, token)
         return _preview(request, county, plan, apply_issues=exc.issues)
     pending.discard(request.session, PENDING_KIND, token)
+    ledger = Ledger.objects.get(pk=result["ledger"])
+    audit.record(audit.Event.IMPORT_CONFIRM, request=request, target=ledger, details={
+        "register": "ledger", "file": table.filename, "rows": result["create"] + result["update"],
+        "created": result["create"], "updated": result["update"], "assignments": result["assignments"],
+        "departments": result["departments"]})
     messages.success(request, _("The ledger was imported: %(create)s items created, %(update)s updated, %(unchanged)s "
                                 "unchanged; %(assignments)s assignments made and %(departments)s departments "
                                 "created.") % result)
