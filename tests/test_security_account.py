@@ -519,7 +519,7 @@ def test_token_list_shows_only_own_tokens_with_their_state(world):
                       re.S)
     states = {re.search(r"<td[^>]*>(.*?)</td>", row).group(1): row for row in rows[1:]}
     assert set(states) == {"在用的", "吊销的", "过期的"}
-    assert "有效" in states["在用的"] and "吊销</button>" in states["在用的"]
+    assert "有效" in states["在用的"] and "撤销</button>" in states["在用的"]
     assert "已吊销" in states["吊销的"] and "<button" not in states["吊销的"]
     assert "已过期" in states["过期的"] and "<button" not in states["过期的"]
 
