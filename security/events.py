@@ -157,6 +157,14 @@ def summary(row: SecurityEvent) -> str:
     return text if len(text) <= SUMMARY_MAX else text[:SUMMARY_MAX - 1] + "…"
 
 
+PASSWORD_CHANGE_REASONS = {
+    "initial": gettext_lazy("after an initial or reset password"),
+    "expired": gettext_lazy("after the password expired"),
+    "voluntary": gettext_lazy("by the user's choice"),
+    "wrong_old_password": gettext_lazy("the old password was wrong"),
+}
+
+
 def _summary(event: str, d: dict) -> str:  # one branch per kind of event
     E = audit.Event
     if event in (E.GRANT_ADD, E.GRANT_REMOVE):
@@ -203,6 +211,16 @@ def _summary(event: str, d: dict) -> str:  # one branch per kind of event
         return f"{d.get('code', '')} {d.get('name', '')}".strip()
     if event == E.USER_CREATE:
         return d.get("username", "")
+    if event == E.PASSWORD_CHANGE:
+        reason = d.get("reason", "")
+        return str(PASSWORD_CHANGE_REASONS.get(reason, reason))
+    if event == E.USER_UNLOCK:
+        return _("%(n)s failed-attempt records cleared") % {"n": d.get("attempts", "?")}
+    if event in (E.OTP_RESET, E.OTP_RECOVERY_NEW, E.OTP_RECOVERY_USED, E.OTP_ENROL, E.USER_REACTIVATE,
+                 E.PASSWORD_RESET, E.LOGOUT, E.IDLE_TIMEOUT, E.SESSION_EXPIRED):
+        if event == E.OTP_RECOVERY_USED and "left" in d:
+            return _("%(n)s recovery codes left") % {"n": d["left"]}
+        return ""
     return "; ".join(f"{key}: {value}" for key, value in d.items())
 
 
