@@ -31,7 +31,7 @@ def draft(transactional_db):
     from indicators.models import Filing, ReportForm
     from indicators.services.filings import form_rows, open_filing
 
-    call_command("load_demo", quiet=True)
+    call_command("load_demo", quiet=True, without_staffing=True, without_reports=True)
     today = timezone.localdate()
     period = Period.containing_date(PeriodKind.MONTH, today).previous
     form = ReportForm.objects.get(county__name="郁南县", code="MONTHLY_OPS")

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.browser
 def demo(transactional_db):
     from reports.models import Report
 
-    call_command("load_demo", quiet=True)
+    call_command("load_demo", quiet=True, without_staffing=True)
     draft = Report.objects.get(kind="quarterly", county__name="郁南县", state=Report.State.READY)
     return {"draft": draft}
 

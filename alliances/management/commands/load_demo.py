@@ -43,13 +43,18 @@ class Command(BaseCommand):
                             help="Load the organisation and logins only, not the demo task ledgers.")
         parser.add_argument("--without-filings", action="store_true",
                             help="Do not load the report forms, indicators and demo filings.")
+        parser.add_argument("--without-staffing", action="store_true",
+                            help="Do not load the demo roster (about 6,000 people) and its monthly snapshots.")
+        parser.add_argument("--without-reports", action="store_true",
+                            help="Do not run the report schedule over the past months (the report archive stays empty).")
         parser.add_argument(
             "--allow-production", action="store_true",
             help="Load even when DJANGO_ENV=production (the demo logins share a published password).",
         )
 
     def handle(self, *args, quiet: bool = False, allow_production: bool = False, without_ledgers: bool = False,
-               without_filings: bool = False, **options):
+               without_filings: bool = False, without_staffing: bool = False, without_reports: bool = False,
+               **options):
         if getattr(settings, "PRODUCTION", False) and not allow_production:
             raise CommandError(_(
                 "Refusing to load demo logins with a published password into a production site; "
@@ -71,10 +76,12 @@ class Command(BaseCommand):
             from reports.demo import load_demo_reports
 
             load_demo_finance(today=timezone.localdate(), now=timezone.now())
-            from staffing.demo import load_demo_staffing
+            if not without_staffing:
+                from staffing.demo import load_demo_staffing
 
-            load_demo_staffing(today=timezone.localdate(), now=timezone.now())
-            report_stats = load_demo_reports(now=timezone.now())
+                load_demo_staffing(today=timezone.localdate(), now=timezone.now())
+            if not without_reports:
+                report_stats = load_demo_reports(now=timezone.now())
         verbosity = options.get("verbosity", 1)
         if verbosity >= 1:
             created = sum(c["created"] for c in stats.values())
