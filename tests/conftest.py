@@ -27,6 +27,44 @@ from tests.factories import (
 
 LEAD = AllianceMembership.Role.LEAD
 K = Institution.Kind
+FAKE_NOW_VARIABLE = "PORTAL_TEST_NOW"
+
+
+def pytest_configure(config):
+    """Opt-in, off by default: ``PORTAL_TEST_NOW=2027-01-01T00:30 pytest -m "not celery_worker"`` runs the
+    session on a clock that starts at that moment (Asia/Shanghai unless the text has an offset) and
+    ticks, to find tests that depend on the day they run (every test should pass on any date). Only this
+    process moves — the live server's threads too, not the database's NOW() nor the Celery worker's
+    subprocess, hence ``-m "not celery_worker"``. Tests that pin the clock with time_machine still do."""
+    import os
+
+    text = os.environ.get(FAKE_NOW_VARIABLE, "").strip()
+    if not text:
+        return
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    import time_machine
+
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+    config._portal_fake_clock = time_machine.travel(moment, tick=True)
+    config._portal_fake_clock.start()
+
+
+def pytest_unconfigure(config):
+    traveller = getattr(config, "_portal_fake_clock", None)
+    if traveller is not None:
+        traveller.stop()
+
+
+def pytest_report_header(config):
+    if getattr(config, "_portal_fake_clock", None) is not None:
+        import os
+
+        return f"{FAKE_NOW_VARIABLE}: the clock starts at {os.environ[FAKE_NOW_VARIABLE]} (time_machine, ticking)"
+    return None
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,8 @@ Screenshots go to test-artifacts/ (or $TEST_ARTIFACTS_DIR).
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -96,6 +98,22 @@ def log_out(page, base_url: str) -> None:
         assert response.ok, response.status
     page.goto(f"{base_url}/")
     assert "/login/" in page.url, "still logged in after logging out"
+
+
+@contextmanager
+def clock_not_before(moment: datetime):
+    """The real clock, or — while it is earlier than ``moment`` — a clock that starts at ``moment`` and
+    ticks, for a test that needs the demo as it stands from ``moment`` on. time_machine moves this
+    process (the live server's threads too); Chromium keeps the real clock, which is harmless: the
+    portal's cookies carry Max-Age."""
+    import time_machine
+    from django.utils import timezone
+
+    if timezone.now() >= moment:
+        yield
+        return
+    with time_machine.travel(moment, tick=True):
+        yield
 
 
 def body_text(page) -> str:

@@ -6,16 +6,37 @@ Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from io import BytesIO
+from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import load_workbook
 
-from tests.test_browser import artifacts_dir, body_text, browser, log_in, log_out, page  # noqa: F401
+from tests.test_browser import (  # noqa: F401
+    artifacts_dir,
+    body_text,
+    browser,
+    clock_not_before,
+    log_in,
+    log_out,
+    page,
+)
 from tests.test_browser_filing import FIGURES, draft, fill_grid, submit_explaining_warnings  # noqa: F401
 
 pytestmark = pytest.mark.browser
 MED_BUDGET = 1000000  # far below what the members file in a year: running ahead
+
+
+@pytest.fixture(autouse=True)
+def _last_month_in_this_year():
+    """The budget is this year's and the member files last month, which in January is last year's
+    (counted in last year's execution): in January the test runs from 1 February at 10:00."""
+    from django.utils import timezone
+
+    year = timezone.localdate().year
+    with clock_not_before(datetime(year, 2, 1, 10, tzinfo=ZoneInfo("Asia/Shanghai"))):
+        yield
 
 
 def _with_medical_budget(content: bytes) -> bytes:

@@ -238,37 +238,51 @@ def test_worker_runs_the_daily_digest_once_however_often_it_is_enqueued(worker):
 
 def test_beat_and_worker_make_and_send_the_reports_that_are_due(tmp_path):
     """End to end on the real clock: beat (embedded in the worker, the sweep every 2 s instead of 5
-    minutes) finds last month's 进度监测表 due and missing — the 5th has passed, or the table was asked
-    for — generates it and e-mails it (file backend); later sweeps send nothing twice."""
+    minutes) finds the latest 进度监测表 that is due and missing, generates it and e-mails it (file
+    backend); later sweeps send nothing twice.
+
+    The worker reads the real clock, so the test states the scheduler's history instead of
+    depending on the day: its first sweep was a minute before the moment of the latest monthly
+    table due now — last month's (the 5th at 08:00), or before that moment the month before's —
+    so on any day of any month the sweep itself must catch up and make that table, and nothing
+    due before its first sweep (the table of the month before)."""
+    from datetime import timedelta
+
     from django.utils import timezone
 
     from accounts.models import Role
     from core.periods import Period, PeriodKind
-    from reports import schedule, services
-    from reports.models import Delivery, Report
+    from reports import schedule
+    from reports.models import Delivery, Report, SweepMark
     from tests.factories import UserFactory, grant
 
     county, _alliance = small_county()
     bureau = UserFactory(username="yn_admin", email="admin@yn.example.org")
     grant(bureau, Role.BUREAU_ADMIN, county)
     now = timezone.now()
-    last_month = Period.containing_date(PeriodKind.MONTH, schedule.local_today(now)).previous
-    if schedule.monthly_slot(last_month).due_at > now:
-        # Before the 5th: the table of last month is asked for now (what "generate now" does).
-        services.create_report("monthly", county, last_month, now=now)
+    this_month = Period.containing_date(PeriodKind.MONTH, schedule.local_today(now))
+    due_month = this_month.previous  # its table is due on the 5th of this month at 08:00
+    if schedule.monthly_slot(due_month).due_at > now:  # the 1st to the 5th before 08:00
+        due_month = due_month.previous
+    due_at = schedule.monthly_slot(due_month).due_at
+    assert due_at <= now and now - due_at < schedule.catch_up(), (now, due_month, schedule.catch_up())
+    first_sweep = due_at - timedelta(minutes=1)
+    SweepMark.objects.create(pk=1, first_at=first_sweep, last_at=first_sweep)
     mail_dir = tmp_path / "mail"
     proc = start_worker(tmp_path, beat=True, env_extra={
         "REPORTS_SWEEP_SECONDS": "2", "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
         "EMAIL_FILE_PATH": str(mail_dir)})
     try:
         report = wait_for(proc, lambda: Report.objects.filter(
-            kind="monthly", county=county, alliance=None, period=str(last_month), state=Report.State.SENT).first())
+            kind="monthly", county=county, alliance=None, period=str(due_month), state=Report.State.SENT).first())
         assert report is not None, f"not sent within {WAIT_SECONDS} s; worker output:\n{output_of(proc.log)}"
         delivery = report.deliveries.get()
         assert delivery.email == "admin@yn.example.org" and delivery.state == Delivery.State.SENT
         assert report.versions.count() == 1
         time.sleep(5)  # two more sweeps
         assert "reports.jobs.sweep" in output_of(proc.log)
+        # Before the scheduler's first sweep: not made, however recent.
+        assert not Report.objects.filter(kind="monthly", period=str(due_month.previous)).exists()
     finally:
         stop_worker(proc)
     files = list(mail_dir.glob("*.log"))

@@ -11,6 +11,7 @@ from io import BytesIO
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -217,9 +218,11 @@ def test_each_target_metric_on_a_hand_counted_roster(staffing_world, as_user):
     before, primary_before, _everyone, _res = targets.county_metrics(w.yn, date(2026, 5, 31))
     assert (primary_before["ST_STAFF"], primary_before["ST_DOCTORS"], primary_before["ST_PAIZHU"]) == (9, 5, 0)
     assert (before["DOC_MID"], before["GP_PER_10000"]) == (D("40.00"), D("2.00"))
-    page = as_user(w.bureau).get("/staffing/targets/", {"county": w.yn.pk}).content.decode()
+    # The page and its export show the targets of today: 20 November 2026, as counted above.
+    with time_machine.travel(NOW, tick=False):
+        page = as_user(w.bureau).get("/staffing/targets/", {"county": w.yn.pk}).content.decode()
+        export = as_user(w.bureau).get("/staffing/targets/", {"county": w.yn.pk, "format": "xlsx"})
     assert "每千人口基层卫生人员数" in page and "0.90" in page and "80.00%" in page and "未达标" in page
-    export = as_user(w.bureau).get("/staffing/targets/", {"county": w.yn.pk, "format": "xlsx"})
     rows = {r[0].value: [c.value for c in r] for r in load_workbook(BytesIO(export.content)).active.iter_rows(min_row=4)
             if r[0].value}
     assert rows["基层医护比（每名医师对应护士数）"][3] == 0.6 and rows["基层医师高级职称占比"][3] == 20
@@ -356,7 +359,6 @@ def test_a_move_needs_the_same_alliance(staffing_world):
 def test_the_nightly_job_files_last_month_until_it_is_due(staffing_world):
     """On the night of 3 December November is filed; the night after its due day November stays as it was
     filed even though the roster changed."""
-    import time_machine
 
     from core.periods import Period
     from indicators.catalog import install_catalog, install_forms
@@ -393,7 +395,6 @@ def test_contract_reminders_go_to_the_hr_officers_60_and_30_days_before_once(sta
                           (w.hr_county, "hr@yn.example.org")):
         user.email = address
         user.save()
-    import time_machine
 
     def at(day):
         return time_machine.travel(datetime(2026, day[0], day[1], 7, 40, tzinfo=ZoneInfo("Asia/Shanghai")),
