@@ -23,7 +23,7 @@ def demo_filings(transactional_db):
     call_command("load_demo", quiet=True, without_ledgers=True)
 
 
-def _sign_in(page, base_url: str, username: str, password: str) -> None:
+def _sign_in(page, base_url: str, username: str, password: str) -> None:  # noqa: F811
     page.goto(f"{base_url}/login/")
     page.fill('input[name="username"]', username)
     page.fill('input[name="password"]', password)
@@ -32,7 +32,7 @@ def _sign_in(page, base_url: str, username: str, password: str) -> None:
 
 
 def test_security_admin_creates_a_filer_who_changes_the_password_and_files_and_the_auditor_sees_it(
-        live_server, demo_filings, page):
+        live_server, demo_filings, page):  # noqa: F811
     from accounts.models import Grant, User
     from core.models import SecurityEvent
 
