@@ -1,4 +1,6 @@
-"""Admin of users and their grants, for superusers."""
+"""Users and their grants in the admin, for superusers to READ. Accounts and grants are changed in
+用户管理 (/security/users/), where the grant rules hold and every change leaves its event in the
+security log; an edit here would bypass both."""
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -8,7 +10,18 @@ from accounts.models import Grant, User
 from alliances.admin import SuperuserOnlyMixin
 
 
-class GrantInline(SuperuserOnlyMixin, admin.TabularInline):
+class ReadOnlyMixin(SuperuserOnlyMixin):
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class GrantInline(ReadOnlyMixin, admin.TabularInline):
     model = Grant
     fields = ["role", "region", "alliance", "institution", "created_at"]
     readonly_fields = ["created_at"]
@@ -17,7 +30,7 @@ class GrantInline(SuperuserOnlyMixin, admin.TabularInline):
 
 
 @admin.register(User)
-class UserAdmin(SuperuserOnlyMixin, DjangoUserAdmin):
+class UserAdmin(ReadOnlyMixin, DjangoUserAdmin):
     fieldsets = (
         (None, {"fields": ("username", "password")}),
         (_("Personal info"), {"fields": ("full_name", "phone", "first_name", "last_name", "email")}),
@@ -34,7 +47,7 @@ class UserAdmin(SuperuserOnlyMixin, DjangoUserAdmin):
 
 
 @admin.register(Grant)
-class GrantAdmin(SuperuserOnlyMixin, admin.ModelAdmin):
+class GrantAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["user", "role", "region", "alliance", "institution", "created_at"]
     list_filter = ["role", "region"]
     search_fields = ["user__username", "user__full_name", "region__name", "alliance__name", "institution__name"]

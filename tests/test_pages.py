@@ -769,6 +769,10 @@ def test_admin_for_superusers_only(as_user, world):
         assert c.get(f"/admin/{model}/").status_code == 200, model
     assert c.get(f"/admin/alliances/alliance/{world.alliance_a.pk}/change/").status_code == 200
     assert c.get(f"/admin/accounts/user/{world.bureau.pk}/change/").status_code == 200
+    # Accounts are read there, changed only in 用户管理 (rules and the security log).
+    assert c.get("/admin/accounts/user/add/").status_code == 403
+    assert c.post(f"/admin/accounts/user/{world.bureau.pk}/change/", {"username": "x"}).status_code == 403
+    assert c.get("/admin/accounts/grant/add/").status_code == 403
     staff = UserFactory(username="staff_only", is_staff=True)
     grant(staff, Role.BUREAU_ADMIN, world.yn)
     response = as_user(staff).get("/admin/alliances/institution/")
