@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import re
 from io import StringIO
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 from django.db.models import Max
 from django.test.utils import CaptureQueriesContext
-from django.utils.translation import trans_real
 from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -31,31 +28,9 @@ from tests.factories import TEST_PASSWORD, UserFactory, grant
 ADDRESS = "10.20.30.40"
 # RFC 6238's test secret ("12345678901234567890"), so that codes can be computed in the tests.
 KEY = "3132333435363738393031323334353637383930"
-TSV = Path(settings.BASE_DIR) / "security" / "i18n" / "account.tsv"
 
 
 # Helpers -----------------------------------------------------------------------------------------
-
-def _tsv_entries() -> list[list[str]]:
-    return [line.split("\t") for line in TSV.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-@pytest.fixture(autouse=True)
-def account_messages():
-    """Lend the Chinese of ``security/i18n/account.tsv`` to the running catalogue for messages it does
-    not have yet (until the integrator merges the file into locale/), so the pages read Chinese here;
-    ``test_account_messages_are_in_the_catalogue`` says whether the merge is still to do."""
-    catalogue = trans_real.translation("zh-hans")._catalog
-    lent = []
-    for parts in _tsv_entries():
-        key = parts[0] if len(parts) == 2 else (parts[0], 0)
-        if key not in catalogue:
-            catalogue[key] = parts[-1]
-            lent.append(key)
-    yield
-    for key in lent:
-        catalogue._catalogs[0].pop(key, None)
-
 
 def code_now(key: str = KEY) -> str:
     return f"{totp(bytes.fromhex(key)):06d}"
@@ -89,17 +64,6 @@ def client_at(user, address: str = ADDRESS):
     client = client_for(user)
     client.defaults["REMOTE_ADDR"] = address
     return client
-
-
-def test_account_messages_are_in_the_catalogue():
-    """Every message of security/i18n/account.tsv is in the compiled catalogue with its Chinese (fails
-    until the integrator merges the file into locale/ and compiles it)."""
-    import polib
-
-    mo = Path(settings.BASE_DIR) / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.mo"
-    compiled = {e.msgid: e.msgstr or e.msgstr_plural.get(0, "") for e in polib.mofile(str(mo))}
-    missing = [parts[0] for parts in _tsv_entries() if not compiled.get(parts[0])]
-    assert not missing, f"{len(missing)} messages to merge from {TSV.name}, e.g. {missing[:3]}"
 
 
 # 我的账号 -------------------------------------------------------------------------------------
