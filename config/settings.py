@@ -181,6 +181,9 @@ try:
         _ipaddress.ip_network(_proxy, strict=False)
 except ValueError as _error:
     raise ImproperlyConfigured(f"PORTAL_TRUSTED_PROXIES: {_error}") from None
+# The security log's rows are chained with an HMAC of this key (derived from SECRET_KEY when unset). Keep it
+# apart from the database and its backups; changing it makes the rows written before fail audit_verify.
+AUDIT_CHAIN_KEY = env_str("AUDIT_CHAIN_KEY") or ""
 # The security log is kept this long; never less than 180 days (网络安全法 第二十一条).
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365, minimum=180)
 # Tokens from /api/token/ (a script signing in) expire; named tokens made on the page do not.

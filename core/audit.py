@@ -1,7 +1,7 @@
 """The security log (安全审计, GB/T 22239-2019 §8.1.4.3): one append-only, hash-chained record of every
 security-relevant action. ``record`` is the only writer.
 
-Each row's hash covers its content and the previous row's hash, so ``verify`` finds the first row
+Each row's keyed hash (HMAC-SHA256, ``AUDIT_CHAIN_KEY``) covers its content and the previous row's hash, so ``verify`` finds the first row
 changed, removed or inserted behind the application's back. Writers take the chain's head row
 ``FOR UPDATE``, so two events written at the same moment get consecutive sequence numbers and a
 valid chain (the lock is held to the end of the writer's transaction: record events last).
@@ -14,6 +14,7 @@ retention and records the chain's new start.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import ipaddress
 import json
 from collections.abc import Callable
@@ -215,14 +216,22 @@ def _time_text(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def chain_key() -> bytes:
+    """The key of the chain's HMAC: ``AUDIT_CHAIN_KEY``, else derived from ``SECRET_KEY``. Someone who can
+    write to the database but does not hold the key cannot forge a row the chain accepts. Changing the
+    key makes the rows written before fail ``verify``: keep it, apart from the database and its backups."""
+    secret = getattr(settings, "AUDIT_CHAIN_KEY", "") or settings.SECRET_KEY
+    return hashlib.sha256(b"portal-security-log:" + secret.encode()).digest()
+
+
 def row_hash(row: SecurityEvent) -> str:
-    """The hash of a row: its content and the previous row's hash."""
+    """The keyed hash (HMAC-SHA256) of a row: its content and the previous row's hash."""
     content = [
         row.seq, _time_text(row.time), row.event, row.result, row.actor_id, row.actor_username, row.address,
         row.user_agent, row.target_type, row.target_id, row.target_repr, row.county_id, row.details,
     ]
     text = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256((row.prev_hash + text).encode()).hexdigest()
+    return hmac.new(chain_key(), (row.prev_hash + text).encode(), hashlib.sha256).hexdigest()
 
 
 def _target_fields(target) -> tuple[str, str, str]:

@@ -112,6 +112,36 @@ def test_audit_verify_names_a_row_changed_behind_the_applications_back(db):
         SecurityEvent.objects.filter(pk=changed.pk).update(address="7.7.7.7")
 
 
+def test_a_row_rewritten_with_its_hashes_recomputed_without_the_key_is_named(db):
+    """Someone who can write to the database but does not hold the chain's key: rewriting a row and
+    recomputing its hash (and the next row's link) as a plain SHA-256 does not get past the HMAC."""
+    import hashlib
+    import json
+
+    _first, changed, after = record(3)
+    row = SecurityEvent.objects.get(pk=changed.pk)
+    row.address = "6.6.6.6"
+    content = [row.seq, audit._time_text(row.time), row.event, row.result, row.actor_id, row.actor_username,
+               row.address, row.user_agent, row.target_type, row.target_id, row.target_repr, row.county_id,
+               row.details]
+    text = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    forged = hashlib.sha256((row.prev_hash + text).encode()).hexdigest()
+    with trigger_off("core_securityevent_no_update"):
+        SecurityEvent.objects.filter(pk=row.pk).update(address=row.address, hash=forged)
+        SecurityEvent.objects.filter(pk=after.pk).update(prev_hash=forged)
+    code, output = verify_command()
+    assert code == 1 and f"seq {changed.seq}, id {changed.pk}" in output and "its content was changed" in output
+
+
+def test_the_chain_is_keyed(db, settings):
+    """The same row hashes differently under another key (AUDIT_CHAIN_KEY), so the key is what vouches."""
+    row, = record(1)
+    settings.AUDIT_CHAIN_KEY = "another key, kept elsewhere"
+    assert audit.row_hash(row) != row.hash
+    settings.AUDIT_CHAIN_KEY = ""
+    assert audit.row_hash(row) == row.hash
+
+
 def test_audit_verify_names_a_row_removed_behind_the_applications_back(db):
     _first, removed, after = record(3)
     with trigger_off("core_securityevent_no_delete"):
