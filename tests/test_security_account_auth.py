@@ -18,9 +18,8 @@ from accounts.models import ApiToken, PasswordHistory, User
 from core.audit import Event
 from tests.conftest import client_for
 from tests.factories import TEST_PASSWORD
-from tests.test_security_account import (  # noqa: F401  (account_messages: a fixture used by every test)
+from tests.test_security_account import (
     ADDRESS,
-    account_messages,
     code_now,
     enrol,
     events_after,
