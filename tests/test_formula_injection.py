@@ -368,3 +368,284 @@ def test_every_xlsx_view_is_walked():
             answering.add(route.name)
     assert answering - NOT_WALKED_HERE <= walked, sorted(answering - NOT_WALKED_HERE - walked)
     assert walked <= answering | {"reports:download"}, sorted(walked - answering)
+
+
+# Imports: text kept as typed, numbers refused by their cell, exported back as text ----------------------
+
+def _text_book(rows: list[list], *, title: str = "Sheet") -> bytes:
+    """An .xlsx whose str values are text cells (as Excel keeps "'=…" or a cell formatted as text)."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    ws = book.active
+    ws.title = title
+    for values in rows:
+        ws.append(values)
+    _as_text(book)
+    return _bytes(book)
+
+
+def _as_text(book) -> None:
+    for ws in book.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                if isinstance(cell.value, str):
+                    cell.data_type = "s"
+
+
+def _bytes(book) -> bytes:
+    buffer = BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _upload(content: bytes, name: str) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, content)
+
+
+def _exported_as_text(response, expected: list[str]) -> None:
+    assert response.status_code == 200 and "spreadsheetml" in response["Content-Type"], response.status_code
+    problems = _formula_problems(response.wsgi_request.path, response.content, expected)
+    assert not problems, "\n".join(problems)
+
+
+@pytest.fixture
+def named(world):
+    """The test world with the names of ``NAMES``, trimmed as every form, import and the API store them
+    (the TAB and CR before "=" gone)."""
+    _rename(world)
+    for attr in NAMES:
+        obj = getattr(world, attr)
+        type(obj).objects.filter(pk=obj.pk).update(name=obj.name.strip())
+        obj.refresh_from_db()
+    return world
+
+
+@pytest.mark.parametrize("file_format", ["xlsx", "csv"])
+def test_the_register_import_keeps_names_as_typed_and_exports_them_as_text(named, file_format):
+    from django.urls import reverse
+
+    from alliances.models import AllianceMembership, Institution
+
+    w = named
+    header = ["序号", "机构名称", "简称", "机构类别", "所属卫生院", "统一社会信用代码", "床位数", "服务人口", "所属医共体", "角色",
+              "加入日期", "状态"]
+    rows = [["郁南县医疗卫生机构名册"], header,
+            [1, eq("新卫生院"), PLUS, "乡镇卫生院", None, None, 20, 8000, NAMES["alliance_a"], "成员单位", "2026-07-01",
+             "在用"],
+            [2, MINUS + "新卫生室", AT, "村卫生室", eq("新卫生院"), None, None, None, None, None, None, "在用"]]
+    if file_format == "xlsx":
+        content = _text_book(rows)
+    else:
+        import csv
+        import io
+
+        text = io.StringIO()
+        csv.writer(text).writerows(rows)
+        content = text.getvalue().encode("utf-8")
+    url = reverse("alliances:region_institutions_import", kwargs={"region_pk": w.yn.pk})
+    client = client_for(w.bureau)
+    with time_machine.travel(NOW, tick=False):
+        preview = client.post(url, {"file": _upload(content, f"名册.{file_format}")})
+        assert preview.status_code == 200 and preview.context["token"], preview.context.get("issues")
+        assert client.post(url, {"token": preview.context["token"]}).status_code == 302
+        centre = Institution.objects.get(county=w.yn, name=eq("新卫生院"))
+        assert centre.short_name == PLUS
+        clinic = Institution.objects.get(county=w.yn, name=MINUS + "新卫生室")
+        assert clinic.short_name == AT and clinic.parent == centre
+        assert AllianceMembership.objects.get(institution=centre).alliance == w.alliance_a
+        export = client.get(reverse("alliances:region_institutions_xlsx", kwargs={"region_pk": w.yn.pk}))
+    _exported_as_text(export, [eq("新卫生院"), MINUS + "新卫生室", PLUS, AT, NAMES["alliance_a"]])
+
+
+def test_the_ledger_import_keeps_texts_as_typed_and_exports_them_as_text(named):
+    from django.urls import reverse
+
+    from tasks.models import Department, Ledger
+
+    w = named
+    rows = [[LEDGER_TITLE], ["文号：" + PLUS, None, "发文机关：" + AT, None, "年度：2026"],
+            ["序号", "重点工作", "责任部门", "配合部门", "时限要求"],
+            ["一", SECTION],
+            [1, ITEM_TEXT, DDE, None, "12月底"],
+            [2, MINUS, DDE, None, eq("时限")]]
+    url = reverse("tasks:ledger_import", kwargs={"region_pk": w.yn.pk})
+    client = client_for(w.bureau)
+    with time_machine.travel(NOW, tick=False):
+        preview = client.post(url, {"file": _upload(_text_book(rows), "台账.xlsx")})
+        assert preview.status_code == 200 and preview.context["token"]
+        unknown = list(preview.context["plan"].unknown)
+        done = client.post(url, {"token": preview.context["token"], "confirm": "1", "unit_name": unknown,
+                                 "unit_decision": ["create_other"] * len(unknown)})
+        assert done.status_code == 302, done.content.decode()[:2000]
+        ledger = Ledger.objects.get(county=w.yn, title=LEDGER_TITLE)
+        items = {item.number: item for item in ledger.items.all()}
+        assert items["1"].text == ITEM_TEXT and items["2"].text == MINUS
+        assert items["2"].deadline_text == eq("时限")
+        assert unknown == [DDE]
+        assert Department.objects.filter(county=w.yn, name__endswith=DDE).exists()  # created with the 县 prefix
+        assert {a.unit_name for a in items["1"].assignments.all()} == {"县" + DDE}
+        export = client.get(reverse("tasks:ledger_xlsx", kwargs={"ledger_pk": ledger.pk}))
+    _exported_as_text(export, [LEDGER_TITLE, ITEM_TEXT, DDE, eq("时限")])
+
+
+def test_the_roster_import_keeps_names_as_typed_and_exports_them_as_text(named):
+    from django.urls import reverse
+
+    from staffing.models import Staff
+
+    w = named
+    hr = UserFactory(username="yn_hr_import")
+    grant(hr, Role.HR_OFFICER, w.yn)
+    header = ["姓名", "身份证号", "工作单位", "编制所在单位", "人员类别", "编制性质", "专业类别", "岗位类别", "职称", "学历",
+              "入职日期", "合同到期日", "离职日期"]
+    people = [[STAFF_NAME, "445322198503152012", NAMES["hospital"], None, "在编", None, "医师", None, None, "本科",
+               "2020-07-01", None, None],
+              [TAB + "护士", "445322199206203324", NAMES["centre2"].strip(), None, "在编", None, "护士", None, None, "大专",
+               "2020-07-01", None, None]]
+    client = client_for(hr)
+    with time_machine.travel(NOW, tick=False):
+        preview = client.post(reverse("staffing:roster_import"),
+                              {"file": _upload(_text_book([header, *people], title="花名册"), "花名册.xlsx")})
+        assert preview.status_code == 200, preview.content.decode()[:3000]
+        assert client.post(reverse("staffing:roster_import_confirm")).status_code == 302
+        # Kept as typed; a cell is trimmed at its ends like any other (the TAB before "=2+5").
+        assert set(Staff.objects.filter(county=w.yn).values_list("name", flat=True)) == {STAFF_NAME, TAB.strip() + "护士"}
+        export = client.get(reverse("staffing:roster_export") + f"?county={w.yn.pk}")
+    _exported_as_text(export, [STAFF_NAME, TAB.strip() + "护士", NAMES["hospital"], NAMES["centre2"].strip()])
+
+
+def test_the_user_import_keeps_names_as_typed_and_exports_them_as_text(named):
+    from django.urls import reverse
+    from django.utils import translation
+
+    from accounts.models import User
+
+    w = named
+    security = UserFactory(username="yn_security_import", county=w.yn)
+    grant(security, Role.SECURITY_ADMIN, w.yn)
+    with translation.override("zh-hans"):
+        filer, viewer = str(Role.INSTITUTION_FILER.label), str(Role.ALLIANCE_ADMIN.label)
+    rows = [["姓名", "用户名", "手机", "邮箱", "单位", "角色"],
+            [eq("李一"), "li_yi", "+8613800000001", "li1@example.com", NAMES["hospital"], filer],
+            [AT, "li_er", "", "", NAMES["alliance_a"], viewer]]
+    client = client_for(security)
+    with time_machine.travel(NOW, tick=False):
+        preview = client.post(reverse("security:user_import"),
+                              {"file": _upload(_text_book(rows, title="用户"), "users.xlsx"), "county": w.yn.pk})
+        assert preview.status_code == 200 and preview.context["token"], preview.content.decode()[:3000]
+        done = client.post(reverse("security:user_import_confirm"),
+                           {"token": preview.context["token"], "county": w.yn.pk})
+        assert done.status_code in (200, 302)
+        assert User.objects.get(username="li_yi").full_name == eq("李一")
+        assert User.objects.get(username="li_er").full_name == AT
+        batch = done.context["batch"] if done.status_code == 200 else None
+        passwords = client.post(reverse("security:user_import_passwords"), {"batch": batch} if batch else {})
+        export = client.get(reverse("security:user_export"))
+    _exported_as_text(passwords, [eq("李一"), AT, NAMES["hospital"]])
+    _exported_as_text(export, [eq("李一"), AT])
+
+
+def test_figures_that_look_like_formulas_are_refused_by_their_cell_and_nothing_is_saved(named):
+    """The numeric importers (filing template, alliance workbook, budget, procurement) take their own
+    export back; a figure typed as "=1+1", "-2+3" or "@SUM(1)" is not a number: refused with the cell
+    named, nothing saved. The names in the files (members as column titles or rows) still match."""
+    from django.urls import reverse
+
+    from finance.models import Budget, BudgetAmount, Purchase
+    from indicators.catalog import install_catalog, install_forms
+    from indicators.models import DataValue
+    from indicators.services.filings import open_filing
+
+    w = named
+    install_catalog()
+    form = {f.code: f for f in install_forms(w.yn, first_period="2026-01")}["MONTHLY_OPS"]
+    with time_machine.travel(NOW, tick=False):
+        filing = open_filing(form, w.centre, _month(6), user=w.filer)
+        filer = client_for(w.filer)
+        template = load_workbook(BytesIO(filer.get(
+            reverse("indicators:excel_filing_template", kwargs={"filing_pk": filing.pk})).content))
+        ws = template.active
+        value_rows = [r for r in range(5, ws.max_row + 1) if ws.cell(row=r, column=7).value]
+        for row, text in zip(value_rows, ("=1+1", MINUS, "@SUM(1)"), strict=False):
+            ws.cell(row=row, column=4).value = text
+        _as_text(template)
+        refused = filer.post(reverse("indicators:excel_filing_upload", kwargs={"filing_pk": filing.pk}),
+                             {"file": _upload(_bytes(template), "填报.xlsx")})
+        messages = [i.text for i in refused.context["errors"]]
+        assert refused.context["token"] is None and len(messages) >= 3, messages
+        assert any("D" in m and "=1+1" in m for m in messages), messages
+        assert not DataValue.objects.filter(filing=filing).exists()
+
+        office = client_for(w.alliance_admin)
+        kwargs = {"form_pk": form.pk, "alliance_pk": w.alliance_a.pk}
+        book = load_workbook(BytesIO(office.get(
+            reverse("indicators:excel_alliance_workbook", kwargs=kwargs) + "?period=2026-06").content))
+        ws = book.active
+        assert any(ws.cell(row=r, column=2).value == NAMES["hospital"] for r in range(6, ws.max_row + 1))
+        ws.cell(row=6, column=4).value = "=1+1"
+        _as_text(book)
+        refused = office.post(reverse("indicators:excel_alliance_upload", kwargs=kwargs) + "?period=2026-06",
+                              {"file": _upload(_bytes(book), "医共体.xlsx")})
+        messages = [i.text for i in refused.context["errors"]]
+        assert refused.context["token"] is None and any("D6" in m or "D列" in m for m in messages), messages
+        assert not DataValue.objects.exists()
+
+        budget = Budget.objects.create(alliance=w.alliance_a, year=2026, number=1, created_at=NOW)
+        book = load_workbook(BytesIO(office.get(reverse("finance:budget_export", kwargs={"budget_pk": budget.pk}))
+                                     .content))
+        ws = book.active
+        titles = {ws.cell(row=4, column=c).value: c for c in range(1, ws.max_column + 1)}
+        assert NAMES["hospital"] in titles  # a member's name, "=…" and all, is a column title
+        ws.cell(row=5, column=titles[NAMES["hospital"]]).value = "=1+1"
+        _as_text(book)
+        import_url = reverse("finance:budget_import", kwargs={"budget_pk": budget.pk})
+        refused = office.post(import_url, {"file": _upload(_bytes(book), "预算.xlsx")})
+        assert refused.status_code == 400 and "“=1+1”" in refused.content.decode()
+        assert not BudgetAmount.objects.exists()
+        ws.cell(row=5, column=titles[NAMES["hospital"]]).value = "1,000.00"
+        preview = office.post(import_url, {"file": _upload(_bytes(book), "预算.xlsx")})
+        assert preview.status_code == 200, re.findall(r"第\d+行[^<]*", preview.content.decode())
+        assert office.post(reverse("finance:budget_import_confirm", kwargs={"budget_pk": budget.pk})).status_code == 302
+        assert BudgetAmount.objects.get(institution=w.hospital).amount == Decimal("1000.00")
+
+        export = office.get(reverse("finance:procurement_export") + f"?alliance={w.alliance_a.pk}&year=2026")
+        book = load_workbook(BytesIO(export.content))
+        ws = book["采购明细"]
+        row = next(r for r in range(1, ws.max_row + 1) if ws.cell(row=r, column=2).value == NAMES["hospital"])
+        ws.cell(row=row, column=3).value = "=1+1"
+        _as_text(book)
+        import_url = reverse("finance:procurement_import", kwargs={"alliance_pk": w.alliance_a.pk})
+        refused = office.post(import_url, {"file": _upload(_bytes(book), "采购.xlsx")})
+        assert "“=1+1”" in refused.content.decode() and not Purchase.objects.exists()
+        ws.cell(row=row, column=3).value = "2,000.00"
+        assert office.post(import_url, {"file": _upload(_bytes(book), "采购.xlsx")}).status_code == 200
+        assert office.post(import_url + "confirm/").status_code == 302
+        assert Purchase.objects.get(institution=w.hospital).amount == Decimal("2000.00")
+
+
+def test_a_formula_in_an_uploaded_workbook_is_read_as_the_value_excel_saved(named):
+    """Importers never evaluate or keep a formula of the file: they read the value Excel saved with it."""
+    import zipfile
+
+    from openpyxl import Workbook
+
+    from core import uploads
+
+    book = Workbook()
+    book.active["A1"] = '=HYPERLINK("http://evil.example","点")'
+    book.active["A2"] = "=1+1"
+    raw = _bytes(book)
+    with zipfile.ZipFile(BytesIO(raw)) as source:
+        entries = {info.filename: source.read(info.filename) for info in source.infolist()}
+    sheet = entries["xl/worksheets/sheet1.xml"].decode()
+    # What Excel writes: the formula and its last value.
+    sheet = re.sub(r'<c r="A1"([^>]*)><f>(.*?)</f><v\s*/?>(</v>)?', r'<c r="A1" t="str"><f>\2</f><v>点</v>', sheet)
+    sheet = re.sub(r'<c r="A2"([^>]*)><f>(.*?)</f><v\s*/?>(</v>)?', r'<c r="A2"><f>\2</f><v>2</v>', sheet)
+    entries["xl/worksheets/sheet1.xml"] = sheet.encode()
+    out = BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for name, data in entries.items():
+            target.writestr(name, data)
+    workbook = uploads.Workbook(out.getvalue())
+    assert [values for _number, values in workbook.rows(1)] == [["点"], [2]]
