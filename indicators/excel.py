@@ -277,12 +277,9 @@ def read_upload(upload, *, max_col: int = MAX_COLUMNS) -> tuple[Sheet | None, li
     if not data.strip():
         return None, [Issue(_("“%(name)s” is empty.") % {"name": name})]
     kind = uploads.sniff_zip(data)
-    if kind == uploads.TOO_BIG:
-        return None, [Issue(_("“%(name)s” unpacks to more than %(limit)s MB; it is not a filing template.")
-                            % {"name": name, "limit": uploads.MAX_UNZIPPED_BYTES // (1024 * 1024)})]
-    if kind == uploads.XLSM:
-        return None, [Issue(_("“%(name)s” contains macros (an .xlsm workbook renamed .xlsx). Save it in Excel "
-                              "as “Excel workbook (*.xlsx)”, without macros, and upload that.") % {"name": name})]
+    refused = uploads.refusal(kind, name)  # zip bomb, macros, XML entities: as every upload says it
+    if refused:
+        return None, [Issue(refused)]
     if kind != uploads.XLSX:
         if data.startswith(uploads.OLE_SIGNATURE):
             return None, [Issue(_("“%(name)s” is an old-style Excel file (.xls) renamed .xlsx. Open it in "

@@ -134,12 +134,9 @@ def read_upload(upload) -> tuple[Table | None, list[Issue]]:
         return None, [Issue(_("“%(name)s” is an old-style Excel file (.xls). Open it in Excel and save it as "
                               "“Excel workbook (*.xlsx)”.") % {"name": name})]
     kind = uploads.sniff_zip(data)
-    if kind == uploads.XLSM:
-        return None, [Issue(_("“%(name)s” contains macros (an .xlsm workbook renamed .xlsx). Save it in Excel "
-                              "as “Excel workbook (*.xlsx)”, without macros, and upload that.") % {"name": name})]
-    if kind == uploads.TOO_BIG:
-        return None, [Issue(_("“%(name)s” unpacks to more than %(limit)s MB; it is not a list of accounts.")
-                            % {"name": name, "limit": uploads.MAX_UNZIPPED_BYTES // (1024 * 1024)})]
+    refused = uploads.refusal(kind, name)  # zip bomb, macros, XML entities: as every upload says it
+    if refused:
+        return None, [Issue(refused)]
     if kind == uploads.XLSX:
         try:
             workbook = uploads.Workbook(data, sheet=SHEET)
