@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from io import BytesIO
 
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -26,6 +25,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from alliances import scoping
 from alliances.models import Alliance, AllianceMembership, Institution, Region
+from core import xlsx
 
 OFFICIAL_LANGUAGE = "zh-hans"
 FONT_NAME = "宋体"
@@ -65,7 +65,7 @@ def county_structure_filename(county: Region, on: date) -> str:
 
 
 def _cell(ws, row: int, column: int, value=None, *, bold=False, align=CENTER, border=True, size=11, fill=None):
-    cell = ws.cell(row=row, column=column, value=value)
+    cell = xlsx.put(ws, row, column, value)  # text stays text, never a formula (core.xlsx)
     cell.font = Font(name=FONT_NAME, bold=bold, size=size)
     cell.alignment = align
     if border:
@@ -127,9 +127,7 @@ def _print_setup(ws, *, last_col: str, footer_row: int) -> None:
 
 
 def _save(wb: Workbook) -> bytes:
-    buffer = BytesIO()
-    wb.save(buffer)
-    return buffer.getvalue()
+    return xlsx.save(wb)
 
 
 def county_structure_workbook(*, county: Region, alliances: list[Alliance], unaffiliated: list[Institution],

@@ -1,33 +1,62 @@
-"""Uploaded spreadsheets, before anything is understood of their content: the real type by content
-(not by name), macros, zip bombs, text encodings, and the rows of an .xlsx or .csv file with
-their numbers.
+"""Uploaded files, before anything is understood of their content: the real type by content (not by
+name), the container checks of Office files (zip bombs, macros, XML entity declarations), text
+encodings, and the rows of an .xlsx or .csv file with their numbers.
 
-Every importer of the portal (institution register, task ledgers, later filings) reads its
-files through these helpers, so a renamed binary, an .xlsm with macros or a CSV saved by
-Chinese Excel are told apart the same way everywhere.
+Every importer of the portal (institution register, memberships, task ledgers, filing templates,
+budgets, purchases, roster, accounts) and the evidence upload of task progress check their files
+through ``sniff_office`` / ``sniff_zip`` and ``refusal``, so a renamed binary, an .xlsm with macros,
+a zip bomb or an XXE document are refused the same way, in the same words, everywhere; a CSV saved
+by Chinese Excel is read the same way too.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
 import unicodedata
 import zipfile
+import zlib
 from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
 
+from django.utils.translation import gettext as _
 from openpyxl import load_workbook
 from openpyxl.utils.cell import range_boundaries
 
 OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls and other legacy Office files
 ZIP_SIGNATURE = b"PK\x03\x04"
-MAX_UNZIPPED_BYTES = 100 * 1024 * 1024  # a few MB of workbook that inflates beyond this is not a table
 
-# What ``sniff_zip`` says of bytes that start like a zip.
-XLSX, XLSM, TOO_BIG, NOT_XLSX = "xlsx", "xlsm", "too_big", "not_xlsx"
+# The container checks of every Office Open XML file the portal takes (.xlsx, .docx, .pptx): the
+# registers of the importers and the evidence (佐证材料) of task progress alike.
+MAX_UNZIPPED_BYTES = 100 * 1024 * 1024  # a few MB of document that inflates beyond this is not a document
+MAX_ENTRIES = 10_000  # parts of the package; Office writes tens, a large workbook a few hundred
+MAX_RATIO = 100  # a part inflating more than this many times its packed size …
+RATIO_FLOOR_BYTES = 1024 * 1024  # … and to more than this is a zip bomb (small parts may pack as they like)
+XML_PROLOG_LIMIT = 64 * 1024  # Office writes an XML declaration and the root element: no more before it
 
+# What ``sniff_office`` (and ``sniff_zip``) say of bytes that start like a zip.
+XLSX, DOCX, PPTX = "xlsx", "docx", "pptx"
+XLSM = "xlsm"  # macros: a VBA project or a macro-enabled content type, in a workbook, document or deck
+MACROS = XLSM
+TOO_BIG = "too_big"  # unpacks to more than MAX_UNZIPPED_BYTES
+ZIP_BOMB = "zip_bomb"  # a part packed beyond any real document, or too many parts
+UNSAFE_XML = "unsafe_xml"  # an XML part with a DOCTYPE (entity declarations, external entities: XXE)
+NOT_XLSX = NOT_OFFICE = "not_xlsx"
+REFUSED_KINDS = (XLSM, TOO_BIG, ZIP_BOMB, UNSAFE_XML)
+
+# The main part's content type says what the package is (a document may embed a workbook, whose
+# type then appears among its defaults too).
+_MAIN_TYPES = (
+    (b"spreadsheetml.sheet.main+xml", XLSX), (b"spreadsheetml.template.main+xml", XLSX),
+    (b"wordprocessingml.document.main+xml", DOCX), (b"wordprocessingml.template.main+xml", DOCX),
+    (b"presentationml.presentation.main+xml", PPTX), (b"presentationml.slideshow.main+xml", PPTX),
+    (b"presentationml.template.main+xml", PPTX),
+)
+_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, KeyError, RuntimeError,
+               NotImplementedError, zlib.error)
 _MERGE_RE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]+[0-9]+(?::[A-Z]+[0-9]+)?)"')
 
 
@@ -39,28 +68,134 @@ def read_limited(upload, max_bytes: int) -> bytes | None:
     return None if len(data) > max_bytes else data
 
 
-def sniff_zip(data: bytes) -> str:
-    """What an Office Open XML file really is: ``XLSX``; ``XLSM`` when it carries macros (a VBA
-    project, or a macro-enabled content type, whatever its name says); ``TOO_BIG`` when it would
-    unpack to more than ``MAX_UNZIPPED_BYTES``; ``NOT_XLSX`` for anything else."""
+def sniff_office(data: bytes) -> str:
+    """What an Office Open XML package (.xlsx, .docx, .pptx) really is, whatever its name says:
+    ``XLSX``, ``DOCX`` or ``PPTX``; or why it is refused: ``TOO_BIG`` (it would unpack to more than
+    ``MAX_UNZIPPED_BYTES``), ``ZIP_BOMB`` (more than ``MAX_ENTRIES`` parts, or a part inflating more
+    than ``MAX_RATIO`` times to over ``RATIO_FLOOR_BYTES``), ``XLSM`` (macros: a VBA project or a
+    macro-enabled content type) or ``UNSAFE_XML`` (an XML part declaring a DOCTYPE: entities, external
+    entities); ``NOT_OFFICE`` for anything else (not a zip, no content types, damaged, encrypted).
+
+    The sizes are the ones the archive declares, which bound what unpacking it can ever produce
+    (Python's zipfile stops at the declared size). Only the beginning of each part is inflated, to read
+    its XML prolog: the check costs milliseconds, not the unpacking of the file."""
     if not data.startswith(ZIP_SIGNATURE):
-        return NOT_XLSX
+        return NOT_OFFICE
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             entries = archive.infolist()
             names = {e.filename for e in entries}
             if "[Content_Types].xml" not in names:
-                return NOT_XLSX
+                return NOT_OFFICE
             if sum(e.file_size for e in entries) > MAX_UNZIPPED_BYTES:
                 return TOO_BIG
+            if len(entries) > MAX_ENTRIES or any(
+                    e.file_size > RATIO_FLOOR_BYTES and e.file_size > MAX_RATIO * max(e.compress_size, 1)
+                    for e in entries):
+                return ZIP_BOMB
             content_types = archive.read("[Content_Types].xml")
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError):
-        return NOT_XLSX
-    if any(name.lower().endswith("vbaproject.bin") for name in names) or b"macroEnabled" in content_types:
-        return XLSM
-    if b"spreadsheetml" not in content_types:
-        return NOT_XLSX  # a Word or PowerPoint file renamed .xlsx
-    return XLSX
+            if any(name.lower().endswith("vbaproject.bin") for name in names) or b"macroEnabled" in content_types:
+                return XLSM
+            if any(_declares_doctype(archive, entry) for entry in entries if not entry.is_dir()):
+                return UNSAFE_XML
+    except _ZIP_ERRORS:
+        return NOT_OFFICE
+    for main_type, kind in _MAIN_TYPES:
+        if main_type in content_types:
+            return kind
+    if b"spreadsheetml" in content_types:
+        return XLSX  # a workbook written without its main part's override (some generators)
+    return NOT_OFFICE
+
+
+def sniff_zip(data: bytes) -> str:
+    """``sniff_office`` for the importers, which take workbooks only: ``XLSX``, one of the refusals
+    (``TOO_BIG``, ``ZIP_BOMB``, ``XLSM``, ``UNSAFE_XML``), or ``NOT_XLSX`` (a Word or PowerPoint file
+    renamed .xlsx too)."""
+    kind = sniff_office(data)
+    return NOT_XLSX if kind in (DOCX, PPTX) else kind
+
+
+def refusal(kind: str, name: str) -> str | None:
+    """Why a package of ``kind`` (from ``sniff_office`` / ``sniff_zip``) named ``name`` is refused, in
+    the words every importer and the evidence upload use; None when it is not refused for its
+    container."""
+    if kind == TOO_BIG:
+        return _("“%(name)s” unpacks to more than %(limit)s MB; no document the portal takes is that large, "
+                 "so it is refused.") % {"name": name, "limit": MAX_UNZIPPED_BYTES // (1024 * 1024)}
+    if kind == ZIP_BOMB:
+        return _("“%(name)s” is packed far more tightly than any real document (a “zip bomb”), so it is "
+                 "refused.") % {"name": name}
+    if kind == XLSM:
+        return _("“%(name)s” contains macros; save it without macros (as .docx or .xlsx) and upload it again.") % {
+            "name": name}
+    if kind == UNSAFE_XML:
+        return _("“%(name)s” contains XML declarations (DOCTYPE or ENTITY) that Office never writes; they can "
+                 "make a program read other files, so it is refused. Open it in Office, save it again and upload "
+                 "that.") % {"name": name}
+    return None
+
+
+def _declares_doctype(archive: zipfile.ZipFile, entry: zipfile.ZipInfo) -> bool:
+    """Whether the part is XML with a DOCTYPE (or anything but comments and processing instructions)
+    before its root element. Parts that do not begin with "<" (images, binaries) are not XML."""
+    with archive.open(entry) as stream:
+        head = stream.read(4096)
+        encoding = _xml_encoding(head)
+        if encoding is None:
+            return False
+        decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+        text, read = decoder.decode(head), len(head)
+        while True:
+            verdict = _prolog_verdict(text)
+            if verdict is not None:
+                return verdict
+            chunk = stream.read(4096)
+            read += len(chunk)
+            if not chunk:
+                return False  # no root element: not XML after all (a parser would refuse it)
+            if read > XML_PROLOG_LIMIT:
+                return True  # a prolog no Office program writes
+            text += decoder.decode(chunk)
+
+
+def _xml_encoding(head: bytes) -> str | None:
+    """The encoding of a part that starts like XML (UTF-8 or UTF-16, as the XML specification detects
+    it), or None when it does not begin with "<"."""
+    if head.startswith((codecs.BOM_UTF16_LE, b"<\x00")):
+        return "utf-16-le"
+    if head.startswith((codecs.BOM_UTF16_BE, b"\x00<")):
+        return "utf-16-be"
+    if head.lstrip(codecs.BOM_UTF8).lstrip(b" \t\r\n").startswith(b"<"):
+        return "utf-8-sig"
+    return None
+
+
+def _prolog_verdict(text: str) -> bool | None:
+    """True: a DOCTYPE or other markup declaration before the root element; False: the root element
+    comes first (after the XML declaration, processing instructions, comments, white space); None: not
+    decided yet (read more)."""
+    position = 0
+    text = text.lstrip("\ufeff")
+    while True:
+        while position < len(text) and text[position] in " \t\r\n":
+            position += 1
+        rest = text[position:]
+        if len(rest) < 4:
+            return None
+        if rest.startswith("<?"):
+            end, closing = rest.find("?>", 2), 2
+        elif rest.startswith("<!--"):
+            end, closing = rest.find("-->", 4), 3
+        elif rest.startswith("<!"):
+            return True  # <!DOCTYPE …> (and the <!ENTITY …> it holds)
+        elif rest.startswith("<") and (rest[1].isalpha() or rest[1] in "_:" or ord(rest[1]) > 127):
+            return False  # the root element
+        else:
+            return True  # not markup an Office part starts with
+        if end < 0:
+            return None
+        position += end + closing
 
 
 def decode_text(data: bytes) -> str | None:

@@ -56,6 +56,10 @@ def read(upload, budget: Budget) -> Parsed:
         parsed.errors.append(_("The file is larger than 2 MB; a budget table is much smaller."))
         return parsed
     kind = uploads.sniff_zip(data)
+    refused = uploads.refusal(kind, upload.name)  # zip bomb, macros, XML entities: as every upload says it
+    if refused:
+        parsed.errors.append(refused)
+        return parsed
     if kind != uploads.XLSX:
         parsed.errors.append(_("“%(name)s” is not an .xlsx workbook (macro-enabled or other files are refused); "
                                "start from the budget's export.") % {"name": upload.name})

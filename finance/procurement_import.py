@@ -77,7 +77,12 @@ def read(upload, alliance: Alliance, *, today: date) -> Parsed:
     if data is None:
         parsed.errors.append(_("The file is larger than 2 MB; a purchase register is much smaller."))
         return parsed
-    if uploads.sniff_zip(data) != uploads.XLSX:
+    kind = uploads.sniff_zip(data)
+    refused = uploads.refusal(kind, upload.name)  # zip bomb, macros, XML entities: as every upload says it
+    if refused:
+        parsed.errors.append(refused)
+        return parsed
+    if kind != uploads.XLSX:
         parsed.errors.append(_("“%(name)s” is not an .xlsx workbook (macro-enabled or other files are refused); "
                                "start from the procurement export.") % {"name": upload.name})
         return parsed

@@ -61,7 +61,7 @@ from alliances.exports import (
     page_setup,
 )
 from alliances.models import Alliance, AllianceMembership, Institution
-from core import uploads
+from core import uploads, xlsx
 from core.issues import ImportFailed, Issue
 from core.periods import Period, PeriodError
 from indicators import permissions, selectors
@@ -126,7 +126,6 @@ SECTION_NUMBERS = "一二三四五六七八九十"
 MISSING_MARKS = {"-", "--", "—", "——", "–", "/", "－"}
 _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)$")
 _GROUPED_NUMBER = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
-_SHEET_TITLE_UNSAFE = re.compile(r"[\[\]:*?/\\]")
 _FILENAME_UNSAFE = re.compile(r'[\\/:*?"<>|\r\n\t]+')
 
 VALUE_FILL = PatternFill("solid", fgColor="FFF9E5")
@@ -278,12 +277,9 @@ def read_upload(upload, *, max_col: int = MAX_COLUMNS) -> tuple[Sheet | None, li
     if not data.strip():
         return None, [Issue(_("“%(name)s” is empty.") % {"name": name})]
     kind = uploads.sniff_zip(data)
-    if kind == uploads.TOO_BIG:
-        return None, [Issue(_("“%(name)s” unpacks to more than %(limit)s MB; it is not a filing template.")
-                            % {"name": name, "limit": uploads.MAX_UNZIPPED_BYTES // (1024 * 1024)})]
-    if kind == uploads.XLSM:
-        return None, [Issue(_("“%(name)s” contains macros (an .xlsm workbook renamed .xlsx). Save it in Excel "
-                              "as “Excel workbook (*.xlsx)”, without macros, and upload that.") % {"name": name})]
+    refused = uploads.refusal(kind, name)  # zip bomb, macros, XML entities: as every upload says it
+    if refused:
+        return None, [Issue(refused)]
     if kind != uploads.XLSX:
         if data.startswith(uploads.OLE_SIGNATURE):
             return None, [Issue(_("“%(name)s” is an old-style Excel file (.xls) renamed .xlsx. Open it in "
@@ -439,10 +435,6 @@ def filing_template(filing: Filing, *, today: date) -> bytes:
         return _filing_template(filing, rows, values, refs, today)
 
 
-def _sheet_title(text: str) -> str:
-    return _SHEET_TITLE_UNSAFE.sub("_", text)[:31] or "Sheet1"
-
-
 def _protect(ws) -> None:
     """Protect the sheet (no password) so the layout and the hidden codes stay as they are; the
     value cells are unlocked, and columns and rows may still be resized."""
@@ -487,7 +479,7 @@ def _filing_template(filing: Filing, rows: list[FormElement], values: dict[int, 
     form, period = filing.form, Period.parse(filing.period)
     wb = Workbook()
     ws = wb.active
-    ws.title = _sheet_title(form.name)
+    ws.title = xlsx.sheet_title(form.name)
     ncols = COL_PREVIOUS  # the visible columns
     for col, width in ((COL_SEQ, 6), (COL_NAME, 40), (COL_UNIT, 10), (COL_VALUE, 18), (COL_LAST_YEAR, 15),
                        (COL_PREVIOUS, 15), (COL_CODE, 22)):
@@ -502,7 +494,7 @@ def _filing_template(filing: Filing, rows: list[FormElement], values: dict[int, 
     _merge(ws, INFO_ROW, 1, INFO_ROW, COL_UNIT)
     _cell(ws, INFO_ROW, COL_VALUE, _("报告期：%(period)s") % {"period": period.label}, align=RIGHT, border=False)
     _merge(ws, INFO_ROW, COL_VALUE, INFO_ROW, ncols)
-    meta = ws.cell(row=TITLE_ROW, column=COL_CODE, value=filing_meta(filing))
+    meta = xlsx.put(ws, TITLE_ROW, COL_CODE, filing_meta(filing))
     meta.font = Font(name=FONT_NAME, size=9, color=GREY)
 
     for col, title in ((COL_SEQ, T_SEQ), (COL_NAME, T_NAME), (COL_UNIT, T_UNIT), (COL_CODE, T_CODE)):
@@ -750,7 +742,7 @@ def _alliance_workbook(form: ReportForm, alliance: Alliance, period: Period, row
                        today: date) -> bytes:
     wb = Workbook()
     ws = wb.active
-    ws.title = _sheet_title(alliance.display_name)
+    ws.title = xlsx.sheet_title(alliance.display_name)
     ncols = A_FIRST_ELEMENT_COL + len(rows) - 1
     ws.column_dimensions["A"].width = 6
     ws.column_dimensions["B"].width = 24
@@ -781,11 +773,11 @@ def _alliance_workbook(form: ReportForm, alliance: Alliance, period: Period, row
     ws.row_dimensions[HEADER_ROW_1].height = 64
     ws.row_dimensions[HEADER_ROW_2].height = 18
 
-    meta = ws.cell(row=A_CODE_ROW, column=1, value=alliance_meta(form, alliance, period))
+    meta = xlsx.put(ws, A_CODE_ROW, 1, alliance_meta(form, alliance, period))
     meta.font = Font(name=FONT_NAME, size=9, color=GREY)
-    ws.cell(row=A_CODE_ROW, column=A_COL_ID, value=_(T_CODE))
+    xlsx.put(ws, A_CODE_ROW, A_COL_ID, _(T_CODE))
     for offset, form_row in enumerate(rows):
-        ws.cell(row=A_CODE_ROW, column=A_FIRST_ELEMENT_COL + offset, value=form_row.element.code)
+        xlsx.put(ws, A_CODE_ROW, A_FIRST_ELEMENT_COL + offset, form_row.element.code)
     ws.row_dimensions[A_CODE_ROW].hidden = True
 
     row = A_FIRST_ROW

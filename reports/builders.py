@@ -16,6 +16,7 @@ from openpyxl import load_workbook
 from openpyxl.styles import Alignment
 
 from alliances.exports import OFFICIAL_LANGUAGE
+from core import xlsx as core_xlsx
 from core.periods import Period, PeriodKind
 from indicators.catalog import DERIVED_FORMS, SCHEME_CODE
 from indicators.exports import evaluation_filename, evaluation_xlsx
@@ -149,12 +150,10 @@ def signed_workbook(content: bytes, *, commentary: str, signer: str, on: date) -
         rows = [(_("审核意见"), commentary or _("同意上报。")), (_("审核人"), signer),
                 (_("审核日期"), f"{on.year}年{on.month}月{on.day}日")]
         for number, (label, value) in enumerate(rows, start=1):
-            ws.cell(row=number, column=1, value=label)
-            cell = ws.cell(row=number, column=2, value=value)
+            core_xlsx.put(ws, number, 1, label)
+            cell = core_xlsx.put(ws, number, 2, value)  # the commentary and the signer's name: text
             cell.alignment = Alignment(wrap_text=True, vertical="top")
-    buffer = BytesIO()
-    wb.save(buffer)
-    return buffer.getvalue()
+    return core_xlsx.save(wb)
 
 
 def _alert(report: Report, now: datetime, cache: Cache, progress: Progress) -> Built:

@@ -25,6 +25,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.merge import MergedCellRange
 
 from alliances.exports import OFFICIAL_LANGUAGE, _date_zh, page_setup
+from core import xlsx as cells
 
 FONT = "宋体"
 _THIN = Side(style="thin", color="000000")
@@ -104,9 +105,7 @@ def workbook(tables: list[Table], *, unit: str, on: date) -> bytes:
                 charted.append((ws, footer, table.chart))
         if charted:
             _charts(wb.create_sheet(CHART_DATA_SHEET), charted)
-        buffer = BytesIO()
-        wb.save(buffer)
-        return buffer.getvalue()
+        return cells.save(wb)
 
 
 def _merge(ws, r1, c1, r2, c2) -> None:
@@ -136,12 +135,10 @@ class _Styles:
 
 
 def _put(ws, row, col, value, style):
-    cell = ws.cell(row=row, column=col, value=value)
-    if isinstance(value, str):
-        # Text stays text: a name typed as "=HYPERLINK(…)" must not become a formula (CSV/formula injection).
-        cell.data_type = "s"
+    cell = ws.cell(row=row, column=col)
     ws.parent._portal_styles.apply(cell, style)
-    return cell
+    # After the style (which replaces the cell's style array): text stays text, never a formula.
+    return cells.set_value(cell, value) if value is not None else cell
 
 
 def _style(ws, row, col, style) -> None:
@@ -237,16 +234,15 @@ def _charts(data_ws, charted) -> None:
     category), and the chart itself two rows under its table's footer."""
     row = 1
     for ws, footer, chart in charted:
-        data_ws.cell(row=row, column=1, value=chart.title).font = Font(name=FONT, bold=True)
+        cells.put(data_ws, row, 1, chart.title).font = Font(name=FONT, bold=True)
         header = row + 1
-        data_ws.cell(row=header, column=1, value=_("项目"))
+        cells.put(data_ws, header, 1, _("项目"))
         for n, (name, _values) in enumerate(chart.series, start=2):
-            data_ws.cell(row=header, column=n, value=name)
+            cells.put(data_ws, header, n, name)
         for i, category in enumerate(chart.categories, start=1):
-            data_ws.cell(row=header + i, column=1, value=category)
+            cells.put(data_ws, header + i, 1, category)
             for n, (_name, values) in enumerate(chart.series, start=2):
-                value = values[i - 1]
-                data_ws.cell(row=header + i, column=n, value=value)
+                cells.put(data_ws, header + i, n, values[i - 1])
         last = header + len(chart.categories)
         bar = BarChart()
         bar.type = "bar" if chart.horizontal else "col"

@@ -26,7 +26,6 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
-from io import BytesIO
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -47,6 +46,7 @@ from alliances.exports import OFFICIAL_LANGUAGE
 from alliances.models import Region
 from alliances.scoping import Scope
 from core import audit, uploads
+from core import xlsx as core_xlsx
 from core.audit import Event
 from core.issues import Issue
 from reports import xlsx
@@ -134,12 +134,9 @@ def read_upload(upload) -> tuple[Table | None, list[Issue]]:
         return None, [Issue(_("“%(name)s” is an old-style Excel file (.xls). Open it in Excel and save it as "
                               "“Excel workbook (*.xlsx)”.") % {"name": name})]
     kind = uploads.sniff_zip(data)
-    if kind == uploads.XLSM:
-        return None, [Issue(_("“%(name)s” contains macros (an .xlsm workbook renamed .xlsx). Save it in Excel "
-                              "as “Excel workbook (*.xlsx)”, without macros, and upload that.") % {"name": name})]
-    if kind == uploads.TOO_BIG:
-        return None, [Issue(_("“%(name)s” unpacks to more than %(limit)s MB; it is not a list of accounts.")
-                            % {"name": name, "limit": uploads.MAX_UNZIPPED_BYTES // (1024 * 1024)})]
+    refused = uploads.refusal(kind, name)  # zip bomb, macros, XML entities: as every upload says it
+    if refused:
+        return None, [Issue(refused)]
     if kind == uploads.XLSX:
         try:
             workbook = uploads.Workbook(data, sheet=SHEET)
@@ -616,12 +613,11 @@ def template_xlsx(*, scope: Scope, county: Region) -> bytes:
                    "role": str(Role.INSTITUTION_FILER.label)}
         for index, column in enumerate(COLUMNS, start=1):
             letter = get_column_letter(index)
-            head = ws.cell(row=1, column=index, value=column.title)
+            head = core_xlsx.put(ws, 1, index, column.title)
             head.font = Font(bold=True)
             head.fill = REQUIRED_FILL if column.required else HEADER_FILL
             head.alignment = Alignment(horizontal="center")
-            cell = ws.cell(row=2, column=index, value=example[column.key])
-            cell.data_type = "s"
+            cell = core_xlsx.put(ws, 2, index, example[column.key])
             cell.font = Font(italic=True, color=GREY)
             cell.number_format = "@"
             ws.column_dimensions[letter].width = WIDTHS[column.key]
@@ -629,7 +625,7 @@ def template_xlsx(*, scope: Scope, county: Region) -> bytes:
         ws.freeze_panes = "A2"
 
         help_ws = wb.create_sheet(HELP_SHEET)
-        help_ws.append([_("Column title"), _("Required"), _("Notes")])
+        core_xlsx.append(help_ws, [_("Column title"), _("Required"), _("Notes")])
         for cell in help_ws[1]:
             cell.font = Font(bold=True)
             cell.fill = HEADER_FILL
@@ -644,32 +640,31 @@ def template_xlsx(*, scope: Scope, county: Region) -> bytes:
             "role": _("One of the roles listed below; each role is granted on the kind of unit it is made for."),
         }
         for column in COLUMNS:
-            help_ws.append([column.title, _("Required") if column.required else _("Optional"), notes[column.key]])
-        help_ws.append([])
-        help_ws.append([_("Each new account gets a one-time password, downloaded once after the import; the user "
+            core_xlsx.append(help_ws, [column.title, _("Required") if column.required else _("Optional"),
+                                  notes[column.key]])
+        core_xlsx.append(help_ws, [])
+        core_xlsx.append(help_ws, [_("Each new account gets a one-time password, downloaded once after the import; the user "
                           "must change it at the first sign-in. Nothing is saved until every row is right and you "
                           "confirm the preview.")])
-        help_ws.append([])
-        help_ws.append([_("Roles"), _("Granted on")])
+        core_xlsx.append(help_ws, [])
+        core_xlsx.append(help_ws, [_("Roles"), _("Granted on")])
         help_ws.cell(row=help_ws.max_row, column=1).font = Font(bold=True)
         kinds = {"region": _("the county"), "alliance": _("an alliance"), "institution": _("an institution")}
         from accounts.models import ROLE_SCOPES
 
         role_first = help_ws.max_row + 1
         for label, (value, _l) in zip(roles, grantable_roles(scope), strict=True):
-            help_ws.append([label, "、".join(str(kinds[k]) for k in ROLE_SCOPES.get(value, ()))])
+            core_xlsx.append(help_ws, [label, "、".join(str(kinds[k]) for k in ROLE_SCOPES.get(value, ()))])
         role_last = help_ws.max_row
-        help_ws.append([])
-        help_ws.append([_("Units of %(county)s") % {"county": county.name}])
+        core_xlsx.append(help_ws, [])
+        core_xlsx.append(help_ws, [_("Units of %(county)s") % {"county": county.name}])
         help_ws.cell(row=help_ws.max_row, column=1).font = Font(bold=True)
         unit_first = help_ws.max_row + 1
         for unit in units:
-            help_ws.append([unit.obj.name])
+            core_xlsx.append(help_ws, [unit.obj.name])
         unit_last = help_ws.max_row
         for row in help_ws.iter_rows():
             for cell in row:
-                if isinstance(cell.value, str):
-                    cell.data_type = "s"
                 cell.alignment = Alignment(wrap_text=True, vertical="top")
         for letter, width in (("A", 30), ("B", 22), ("C", 70)):
             help_ws.column_dimensions[letter].width = width
@@ -682,6 +677,4 @@ def template_xlsx(*, scope: Scope, county: Region) -> bytes:
                                         allow_blank=True, showErrorMessage=True)
             validation.add(f"{letter}2:{letter}{TEMPLATE_ROWS + 1}")
             ws.add_data_validation(validation)
-        buffer = BytesIO()
-        wb.save(buffer)
-        return buffer.getvalue()
+        return core_xlsx.save(wb)

@@ -208,6 +208,10 @@ def _file_rows(upload, parsed: Parsed):
         parsed.errors.append(_("“%(name)s” is empty.") % {"name": upload.name})
         return None
     kind = uploads.sniff_zip(data)
+    refused = uploads.refusal(kind, upload.name)  # zip bomb, macros, XML entities: as every upload says it
+    if refused:
+        parsed.errors.append(refused)
+        return None
     if kind != uploads.XLSX:
         parsed.errors.append(_("“%(name)s” is not an .xlsx workbook: only .xlsx files are accepted (not .xls, "
                                ".xlsm with macros, .csv or other files); save it as an Excel workbook (.xlsx) "

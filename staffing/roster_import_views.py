@@ -12,8 +12,6 @@ rows update; if anything changed, nothing is saved and the user uploads the file
 
 from __future__ import annotations
 
-from io import BytesIO
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -32,7 +30,7 @@ from alliances import scoping
 from alliances.exports import OFFICIAL_LANGUAGE
 from alliances.models import Institution
 from alliances.scoping import CHANGE
-from core import audit
+from core import audit, xlsx
 from staffing import identity, services
 from staffing import roster_import as importer
 from staffing.scoping import roster_institutions
@@ -193,11 +191,11 @@ def template_xlsx(institutions: list[Institution]) -> bytes:
         example = _example(institutions)
         for index, column in enumerate(importer.COLUMNS, start=1):
             letter = get_column_letter(index)
-            head = ws.cell(row=1, column=index, value=column.title)
+            head = xlsx.put(ws, 1, index, column.title)
             head.font = Font(bold=True)
             head.fill = REQUIRED_FILL if column.required else HEADER_FILL
             head.alignment = Alignment(horizontal="center")
-            cell = ws.cell(row=2, column=index, value=example[column.key])
+            cell = xlsx.put(ws, 2, index, example[column.key])
             cell.font = Font(italic=True, color=GREY)
             ws.column_dimensions[letter].width = WIDTHS.get(column.key, 11)
             if column.key in importer.DATE_FIELDS:
@@ -209,29 +207,29 @@ def template_xlsx(institutions: list[Institution]) -> bytes:
         ws.freeze_panes = "A2"
 
         # 填写说明: each column, then the institutions (the drop-down list of 工作单位 and 编制所在单位).
-        help_ws.append([_("Column title"), _("Required"), _("Values to fill in"), _("Notes")])
+        xlsx.append(help_ws, [_("Column title"), _("Required"), _("Values to fill in"), _("Notes")])
         for cell in help_ws[1]:
             cell.font = Font(bold=True)
             cell.fill = HEADER_FILL
         notes = _notes()
         for column in importer.COLUMNS:
-            help_ws.append([column.title, _("Required") if column.required else _("Optional"),
-                            "、".join(importer.SHOWN_CHOICES.get(column.key, [])), notes.get(column.key, "")])
-        help_ws.append([])
+            xlsx.append(help_ws, [column.title, _("Required") if column.required else _("Optional"),
+                                  "、".join(importer.SHOWN_CHOICES.get(column.key, [])), notes.get(column.key, "")])
+        xlsx.append(help_ws, [])
         several = len({i.county_id for i in institutions}) > 1
-        help_ws.append([_("Institutions whose roster you keep")])
+        xlsx.append(help_ws, [_("Institutions whose roster you keep")])
         help_ws.cell(row=help_ws.max_row, column=1).font = Font(bold=True)
         first = help_ws.max_row + 1
         for institution in institutions:
-            help_ws.append([institution.name, institution.county.name if several else ""])
+            xlsx.append(help_ws, [institution.name, institution.county.name if several else ""])
         last = help_ws.max_row
         for letter, width in (("A", 26), ("B", 10), ("C", 44), ("D", 70)):
             help_ws.column_dimensions[letter].width = width
         for row in help_ws.iter_rows(min_row=2):
             for cell in row:
                 cell.alignment = Alignment(wrap_text=True, vertical="top")
-        help_ws.append([])
-        help_ws.append([_("Rows with an error are named on the import page; nothing is saved until every row is "
+        xlsx.append(help_ws, [])
+        xlsx.append(help_ws, [_("Rows with an error are named on the import page; nothing is saved until every row is "
                           "right and you confirm the preview.")])
 
         for index, column in enumerate(importer.COLUMNS, start=1):
@@ -247,6 +245,4 @@ def template_xlsx(institutions: list[Institution]) -> bytes:
                                         showErrorMessage=column.key != "title")
             validation.add(f"{letter}2:{letter}{TEMPLATE_ROWS + 1}")
             ws.add_data_validation(validation)
-        buffer = BytesIO()
-        wb.save(buffer)
-        return buffer.getvalue()
+        return xlsx.save(wb)

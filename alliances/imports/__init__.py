@@ -45,7 +45,6 @@ from alliances.imports.reading import (
     IGNORED_KEYS,
     MAX_COLUMNS,
     MAX_DATA_ROWS,
-    MAX_UNZIPPED_BYTES,
     MAX_UPLOAD_BYTES,
     OLE_SIGNATURE,
     REQUIRED_KEYS,
@@ -65,6 +64,7 @@ from alliances.imports.results import (
     RowResult,
 )
 from alliances.imports.validation import validate
+from core.uploads import MAX_UNZIPPED_BYTES
 
 __all__ = [
     "BLANK_RUN_LIMIT",

@@ -17,7 +17,7 @@ from alliances.exports import REGISTER_COLUMN_BY_KEY
 from alliances.imports.cells import _is_blank
 from alliances.imports.results import Issue, RawTable
 from core import uploads
-from core.uploads import MAX_UNZIPPED_BYTES, OLE_SIGNATURE, ZIP_SIGNATURE
+from core.uploads import OLE_SIGNATURE, ZIP_SIGNATURE
 
 logger = logging.getLogger(__package__)  # "alliances.imports"
 
@@ -81,14 +81,11 @@ def read_upload(upload) -> tuple[RawTable | None, list[Issue]]:
     if not data.strip():
         return None, [Issue(_("“%(name)s” is empty.") % {"name": name})]
     kind = uploads.sniff_zip(data)
-    is_xlsx = kind in (uploads.XLSX, uploads.XLSM)
+    is_xlsx = kind == uploads.XLSX or kind in uploads.REFUSED_KINDS
     if suffix == ".xlsx":
-        if kind == uploads.TOO_BIG:
-            return None, [Issue(_("“%(name)s” unpacks to more than %(limit)s MB; it is not a register.")
-                                % {"name": name, "limit": MAX_UNZIPPED_BYTES // (1024 * 1024)})]
-        if kind == uploads.XLSM:
-            return None, [Issue(_("“%(name)s” contains macros (an .xlsm workbook renamed .xlsx). Save it in Excel "
-                                  "as “Excel workbook (*.xlsx)”, without macros, and upload that.") % {"name": name})]
+        refused = uploads.refusal(kind, name)  # zip bomb, macros, XML entities: as every upload says it
+        if refused:
+            return None, [Issue(refused)]
         if not is_xlsx:
             if data.startswith(OLE_SIGNATURE):
                 return None, [Issue(_("“%(name)s” is an old-style Excel file (.xls) renamed .xlsx. Open it in "

@@ -185,12 +185,9 @@ def read_ledger_upload(upload) -> tuple[LedgerTable | None, list[Issue]]:
         return None, [Issue(_("“%(name)s” is empty.") % {"name": name})]
     kind = uploads.sniff_zip(data)
     if suffix == ".xlsx":
-        if kind == uploads.TOO_BIG:
-            return None, [Issue(_("“%(name)s” unpacks to more than %(limit)s MB; it is not a ledger.")
-                                % {"name": name, "limit": uploads.MAX_UNZIPPED_BYTES // (1024 * 1024)})]
-        if kind == uploads.XLSM:
-            return None, [Issue(_("“%(name)s” contains macros (an .xlsm workbook renamed .xlsx). Save it in Excel "
-                                  "as “Excel workbook (*.xlsx)”, without macros, and upload that.") % {"name": name})]
+        refused = uploads.refusal(kind, name)  # zip bomb, macros, XML entities: as every upload says it
+        if refused:
+            return None, [Issue(refused)]
         if kind != uploads.XLSX:
             if data.startswith(uploads.OLE_SIGNATURE):
                 return None, [Issue(_("“%(name)s” is an old-style Excel file (.xls) renamed .xlsx. Open it in "
@@ -198,7 +195,7 @@ def read_ledger_upload(upload) -> tuple[LedgerTable | None, list[Issue]]:
             return None, [Issue(_("“%(name)s” is not an Excel workbook: its content is not in the .xlsx format, "
                                   "whatever its name says.") % {"name": name})]
         return _read_xlsx(data, name)
-    if kind in (uploads.XLSX, uploads.XLSM) or data.startswith((uploads.ZIP_SIGNATURE, uploads.OLE_SIGNATURE)):
+    if kind == uploads.XLSX or kind in uploads.REFUSED_KINDS or data.startswith((uploads.ZIP_SIGNATURE, uploads.OLE_SIGNATURE)):
         return None, [Issue(_("“%(name)s” is named .csv but is an Excel workbook, not a text file. Upload it "
                               "with the .xlsx extension, or save it from Excel as “CSV UTF-8”.") % {"name": name})]
     text = uploads.decode_text(data)
