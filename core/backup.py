@@ -307,36 +307,30 @@ def _dump_sqlite(target: Path) -> tuple[dict, dict]:
         source.close()
 
 
+def _django_tables(cursor) -> list[str]:
+    if connections["default"].vendor == "postgresql":
+        return _pg_tables(cursor)
+    cursor.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+    return [row[0] for row in cursor.fetchall()]
+
+
 def database_tables_with_rows() -> dict[str, int]:
     """The tables of the configured database with rows, beyond those ``migrate`` fills by itself:
-    empty means nobody has used it. (A missing SQLite file or a schema without tables is empty.)"""
-    if _vendor() == "postgresql":
-        with _pg_connect() as conn, conn.cursor() as cursor:
-            tables = _pg_tables(cursor)
-            counts = _counts(cursor, [t for t in tables if t not in MIGRATE_FILLED])
-    else:
-        path = _sqlite_path()
-        if not path.exists():
-            return {}
-        conn = sqlite3.connect(path, timeout=30)
-        try:
-            tables = _sqlite_tables(conn)
-            counts = _counts(conn.cursor(), [t for t in tables if t not in MIGRATE_FILLED])
-        finally:
-            conn.close()
+    empty means nobody has used it. (A missing SQLite file or a schema without tables is empty.)
+    One COUNT per table, on Django's connection."""
+    connection = connections["default"]
+    if connection.vendor == "sqlite" and not _sqlite_path().exists():
+        return {}
+    with connection.cursor() as cursor:
+        tables = [t for t in _django_tables(cursor) if t not in MIGRATE_FILLED]
+        counts = _counts(cursor, tables)
     return {table: n for table, n in counts.items() if n}
 
 
 def database_counts() -> dict[str, int]:
-    """Rows per table of the configured database (one COUNT per table)."""
-    if _vendor() == "postgresql":
-        with _pg_connect() as conn, conn.cursor() as cursor:
-            return _counts(cursor, _pg_tables(cursor))
-    conn = sqlite3.connect(_sqlite_path(), timeout=30)
-    try:
-        return _counts(conn.cursor(), _sqlite_tables(conn))
-    finally:
-        conn.close()
+    """Rows per table of the configured database (one COUNT per table, on Django's connection)."""
+    with connections["default"].cursor() as cursor:
+        return _counts(cursor, _django_tables(cursor))
 
 
 def _wipe_postgres() -> None:
