@@ -435,7 +435,10 @@ def backup_create(*, directory: Path | None = None, passphrase: str | None = Non
     now = now or timezone.now()
     directory = Path(directory or backup_dir())
     directory.mkdir(parents=True, exist_ok=True)
-    os.chmod(directory, 0o700)
+    try:
+        os.chmod(directory, 0o700)  # archives are as confidential as the database
+    except PermissionError:
+        pass  # a folder this user does not own (a mounted share): its owner decides
     if passphrase is not None:
         passphrase = check_passphrase(passphrase)
     name = f"{PREFIX}{timezone.localtime(now):%Y%m%d-%H%M%S}.tar"
@@ -662,6 +665,32 @@ def _empty_media(root: Path) -> None:
         shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
 
 
+def _restore_data(tar: tarfile.TarFile, manifest: dict, vendor: str, media_root: Path, force: bool) -> None:
+    """Put the archive's database in place of the configured one, then its media files."""
+    with tempfile.TemporaryDirectory(prefix="portal-restore-") as work:
+        db_name = manifest["database"]["file"]
+        db_copy = Path(work) / db_name
+        with db_copy.open("wb") as out:
+            shutil.copyfileobj(tar.extractfile(db_name), out, 1 << 20)
+        connections.close_all()
+        if vendor == "postgresql":
+            _wipe_postgres()
+            _restore_postgres(db_copy)
+        else:
+            _restore_sqlite(db_copy)
+        connections.close_all()
+    if force:
+        _empty_media(media_root)
+    media_root.mkdir(parents=True, exist_ok=True)
+    for member in tar:
+        if not member.name.startswith(MEDIA + "/"):
+            continue
+        target = media_root / member.name[len(MEDIA) + 1:]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("wb") as out:
+            shutil.copyfileobj(tar.extractfile(member), out, 1 << 20)
+
+
 def backup_restore(archive: Path, *, force: bool = False, passphrase: str | None = None,
                    keys_out: Path | None = None, say: Callable[[str], None] = lambda text: None) -> RestoreResult:
     """Restore ``archive`` into the configured database and MEDIA_ROOT, then verify the row counts
@@ -719,30 +748,12 @@ def backup_restore(archive: Path, *, force: bool = False, passphrase: str | None
                                 "(make a backup of it before, if it may be needed).")
         result.wiped = bool(occupied or media_occupied)
 
-        with tempfile.TemporaryDirectory(prefix="portal-restore-") as work:
-            db_name = manifest["database"]["file"]
-            db_copy = Path(work) / db_name
-            with db_copy.open("wb") as out:
-                shutil.copyfileobj(tar.extractfile(db_name), out, 1 << 20)
-            connections.close_all()
-            if vendor == "postgresql":
-                _wipe_postgres()
-                _restore_postgres(db_copy)
-            else:
-                _restore_sqlite(db_copy)
-            connections.close_all()
+        try:
+            _restore_data(tar, manifest, vendor, media_root, force)
+        except (OSError, sqlite3.Error) as exc:
+            raise BackupError(f"The restore stopped half-way ({exc}); fix the cause and run it again with "
+                              "--force.") from None
         say(f"Database restored{' (after wiping the data that was there)' if result.wiped else ''}.")
-
-        if force:
-            _empty_media(media_root)
-        media_root.mkdir(parents=True, exist_ok=True)
-        for member in tar:
-            if not member.name.startswith(MEDIA + "/"):
-                continue
-            target = media_root / member.name[len(MEDIA) + 1:]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with target.open("wb") as out:
-                shutil.copyfileobj(tar.extractfile(member), out, 1 << 20)
         say("Media files restored.")
 
     # Verify what is now in place against the manifest.

@@ -240,6 +240,13 @@ def test_an_archive_from_newer_code_is_refused(archive, places, world):
         call_command("restore", str(future), "--force", stdout=io.StringIO())
 
 
+def test_an_archive_from_older_code_lists_the_migrations_to_apply(archive):
+    with tarfile.open(archive) as tar:
+        manifest = backup.read_manifest(tar)
+    latest = manifest["migrations"]["applied"]["tasks"].pop()
+    assert backup.check_migrations(manifest) == [f"tasks.{latest}"]
+
+
 def test_an_archive_of_another_database_vendor_is_refused(archive, places, world):
     other = "sqlite" if connection.vendor == "postgresql" else "postgresql"
     foreign = rewrite(archive, places / "foreign.tar", manifest=lambda m: m["database"].update(vendor=other))
