@@ -341,11 +341,14 @@ def _wipe_postgres() -> None:
         with conn.cursor() as cursor:
             cursor.execute("SELECT current_schema()")
             schema = cursor.fetchone()[0] or "public"
+            # A portal still running holds locks: fail with a message rather than wait for ever.
+            cursor.execute("SET lock_timeout = '30s'")
             try:
                 cursor.execute(f"DROP SCHEMA {_quote(schema)} CASCADE")
                 cursor.execute(f"CREATE SCHEMA {_quote(schema)}")
             except Exception as exc:
-                raise BackupError(f"Could not empty the schema {schema} (the database user must own it): {exc}") from None
+                raise BackupError(f"Could not empty the schema {schema} (stop the portal's web, worker and beat; "
+                                  f"the database user must own the schema): {exc}") from None
             if schema == "public":
                 cursor.execute("GRANT USAGE ON SCHEMA public TO PUBLIC")
 

@@ -75,6 +75,7 @@ def wipe_database() -> None:
     """Drop every table, as if the server were new (the security log's triggers go with its table)."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '30s'")  # a connection left open elsewhere: fail, do not hang
             cursor.execute("DROP SCHEMA public CASCADE")
             cursor.execute("CREATE SCHEMA public")
         connections.close_all()
