@@ -191,8 +191,9 @@ def _vendor() -> str:
 
 
 def _pg_env(settings_dict: dict) -> dict[str, str]:
-    """libpq's environment for pg_dump / pg_restore: the password never on a command line."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    """libpq's environment for pg_dump / pg_restore: the password never on a command line. What the
+    settings leave out comes from the inherited PG* variables, as for Django's own connection."""
+    env = dict(os.environ)
     options = settings_dict.get("OPTIONS") or {}
     for key, variable in (("HOST", "PGHOST"), ("PORT", "PGPORT"), ("USER", "PGUSER"), ("PASSWORD", "PGPASSWORD"),
                           ("NAME", "PGDATABASE")):
@@ -392,12 +393,14 @@ class BackupResult:
         return sum(1 for name in self.manifest["files"] if name.startswith(MEDIA + "/"))
 
 
-def _media_files(root: Path) -> Iterator[tuple[Path, str]]:
-    """Regular files under ``root`` with their archive names (sorted; links are not followed)."""
+def _media_files(root: Path, skip: Path) -> Iterator[tuple[Path, str]]:
+    """Regular files under ``root`` with their archive names (sorted; links are not followed), not
+    those under ``skip`` (the backup folder, should it be inside MEDIA_ROOT)."""
     if not root.is_dir():
         return
+    skip = skip.resolve()
     for folder, dirs, files in os.walk(root):
-        dirs.sort()
+        dirs[:] = sorted(d for d in dirs if (Path(folder) / d).resolve() != skip)
         for name in sorted(files):
             path = Path(folder) / name
             if path.is_symlink() or not path.is_file():
@@ -467,7 +470,7 @@ def backup_create(*, directory: Path | None = None, passphrase: str | None = Non
                 if passphrase is not None:
                     files[KEYS] = _add_bytes(tar, encrypt_keys(passphrase), KEYS, now.timestamp())
                 media_bytes = 0
-                for path, arcname in _media_files(Path(settings.MEDIA_ROOT)):
+                for path, arcname in _media_files(Path(settings.MEDIA_ROOT), directory):
                     entry = _add_file(tar, path, arcname)
                     if entry is not None:
                         files[arcname] = entry
