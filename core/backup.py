@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import fcntl
+import getpass
 import hashlib
 import io
 import json
@@ -107,6 +108,17 @@ def app_version() -> dict:
     except (OSError, subprocess.SubprocessError):
         pass
     return {"version": version, "commit": commit}
+
+
+def operator_name(trigger: str = "command") -> str:
+    """Who made a backup or restore, for the security log: the nightly job, or the system account
+    that ran manage.py."""
+    if trigger == "nightly":
+        return "nightly job"
+    try:
+        return f"manage.py ({getpass.getuser()})"
+    except (KeyError, OSError):
+        return "manage.py"
 
 
 def key_fingerprints() -> dict[str, str]:
@@ -500,7 +512,7 @@ def backup_create(*, directory: Path | None = None, passphrase: str | None = Non
         raise
     removed = prune(directory, keep) if keep else []
     result = BackupResult(final, manifest, removed)
-    audit.record(audit.Event.BACKUP_MADE, details={
+    audit.record(audit.Event.BACKUP_MADE, username=operator_name(trigger), details={
         "archive": name, "bytes": final.stat().st_size, "trigger": trigger, "database": vendor,
         "tables": len(counts), "rows": result.rows, "media_files": result.media_files,
         "keys_included": passphrase is not None, "removed": removed,
@@ -804,7 +816,7 @@ def backup_restore(archive: Path, *, force: bool = False, passphrase: str | None
         say(f"{len(result.pending_migrations)} migration(s) of this code are newer than the archive: "
             "run `manage.py migrate` now.")
     try:
-        audit.record(audit.Event.BACKUP_RESTORED, details={
+        audit.record(audit.Event.BACKUP_RESTORED, username=operator_name(), details={
             "archive": archive.name, "created_at": manifest.get("created_at"), "tables": result.tables,
             "rows": result.rows, "media_files": result.media_files, "wiped": result.wiped,
             "audit_intact": result.audit_ok,

@@ -120,8 +120,11 @@ def test_restore_drill_brings_back_every_row_file_and_chain(places, settings):
     from indicators.models import ValueAudit
     from tasks.models import Evidence
 
-    for name, value in KEYS.items():
-        setattr(settings, name, value)
+    # The session's own SECRET_KEY and AUDIT_CHAIN_KEY: the security log outlives this test (it is not
+    # flushed), and rows keyed otherwise would break the chain for every later test.
+    settings.STAFF_IDENTITY_KEY = KEYS["STAFF_IDENTITY_KEY"]
+    keys = {"DJANGO_SECRET_KEY": settings.SECRET_KEY, "STAFF_IDENTITY_KEY": settings.STAFF_IDENTITY_KEY,
+            "AUDIT_CHAIN_KEY": settings.AUDIT_CHAIN_KEY}
     call_command("load_demo", quiet=True, without_staffing=True, without_reports=True)
     demo_evidence = list(Evidence.objects.order_by("pk"))
     assert demo_evidence and all(e.file and e.file.storage.exists(e.file.name) for e in demo_evidence)
@@ -155,8 +158,8 @@ def test_restore_drill_brings_back_every_row_file_and_chain(places, settings):
     assert SecurityEvent.objects.filter(event=audit.Event.BACKUP_MADE, details__archive=made.path.name).exists()
     # No key in clear anywhere in the archive (the database copy included).
     raw = made.path.read_bytes()
-    for value in KEYS.values():
-        assert value.encode() not in raw
+    for value in keys.values():
+        assert not value or value.encode() not in raw
 
     wipe_database()
     shutil.rmtree(places / "media")
@@ -176,6 +179,7 @@ def test_restore_drill_brings_back_every_row_file_and_chain(places, settings):
     head = AuditChain.objects.get(pk=1)
     restored = SecurityEvent.objects.get(seq=head.last_seq)
     assert head.last_seq == last_seq + 1 and restored.event == audit.Event.BACKUP_RESTORED
+    assert restored.actor_username.startswith("manage.py") and restored.details["archive"] == made.path.name
     assert audit.verify().ok
     assert list(ValueAudit.objects.order_by("pk").values_list()) == history
     assert media_digests(places / "media") == files_before
@@ -192,8 +196,7 @@ def test_restore_drill_brings_back_every_row_file_and_chain(places, settings):
 
     assert oct(keys_file.stat().st_mode & 0o777) == "0o600"
     written = dict(line.split("=", 1) for line in keys_file.read_text().splitlines() if not line.startswith("#"))
-    assert written == {"DJANGO_SECRET_KEY": KEYS["SECRET_KEY"], "STAFF_IDENTITY_KEY": KEYS["STAFF_IDENTITY_KEY"],
-                       "AUDIT_CHAIN_KEY": KEYS["AUDIT_CHAIN_KEY"]}
+    assert written == keys
 
     # The same archive again: refused over the data now there, accepted with --force.
     with pytest.raises(CommandError, match="Refusing to restore over existing data"):
@@ -327,6 +330,7 @@ def test_nightly_backup_makes_one_archive_a_day_and_keeps_the_newest(places, set
     assert events.count() == 1
     details = events.get().details
     assert details["trigger"] == "nightly" and details["removed"] == ["portal-backup-20261201-023000.tar"]
+    assert events.get().actor_username == "nightly job" and events.get().actor_id is None
 
     # The next day (Asia/Shanghai: 00:10 there is still the 6th in UTC) makes the next one.
     with time_machine.travel(datetime(2026, 12, 7, 0, 10, tzinfo=SHANGHAI), tick=False):
