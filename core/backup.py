@@ -615,8 +615,20 @@ def read_manifest(tar: tarfile.TarFile) -> dict:
         raise BackupError(f"The archive has no {MANIFEST}: it is not a portal backup.") from None
     except ValueError:
         raise BackupError(f"{MANIFEST} in the archive is not valid JSON.") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or not isinstance(manifest.get("files"), dict):
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BackupError(f"{MANIFEST} is not a manifest of format {FORMAT}.")
+    database, migrations = manifest.get("database"), manifest.get("migrations")
+    well_formed = (
+        isinstance(manifest.get("files"), dict) and all(isinstance(v, dict) for v in manifest["files"].values())
+        and isinstance(manifest.get("tables"), dict) and isinstance(manifest.get("keys"), dict)
+        and isinstance(database, dict)
+        and (database.get("vendor"), database.get("file")) in (("postgresql", DB_POSTGRES), ("sqlite", DB_SQLITE))
+        and isinstance(migrations, dict) and isinstance(migrations.get("applied"), dict)
+        and all(isinstance(names, list) for names in migrations["applied"].values())
+    )
+    if not well_formed:
+        raise BackupError(f"{MANIFEST} lacks parts of a portal backup's manifest (files, tables, database, "
+                          "migrations, keys): the archive was not made by manage.py backup or was edited.")
     return manifest
 
 

@@ -96,9 +96,10 @@ def wipe_database() -> None:
         raw.close()
 
 
-def rewrite(archive: Path, target: Path, *, manifest=None, members: dict[str, bytes] | None = None) -> Path:
-    """A copy of ``archive`` with its manifest changed by ``manifest(dict)`` and members replaced."""
-    members = members or {}
+def rewrite(archive: Path, target: Path, *, manifest=None, members: dict[str, bytes] | None = None,
+            rename: dict[str, str] | None = None) -> Path:
+    """A copy of ``archive`` with its manifest changed by ``manifest(dict)``, members replaced and renamed."""
+    members, rename = members or {}, rename or {}
     with tarfile.open(archive) as src, tarfile.open(target, "w") as dst:
         for member in src:
             data = src.extractfile(member).read()
@@ -107,7 +108,7 @@ def rewrite(archive: Path, target: Path, *, manifest=None, members: dict[str, by
                 manifest(content)
                 data = json.dumps(content).encode()
             data = members.get(member.name, data)
-            info = tarfile.TarInfo(member.name)
+            info = tarfile.TarInfo(rename.get(member.name, member.name))
             info.size = len(data)
             dst.addfile(info, io.BytesIO(data))
     return target
@@ -252,8 +253,14 @@ def test_an_archive_from_older_code_lists_the_migrations_to_apply(archive):
 
 
 def test_an_archive_of_another_database_vendor_is_refused(archive, places, world):
-    other = "sqlite" if connection.vendor == "postgresql" else "postgresql"
-    foreign = rewrite(archive, places / "foreign.tar", manifest=lambda m: m["database"].update(vendor=other))
+    other, mine = ("sqlite", backup.DB_POSTGRES) if connection.vendor == "postgresql" else ("postgresql", backup.DB_SQLITE)
+    theirs = backup.DB_SQLITE if other == "sqlite" else backup.DB_POSTGRES
+
+    def other_vendor(manifest):
+        manifest["database"].update(vendor=other, file=theirs)
+        manifest["files"][theirs] = manifest["files"].pop(mine)
+
+    foreign = rewrite(archive, places / "foreign.tar", manifest=other_vendor, rename={mine: theirs})
     with pytest.raises(backup.BackupError, match=f"holds a {other} database"):
         backup.backup_restore(foreign, force=True)
 
@@ -262,6 +269,12 @@ def test_a_database_with_data_is_refused_without_force(archive, world):
     assert "alliances_region" in backup.database_tables_with_rows() or connection.vendor == "postgresql"
     with pytest.raises(CommandError, match="Refusing to restore over existing data.*--force"):
         call_command("restore", str(archive), stdout=io.StringIO())
+
+
+def test_a_manifest_that_is_not_ours_is_refused(archive, places):
+    odd = rewrite(archive, places / "odd.tar", manifest=lambda m: m["database"].update(file="media/x"))
+    with pytest.raises(backup.BackupError, match="lacks parts of a portal backup's manifest"):
+        backup.backup_restore(odd, force=True)
 
 
 def test_a_missing_or_foreign_file_is_refused_with_a_clear_message(places, db):
