@@ -297,7 +297,7 @@ else:
     }
     for folder in ("queue", "processed", "control"):
         (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
-# Backups (core/backup.py, manage.py backup / restore): archives go to BACKUP_DIR; the nightly job runs
+# Backups (core/backup/, manage.py backup / restore): archives go to BACKUP_DIR; the nightly job runs
 # at BACKUP_HOUR:BACKUP_MINUTE (Asia/Shanghai) and keeps the newest BACKUP_KEEP archives. With
 # BACKUP_PASSPHRASE the keys go into the archive, encrypted. BACKUP_QUEUE sends the job to a worker of
 # its own (docker-compose.yml: the backup service, which has pg_dump and the backup volume).
@@ -332,7 +332,7 @@ CELERY_BEAT_SCHEDULE = {
     # older than AUDIT_RETENTION_DAYS is purged.
     "security-dormant-accounts": {"task": "security.jobs.deactivate_dormant", "schedule": crontab(hour=2, minute=10)},
     "core-audit-purge": {"task": "core.jobs.audit_purge", "schedule": crontab(hour=2, minute=40)},
-    # The nightly backup (core/backup.py): one archive a day at BACKUP_HOUR:BACKUP_MINUTE.
+    # The nightly backup (core/backup/): one archive a day at BACKUP_HOUR:BACKUP_MINUTE.
     "core-backup": {"task": "core.jobs.nightly_backup", "schedule": crontab(hour=BACKUP_HOUR, minute=BACKUP_MINUTE)},
     "reports-sweep": {"task": "reports.jobs.sweep",
                       "schedule": timedelta(seconds=REPORTS_SWEEP_SECONDS) if REPORTS_SWEEP_SECONDS

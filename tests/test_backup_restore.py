@@ -1,4 +1,4 @@
-"""Backups with a tested restore (core/backup.py, manage.py backup / restore, the nightly job).
+"""Backups with a tested restore (core/backup/, manage.py backup / restore, the nightly job).
 
 The drill loads the demo, backs it up, wipes the database and the media, restores, and proves that
 every table holds the same rows (count and a sha256 of its content), that an evidence file downloads

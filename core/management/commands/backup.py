@@ -1,5 +1,5 @@
 """``manage.py backup``: one dated archive of the database, the uploaded files and a manifest
-(core/backup.py). The keys go in only encrypted, with a passphrase."""
+(core/backup/). The keys go in only encrypted, with a passphrase."""
 
 from __future__ import annotations
 

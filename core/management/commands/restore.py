@@ -1,4 +1,4 @@
-"""``manage.py restore ARCHIVE``: put a backup back (core/backup.py) and prove it: checksums first,
+"""``manage.py restore ARCHIVE``: put a backup back (core/backup/) and prove it: checksums first,
 then the migrations, then an empty database (or ``--force``), then row counts and files against the
 manifest. Stop the portal's web, worker and beat before."""
 
