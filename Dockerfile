@@ -1,6 +1,8 @@
 # Production image of the portal: gunicorn for the web, the same image runs the
-# Celery worker and beat (see docker-compose.yml).
-FROM python:3.11-slim
+# Celery worker, beat and the backup worker (see docker-compose.yml).
+# Debian bookworm: its postgresql-client (pg_dump, pg_restore) is 15, the major version of the
+# postgres:15 service; a newer client's dumps may not restore into the older server.
+FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -31,10 +33,15 @@ RUN apt-get update \
     && apt-get purge -y --auto-remove gettext \
     && rm -rf /var/lib/apt/lists/*
 
-# Run as an unprivileged user; var/ (beat schedule, media) is the only writable place.
+# pg_dump and pg_restore for manage.py backup / restore (the backup service).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends postgresql-client \
+    && rm -rf /var/lib/apt/lists/*
+
+# Run as an unprivileged user; var/ (beat schedule, media, backups) is the only writable place.
 RUN groupadd --system --gid 10001 portal \
     && useradd --system --uid 10001 --gid portal --home-dir /app --no-create-home portal \
-    && mkdir -p /app/var/media \
+    && mkdir -p /app/var/media /app/var/backups \
     && chown -R portal:portal /app/var
 
 USER portal

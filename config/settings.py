@@ -297,6 +297,23 @@ else:
     }
     for folder in ("queue", "processed", "control"):
         (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
+# Backups (core/backup/, manage.py backup / restore): archives go to BACKUP_DIR; the nightly job runs
+# at BACKUP_HOUR:BACKUP_MINUTE (Asia/Shanghai) and keeps the newest BACKUP_KEEP archives. With
+# BACKUP_PASSPHRASE the keys go into the archive, encrypted. BACKUP_QUEUE sends the job to a worker of
+# its own (docker-compose.yml: the backup service, which has pg_dump and the backup volume).
+BACKUP_DIR = Path(env_str("BACKUP_DIR") or VAR_DIR / "backups")
+BACKUP_KEEP = env_int("BACKUP_KEEP", 14, minimum=1)
+BACKUP_HOUR = env_int("BACKUP_HOUR", 2, minimum=0)
+BACKUP_MINUTE = env_int("BACKUP_MINUTE", 30, minimum=0)
+if BACKUP_HOUR > 23 or BACKUP_MINUTE > 59:
+    raise ImproperlyConfigured(f"BACKUP_HOUR={BACKUP_HOUR}, BACKUP_MINUTE={BACKUP_MINUTE}: not a time of day "
+                               "(hour 0–23, minute 0–59)")
+BACKUP_PASSPHRASE = env_str("BACKUP_PASSPHRASE") or ""
+if BACKUP_PASSPHRASE and len(BACKUP_PASSPHRASE) < 12:
+    raise ImproperlyConfigured("BACKUP_PASSPHRASE must have at least 12 characters")
+BACKUP_QUEUE = env_str("BACKUP_QUEUE") or ""
+if BACKUP_QUEUE:
+    CELERY_TASK_ROUTES = {"core.jobs.nightly_backup": {"queue": BACKUP_QUEUE}}
 # The sweep of scheduled reports runs every five minutes; a number of seconds here instead (tests).
 REPORTS_SWEEP_SECONDS = env_int("REPORTS_SWEEP_SECONDS", 0, minimum=0)
 CELERY_BEAT_SCHEDULE = {
@@ -315,6 +332,8 @@ CELERY_BEAT_SCHEDULE = {
     # older than AUDIT_RETENTION_DAYS is purged.
     "security-dormant-accounts": {"task": "security.jobs.deactivate_dormant", "schedule": crontab(hour=2, minute=10)},
     "core-audit-purge": {"task": "core.jobs.audit_purge", "schedule": crontab(hour=2, minute=40)},
+    # The nightly backup (core/backup/): one archive a day at BACKUP_HOUR:BACKUP_MINUTE.
+    "core-backup": {"task": "core.jobs.nightly_backup", "schedule": crontab(hour=BACKUP_HOUR, minute=BACKUP_MINUTE)},
     "reports-sweep": {"task": "reports.jobs.sweep",
                       "schedule": timedelta(seconds=REPORTS_SWEEP_SECONDS) if REPORTS_SWEEP_SECONDS
                       else crontab(minute="*/5")},

@@ -75,6 +75,8 @@ class Event:
     FILING_UNLOCK = "filing.unlock"
     REPORT_SIGNOFF = "report.signoff"
     AUDIT_PURGE = "audit.purge"
+    BACKUP_MADE = "backup.made"
+    BACKUP_RESTORED = "backup.restored"
 
 
 LABELS: dict[str, Any] = {
@@ -110,6 +112,8 @@ LABELS: dict[str, Any] = {
     Event.FILING_UNLOCK: _("Filing unlocked"),
     Event.REPORT_SIGNOFF: _("Report signed off"),
     Event.AUDIT_PURGE: _("Security log purged"),
+    Event.BACKUP_MADE: _("Backup made"),
+    Event.BACKUP_RESTORED: _("Restored from a backup"),
 }
 
 

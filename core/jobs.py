@@ -29,3 +29,14 @@ def audit_purge() -> int:
     from core import audit
 
     return audit.purge()
+
+
+@shared_task(name="core.jobs.nightly_backup")
+def nightly_backup() -> str:
+    """The nightly backup: one archive a day in ``BACKUP_DIR``, the newest ``BACKUP_KEEP`` kept, a
+    ``backup.made`` event in the security log. A second run the same day does nothing. Returns the
+    archive's name, or why nothing was made."""
+    from core.backup import backup_nightly
+
+    result = backup_nightly()
+    return result.made.path.name if result.made is not None else result.skipped

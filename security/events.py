@@ -207,6 +207,9 @@ def _summary(event: str, d: dict) -> str:  # one branch per kind of event
     if event == E.AUDIT_PURGE:
         return _("%(n)s rows deleted (sequence %(first)s–%(last)s)") % {
             "n": d.get("deleted", "?"), "first": d.get("from_seq", "?"), "last": d.get("to_seq", "?")}
+    if event in (E.BACKUP_MADE, E.BACKUP_RESTORED):
+        return _("Archive %(archive)s: %(rows)s rows, %(files)s files") % {
+            "archive": d.get("archive", ""), "rows": d.get("rows", "?"), "files": d.get("media_files", "?")}
     if event == E.COUNTY_CREATE:
         return f"{d.get('code', '')} {d.get('name', '')}".strip()
     if event == E.USER_CREATE:

@@ -18,8 +18,8 @@ from django.urls import Resolver404, resolve
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = BASE_DIR / "docker-compose.yml"
-SERVICES = {"web", "worker", "beat", "postgres", "redis"}
-APP_SERVICES = ("web", "worker", "beat")
+SERVICES = {"web", "worker", "beat", "backup", "postgres", "redis"}
+APP_SERVICES = ("web", "worker", "beat", "backup")
 # Variables a container may carry that are not settings of ours.
 NOT_SETTINGS = {"PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "PIP_NO_CACHE_DIR", "PIP_DISABLE_PIP_VERSION_CHECK"}
 
@@ -115,7 +115,7 @@ def check_command(words: list[str]) -> str:
     raise AssertionError(f"unexpected command {words}")
 
 
-def test_the_five_services_exist(services):
+def test_the_six_services_exist(services):
     assert SERVICES <= set(services)
 
 
@@ -139,6 +139,7 @@ def test_app_services_run_what_exists(services):
     assert "manage.py migrate" in runs["web"]
     assert runs["worker"] == ["celery worker"]
     assert runs["beat"] == ["celery beat"]
+    assert runs["backup"] == ["celery worker"]
 
 
 def test_app_services_set_only_settings_we_read(services):
@@ -155,7 +156,7 @@ def test_app_services_set_only_settings_we_read(services):
 
 
 def test_services_have_healthchecks_and_depend_on_existing_services(services):
-    for name in ("web", "worker", "postgres", "redis"):
+    for name in ("web", "worker", "backup", "postgres", "redis"):
         assert services[name].get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
     for name, service in services.items():
         for needed in service.get("depends_on") or {}:
@@ -200,3 +201,35 @@ def test_dockerfile_builds_a_non_root_image():
 def test_dockerignore_keeps_local_state_out():
     ignored = set((BASE_DIR / ".dockerignore").read_text().split())
     assert {".git", ".venv", "var"} <= ignored
+
+
+def test_backup_service_takes_the_nightly_job_with_the_files_it_needs(services):
+    """Beat routes core.jobs.nightly_backup to BACKUP_QUEUE; only the backup service consumes that
+    queue, and it mounts the uploaded files and a volume at BACKUP_DIR (other workers do not)."""
+    from django.conf import settings
+
+    assert "core-backup" in settings.CELERY_BEAT_SCHEDULE
+    queue = environment_of(services["beat"]).get("BACKUP_QUEUE")
+    assert queue, "beat does not route the backup to a queue of its own"
+    words = command_lines(services["backup"]["command"])[0]
+    assert words[words.index("-Q") + 1] == queue
+    for name in ("worker", "beat", "web"):
+        assert environment_of(services[name]).get("BACKUP_QUEUE") == queue
+        assert "-Q" not in command_lines(services[name]["command"])[-1]
+    env = environment_of(services["backup"])
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in services["backup"]["volumes"]}
+    assert mounts.get(env["BACKUP_DIR"]) == "backups"
+    assert mounts.get(env["PORTAL_MEDIA_ROOT"]) == "media"
+    assert " -d backup@" in " ".join(services["backup"]["healthcheck"]["test"])
+
+
+def test_image_has_a_pg_dump_of_the_servers_major_version(services):
+    """pg_dump / pg_restore in the image (the backup service runs them) are of the postgres service's
+    major version: Debian bookworm ships postgresql-client 15, trixie 17."""
+    text = (BASE_DIR / "Dockerfile").read_text()
+    assert re.search(r"apt-get install[^\n]*postgresql-client", text)
+    release = re.search(r"^FROM python:3\.11-slim-(\w+)", text, re.M)
+    assert release, "pin the base image's Debian release, so that the client's version is known"
+    client = {"bookworm": 15, "trixie": 17}[release.group(1)]
+    server = int(re.fullmatch(r"postgres:(\d+)(\.\d+)*(-\w+)?", services["postgres"]["image"]).group(1))
+    assert client == server
