@@ -23,7 +23,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 # Everything the settings read, so the outer environment (a developer's DATABASE_URL,
 # CI's REDIS_URL) never leaks into a start-up case.
 SETTINGS_ENV_PREFIXES = ("DJANGO_", "DATABASE_", "REDIS_", "AXES_", "PORTAL_", "CELERY_", "LOG_LEVEL", "EMAIL_",
-                          "PASSWORD_", "SESSION_", "ACCOUNT_", "AUDIT_", "API_SIGN_IN_")
+                          "PASSWORD_", "SESSION_", "ACCOUNT_", "AUDIT_", "API_SIGN_IN_", "BACKUP_")
 
 
 def good_secret() -> str:
