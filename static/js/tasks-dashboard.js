@@ -10,7 +10,7 @@
   var chart = echarts.init(el);
   chart.setOption({
     animation: false,
-    tooltip: {trigger: "axis"},
+    tooltip: {trigger: "axis", renderMode: "richText"},
     legend: {top: 0, textStyle: {fontSize: 11}},
     grid: {left: 36, right: 8, top: 28, bottom: 24},
     xAxis: {type: "category", data: data.labels, axisLabel: {fontSize: 10}},
