@@ -71,12 +71,12 @@ def csp_demo(transactional_db):
 
 
 class Recorder:
-    def __init__(self, page):
-        self.page = page
+    def __init__(self, tab):
+        self.page = tab
         self.console: list[str] = []
-        page.on("console", self.on_console)
-        page.on("pageerror", lambda error: self.console.append(f"pageerror: {error}"))
-        page.context.add_init_script(RECORD_VIOLATIONS)
+        tab.on("console", self.on_console)
+        tab.on("pageerror", lambda error: self.console.append(f"pageerror: {error}"))
+        tab.context.add_init_script(RECORD_VIOLATIONS)
 
     def on_console(self, message):
         if message.type in ("error", "warning"):
@@ -100,8 +100,8 @@ class Recorder:
         }
 
 
-def links(page) -> list[str]:
-    hrefs = page.eval_on_selector_all("nav a[href], main a[href]", "els => els.map(e => e.getAttribute('href'))")
+def links(tab) -> list[str]:
+    hrefs = tab.eval_on_selector_all("nav a[href], main a[href]", "els => els.map(e => e.getAttribute('href'))")
     return [h for h in hrefs if h and h.startswith("/") and not SKIP.search(h)]
 
 
