@@ -101,6 +101,15 @@ def shell(env: dict, code: str, marker: str):
     return json.loads(line[len(marker) + 1:])
 
 
+def error_summary(text: str) -> str:
+    """The exception of a debug page ("OperationalError: database is locked"), or the text's start."""
+    kind = re.search(r"<title>\s*(\w+)", text)
+    value = re.search(r'<pre class="exception_value">(.*?)</pre>', text, re.S)
+    if kind and value:
+        return f"{kind.group(1)}: {html.unescape(value.group(1)).strip()[:100]}"
+    return re.sub(r"\s+", " ", text)[:100]
+
+
 class NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, req, fp, code, msg, headers, newurl):
         return None
@@ -132,8 +141,7 @@ class Client:
             self.stats["seconds"] += time.monotonic() - started
             if status >= 500 or status == 0:
                 self.stats["errors"] += 1
-                first = re.search(r"<title>(.*?)</title>|(\w*Error[^\n<]*)", text, re.S)
-                self.stats[f"error: {(first.group(0) if first else text[:80]).strip()[:120]}"] += 1
+                self.stats[f"error: {error_summary(text)}"] += 1
         return status, text, location
 
     def follow(self, status: int, text: str, location: str) -> tuple[int, str]:
