@@ -60,7 +60,7 @@ def test_the_policy_is_on_every_page(world):
 
 
 @pytest.mark.django_db
-def test_the_api_docs_loosen_styles_only(world):
+def test_the_api_docs_and_browsable_api_loosen_styles_only(world):
     client = Client()
     client.force_login(world.bureau_admin)
     for path in ("/api/docs/", "/api/redoc/"):
@@ -73,6 +73,14 @@ def test_the_api_docs_loosen_styles_only(world):
     # Swagger UI's set-up script is a file of its own (the split view).
     script = client.get("/api/docs/?script=")
     assert script.status_code == 200 and b"SwaggerUIBundle" in script.content
+    # The browsable API's HTML allows inline styles (core/renderers.py); its JSON keeps the strict policy.
+    browsable = client.get("/api/", HTTP_ACCEPT="text/html")
+    assert browsable.status_code == 200 and browsable["Content-Type"].startswith("text/html")
+    policy = directives(browsable.headers["Content-Security-Policy"])
+    assert policy["script-src"] == ["'self'"] and "'unsafe-inline'" in policy["style-src"]
+    as_json = client.get("/api/", HTTP_ACCEPT="application/json")
+    assert as_json.status_code == 200
+    assert_strict(as_json)
 
 
 def test_no_template_has_inline_script_handler_or_style():
