@@ -169,6 +169,8 @@ def test_every_role_walks_its_pages_without_a_policy_violation(live_server, csp_
         report[username] = visited
         problems += [f"{username} {line}" for line in found]
 
+    print("\npages walked with the policy enforced: " + ", ".join(f"{user} {len(v)}" for user, v in report.items())
+          + f"; {sum(len(v) for v in report.values())} in all")
     assert sum(len(v) for v in report.values()) >= 60, report
     problems = list(dict.fromkeys(problems))
     assert not problems, "\n".join(problems[:60])
