@@ -52,6 +52,7 @@ def page_kind(path: str) -> str:
 def csp_demo(transactional_db):
     """The whole demo (reports too: the print page has bars drawn by portal.js), and the addresses of
     the chart pages, looked up before Playwright starts."""
+    from alliances.models import Region
     from indicators.models import EvaluationRun, Indicator
     from reports.models import ReportVersion
 
@@ -67,6 +68,7 @@ def csp_demo(transactional_db):
             "/staffing/targets/": "#targets-chart",
         },
         "print": f"/reports/versions/{version.pk}/",
+        "calendar": f"/finance/regions/{Region.objects.get(name='郁南县').pk}/calendar/",
     }
 
 
@@ -195,3 +197,12 @@ def test_every_role_walks_its_pages_without_a_policy_violation(live_server, csp_
         page.locator("form[data-confirm]").first.locator("[type=submit]").click()
     assert page.locator("form[data-confirm]").count() == before - 1, "not deleted although the dialog was accepted"
 
+    # data-autosubmit (portal.js) replaced onchange="this.form.submit()": choosing a year reloads the page.
+    page.context.clear_cookies()
+    log_in(page, base, "yn_admin")
+    page.goto(base + csp_demo["calendar"])
+    select = page.locator("select[data-autosubmit]").first
+    other = select.locator("option:not([selected])").first.get_attribute("value")
+    with page.expect_navigation():
+        select.select_option(other)
+    assert f"year={other}" in page.url, page.url
