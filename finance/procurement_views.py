@@ -34,7 +34,7 @@ class AccountForm(forms.ModelForm):
     class Meta:
         model = ProcurementAccount
         fields = ["name", "bank", "number", "opened_on"]
-        widgets = {"opened_on": forms.DateInput(attrs={"type": "date"})}
+        widgets = {"opened_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
 
 
 def _alliances(request) -> list[Alliance]:

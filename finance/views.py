@@ -274,7 +274,7 @@ def rule_save(request, region_pk):
 
 
 class CalendarDayForm(forms.Form):
-    day = forms.DateField(label=gettext_lazy("Day"), widget=forms.DateInput(attrs={"type": "date"}))
+    day = forms.DateField(label=gettext_lazy("Day"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     kind = forms.ChoiceField(label=gettext_lazy("Kind"), choices=CalendarDay.Kind.choices)
     name = forms.CharField(label=gettext_lazy("Name"), max_length=40, required=False)
 

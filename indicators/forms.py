@@ -228,8 +228,7 @@ class ElementChoiceField(forms.ModelChoiceField):
 class FormElementForm(forms.ModelForm):
     institution_kinds = KindsField(label=_("Only for"))
     order = forms.IntegerField(label=_("Display order"), required=False, min_value=0, max_value=32000,
-                               widget=forms.NumberInput(attrs={"class": "form-control form-control-sm",
-                                                               "style": "width:5.5rem"}))
+                               widget=forms.NumberInput(attrs={"class": "form-control form-control-sm w-5-5r"}))
 
     class Meta:
         model = FormElement

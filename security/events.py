@@ -75,9 +75,9 @@ class EventFilterForm(forms.Form):
     """The filters of the page, the export and the API (the same names everywhere)."""
 
     since = forms.DateField(label=gettext_lazy("From (date)"), required=False,
-                            widget=forms.DateInput(attrs={"type": "date"}))
+                            widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     until = forms.DateField(label=gettext_lazy("To (date)"), required=False,
-                            widget=forms.DateInput(attrs={"type": "date"}))
+                            widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     user = forms.CharField(label=gettext_lazy("User name"), required=False, max_length=150, widget=forms.TextInput(
         attrs={"placeholder": gettext_lazy("who acted, or was acted on")}))
     event = forms.ChoiceField(label=gettext_lazy("Event"), required=False)

@@ -155,9 +155,9 @@ def staff_identity(request, staff_pk):
 class MoveForm(forms.Form):
     kind = forms.ChoiceField(label=gettext_lazy("Kind"), choices=Move.Kind.choices)
     to_institution = forms.ModelChoiceField(label=gettext_lazy("Moved to"), queryset=Institution.objects.none())
-    start = forms.DateField(label=gettext_lazy("Start"), widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(label=gettext_lazy("Start"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     end = forms.DateField(label=gettext_lazy("End (secondments)"), required=False,
-                          widget=forms.DateInput(attrs={"type": "date"}))
+                          widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     note = forms.CharField(label=gettext_lazy("Note"), max_length=200, required=False)
 
     def __init__(self, *args, staff: Staff, user, **kwargs):

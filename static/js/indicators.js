@@ -78,7 +78,7 @@
     trend.setOption({
       animation: false,
       color: ["#174a8b", "#9aa6b2"],
-      tooltip: {trigger: "axis", valueFormatter: fmt},
+      tooltip: {trigger: "axis", renderMode: "richText", valueFormatter: fmt},
       legend: {top: 0, textStyle: {fontSize: 12}},
       grid: {left: 56, right: 24, top: 36, bottom: 32},
       xAxis: {type: "category", data: data.trend.periods, axisLabel: {fontSize: 11, hideOverlap: true}},
@@ -104,7 +104,7 @@
     var many = data.units.names.length > 5;
     units.setOption({
       animation: false,
-      tooltip: {trigger: "axis", axisPointer: {type: "shadow"}, valueFormatter: fmt},
+      tooltip: {trigger: "axis", renderMode: "richText", axisPointer: {type: "shadow"}, valueFormatter: fmt},
       grid: {left: 56, right: 24, top: 24, bottom: many ? 88 : 40},
       xAxis: {type: "category", data: data.units.names,
               axisLabel: {interval: 0, fontSize: 11, rotate: many ? 35 : 0, width: many ? 110 : 90, overflow: "truncate"}},

@@ -13,7 +13,7 @@
     var series = data.series[index];
     chart.setOption({
       animation: false,
-      tooltip: { trigger: "axis" },
+      tooltip: { trigger: "axis", renderMode: "richText" },
       legend: { data: [series.name, "目标"] },
       grid: { left: 50, right: 20, top: 40, bottom: 40 },
       xAxis: { type: "category", data: data.months },
