@@ -123,6 +123,18 @@ def _bump(filing: Filing, expected_version: int, allowed: tuple[str, ...], user,
         setattr(filing, name, value)
 
 
+def lock(filing: Filing) -> Filing:
+    """Take the filing's row lock (``SELECT … FOR UPDATE``, held to the end of the transaction) and
+    read its version, state and dates again under it. Whoever compares values or a version with
+    what is filed does it after this, so two identical saves at once queue here and the second finds
+    the first's values (nothing to change) instead of a version that moved under it."""
+    fresh = (Filing.objects.select_for_update(of=("self",))
+             .values("version", "status", "reopened_until", "updated_at", "updated_by_id").get(pk=filing.pk))
+    for name, value in fresh.items():
+        setattr(filing, name, value)
+    return filing
+
+
 def quantize(element: DataElement, value: Decimal | None) -> Decimal | None:
     if value is None:
         return None
