@@ -302,7 +302,7 @@ def _run_in(name: str, options: Options, write: Write) -> dict:
     started = time.monotonic()
     _switch(name)
     call_command("migrate", verbosity=0)
-    per_client = 2 + 2 * int(options.seconds * 6)  # more than a client can file in the month-end phase
+    per_client = 2 + 2 * int(options.seconds * 3)  # more than a client can file in the month-end phase
     specs = world.build(options.clients, per_client, tag=os.getpid())
     write(f"Database {name}: migrated, synthetic county with {options.clients} filers and "
           f"{options.clients * per_client} filings ({time.monotonic() - started:.1f} s).")

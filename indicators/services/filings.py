@@ -143,13 +143,16 @@ def quantize(element: DataElement, value: Decimal | None) -> Decimal | None:
 
 @transaction.atomic
 def save_values(filing: Filing, values: dict[int, Decimal | None], *, user, expected_version: int,
-                source: str = FilingEvent.Action.SAVE, reason: str = "", check_edit: bool = True) -> SaveResult:
+                source: str = FilingEvent.Action.SAVE, reason: str = "", check_edit: bool = True,
+                elements: dict[int, DataElement] | None = None) -> SaveResult:
     """Write ``values`` ({element id: value or None}) into ``filing``. Only changed values are
-    written and audited. Constant number of queries."""
+    written and audited. Constant number of queries (one fewer when the caller, who read the
+    form's rows already, gives their ``elements`` {id: element})."""
     if check_edit and not may_edit_on(filing):
         raise_not_editable(filing)
     allowed = Filing.EDITABLE if check_edit else tuple(Filing.Status.values)
-    elements = {element.pk: element for element in DataElement.objects.filter(pk__in=list(values))}
+    if elements is None or not set(values) <= set(elements):
+        elements = {element.pk: element for element in DataElement.objects.filter(pk__in=list(values))}
     _bump(filing, expected_version, allowed, user)
     existing = {value.element_id: value for value in DataValue.objects.filter(filing=filing)}
     now = timezone.now()
