@@ -110,8 +110,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def server_settings() -> dict[str, str]:
+    """What the server runs with, as in production (docker-compose.yml) unless the environment
+    says otherwise: DEBUG off, database connections kept for 60 s (a new connection per request
+    costs more than a whole /health/)."""
+    return {"DJANGO_DEBUG": os.environ.get("DJANGO_DEBUG", "false"),
+            "DATABASE_CONN_MAX_AGE": os.environ.get("DATABASE_CONN_MAX_AGE", "60")}
+
+
 def start_server(options: Options, url: str, log) -> subprocess.Popen:
-    env = dict(os.environ, DATABASE_URL=url, DJANGO_DEBUG=os.environ.get("DJANGO_DEBUG", "false"))
+    env = dict(os.environ, DATABASE_URL=url, **server_settings())
     command = [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--workers", str(options.workers),
                "--bind", f"{HOST}:{options.port}", "--timeout", "120", "--log-level", "warning"]
     return subprocess.Popen(command, cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -316,8 +324,10 @@ def _run_in(name: str, options: Options, write: Write) -> dict:
         for filer in filers:
             if not filer.session.login(filer.spec.username, world.PASSWORD):
                 raise CommandError(f"{filer.spec.username} could not sign in")
-        write(f"gunicorn: {options.workers} sync workers on {HOST}:{options.port}; {options.clients} clients "
-              f"signed in; {options.seconds:g} s of load.")
+        env = server_settings()
+        write(f"gunicorn: {options.workers} sync workers on {HOST}:{options.port} (DJANGO_DEBUG="
+              f"{env['DJANGO_DEBUG']}, DATABASE_CONN_MAX_AGE={env['DATABASE_CONN_MAX_AGE']}); {options.clients} "
+              f"clients signed in; {options.seconds:g} s of load.")
         lines = []
         for phase, share in PHASES:
             recorder.durations.clear()
