@@ -58,12 +58,16 @@ def _today(request):
     return local_date(request_now(request))
 
 
-def _filing_for(user, filing_pk) -> Filing:
+PAGE_RELATED = ("form", "form__county", "institution", "county")
+SAVE_RELATED = ("form", "institution")  # what a save needs: the form's days, the filer's kind
+
+
+def _filing_for(user, filing_pk, related: tuple[str, ...] = PAGE_RELATED) -> Filing:
     """The filing, if the user sees it (404 otherwise). Few joins and no ordering: joined with the
     three people on it as well (nine tables), PostgreSQL spent some 6 ms *planning* this one-row
     read on every grid request, more than a save's writes (``manage.py bench_load``). The page
     reads the submitter and the reviewer by their key, only when it shows them."""
-    qs = scoping.queryset_for(user, Filing).select_related("form", "form__county", "institution", "county").order_by()
+    qs = scoping.queryset_for(user, Filing).select_related(*related).order_by()
     return scoping.get_for_user(user, Filing, filing_pk, queryset=qs)
 
 
@@ -153,7 +157,7 @@ def _stored_values(filing: Filing) -> dict[int, Decimal | None]:
 def filing_detail(request, filing_pk):
     """The filing grid: one row per data element with last year's and the previous period's value."""
     user = request.user
-    filing = _filing_for(user, filing_pk)
+    filing = _filing_for(user, filing_pk, SAVE_RELATED if request.method == "POST" else PAGE_RELATED)
     today = _today(request)
     can_file = permissions.can_file_filing(user, filing)
     editable = can_file and service.may_edit_on(filing, today)
