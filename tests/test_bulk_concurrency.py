@@ -18,8 +18,9 @@ import pytest
 import time_machine
 from django.db import connection
 
+from indicators.catalog import install_catalog, install_forms
 from indicators.models import DataValue, Filing, FilingEvent, ValueAudit
-from tests.test_indicators_api import TODAY, api, centre_values, payload, post, setup  # noqa: F401
+from tests.test_indicators_api import TODAY, api, centre_values, payload, post
 
 SESSIONS = 8
 
@@ -28,6 +29,13 @@ pytestmark = [
     pytest.mark.skipif("connection.vendor != 'postgresql'",
                        reason="row locks and concurrent transactions need PostgreSQL (see the module's doc)"),
 ]
+
+
+@pytest.fixture
+def setup(world):
+    install_catalog()
+    world.forms = {form.code: form for form in install_forms(world.yn)}
+    return world
 
 
 @pytest.fixture

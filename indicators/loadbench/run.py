@@ -37,6 +37,10 @@ from indicators.loadbench.client import Recorder, Session, version_in
 
 Write = Callable[[str], None]
 PHASES = (("health", 0.2), ("save", 0.3), ("month-end", 0.5))  # share of --seconds
+# The health and save phases alternate in slices, so that both see the same machine (other work on
+# it comes and goes; measured one after the other, their ratio moved by half).
+ROUNDS = 6
+MIN_SLICE = 0.5
 STEPS = ["health", "grid save", "my filings", "grid", "grid save+submit", "API save", "API submit"]
 HOST = "127.0.0.1"
 
@@ -162,6 +166,7 @@ class Filer:
         self.session = Session(HOST, port)
         self.seq = 0
         self.next_filing = 1  # filings[0] is the save phase's
+        self.save_version: int | None = None
 
     def timed(self, step: str, method: str, path: str, expect: tuple[int, ...], **kwargs):
         try:
@@ -186,8 +191,9 @@ class Filer:
 
     def save_loop(self, until: float) -> None:
         filing = self.spec.filings[0]
-        page = self.session.request("GET", f"/filings/{filing}/")
-        version = version_in(page.body)
+        version = self.save_version
+        if version is None:
+            version = version_in(self.session.request("GET", f"/filings/{filing}/").body)
         while version is not None and time.monotonic() < until:
             self.seq += 1
             values = world.values_for(self.seq)
@@ -198,6 +204,7 @@ class Filer:
                 continue
             self.sent.add(filing, values)
             version += 1
+        self.save_version = version
 
     def month_end(self, until: float) -> None:
         while time.monotonic() < until and self.next_filing + 1 < len(self.spec.filings):
@@ -245,6 +252,66 @@ def run_phase(filers: list[Filer], name: str, seconds: float) -> float:
     return time.monotonic() - started
 
 
+def measure(filers: list[Filer], recorder: Recorder, options: Options, server: subprocess.Popen) -> list[Line]:
+    """The phases; health and save alternate in ``ROUNDS`` slices each, the month end runs last."""
+    shares = dict(PHASES)
+    rounds = max(1, min(ROUNDS, int(options.seconds * shares["health"] / MIN_SLICE)))
+    walls = {"health": 0.0, "save": 0.0}
+    cpu = {"health": 0.0, "save": 0.0}
+    recorder.durations.clear()
+    recorder.errors.clear()
+    for _round in range(rounds):
+        for phase in ("health", "save"):
+            before = server_cpu(server)
+            walls[phase] += run_phase(filers, phase, options.seconds * shares[phase] / rounds)
+            cpu[phase] += server_cpu(server) - before
+    lines = []
+    for phase, step in (("health", "health"), ("save", "grid save")):
+        lines += [line for line in lines_of(phase, recorder, walls[phase]) if line.step == step]
+        count = len(recorder.durations.get(step, []))
+        if count:
+            lines[-1].cpu_ms = cpu[phase] / count * 1000
+    recorder.durations.clear()
+    recorder.errors.clear()
+    wall = run_phase(filers, "month-end", options.seconds * shares["month-end"])
+    return lines + lines_of("month-end", recorder, wall)
+
+
+def _cpu_of(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def server_cpu(server: subprocess.Popen) -> float:
+    """CPU seconds used so far by gunicorn (master and workers) and by the PostgreSQL backends
+    serving the benchmark's database, when /proc shows them (Linux, same machine, same user):
+    a measure of a request's cost that other work on the machine does not move."""
+    total = _cpu_of(server.pid)
+    name = connections["default"].settings_dict["NAME"]
+    try:
+        pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:
+        return total
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+            if parent == server.pid:
+                total += _cpu_of(pid)
+                continue
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                title = cmdline.read().decode("utf-8", "replace")
+        except (OSError, ValueError, IndexError):
+            continue
+        if title.startswith("postgres:") and f" {name} " in title:
+            total += _cpu_of(pid)
+    return total
+
+
 # Report --------------------------------------------------------------------------------------
 
 @dataclass
@@ -256,6 +323,7 @@ class Line:
     rps: float
     p50: float
     p95: float
+    cpu_ms: float | None = None  # server CPU per request (health and save phases)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -328,12 +396,7 @@ def _run_in(name: str, options: Options, write: Write) -> dict:
         write(f"gunicorn: {options.workers} sync workers on {HOST}:{options.port} (DJANGO_DEBUG="
               f"{env['DJANGO_DEBUG']}, DATABASE_CONN_MAX_AGE={env['DATABASE_CONN_MAX_AGE']}); {options.clients} "
               f"clients signed in; {options.seconds:g} s of load.")
-        lines = []
-        for phase, share in PHASES:
-            recorder.durations.clear()
-            recorder.errors.clear()
-            wall = run_phase(filers, phase, options.seconds * share)
-            lines += lines_of(phase, recorder, wall)
+        lines = measure(filers, recorder, options, server)
         samples = recorder.samples
     finally:
         stop_server(server)
@@ -347,10 +410,12 @@ def _run_in(name: str, options: Options, write: Write) -> dict:
 def report(lines: list[Line], accepted: int, unaudited: int, wrong: int, samples: list[str], options: Options,
            write: Write) -> dict:
     write("")
-    write(f"{'phase':<10} {'step':<17} {'requests':>8} {'errors':>6} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8}")
+    write(f"{'phase':<10} {'step':<17} {'requests':>8} {'errors':>6} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} "
+          f"{'CPU ms':>7}")
     for line in lines:
+        cpu = f"{line.cpu_ms:>7.1f}" if line.cpu_ms is not None else f"{'':>7}"
         write(f"{line.phase:<10} {line.step:<17} {line.count:>8} {line.errors:>6} {line.rps:>8.1f} "
-              f"{line.p50:>8.0f} {line.p95:>8.0f}")
+              f"{line.p50:>8.0f} {line.p95:>8.0f} {cpu}")
     health = next((li for li in lines if li.phase == "health"), None)
     save = next((li for li in lines if li.phase == "save"), None)
     ratio = save.rps / health.rps if save and health and health.rps else 0.0
@@ -359,6 +424,9 @@ def report(lines: list[Line], accepted: int, unaudited: int, wrong: int, samples
     write("")
     write(f"Grid save {save.rps if save else 0:.1f} req/s vs /health/ {health.rps if health else 0:.1f} req/s "
           f"with {options.clients} clients on {options.workers} workers: ratio {ratio:.2f}")
+    if save and health and save.cpu_ms and health.cpu_ms:
+        write(f"Server CPU per request (gunicorn and PostgreSQL): grid save {save.cpu_ms:.1f} ms, /health/ "
+              f"{health.cpu_ms:.1f} ms: ratio {health.cpu_ms / save.cpu_ms:.2f}")
     write(f"Errors: {errors}")
     for sample in samples:
         write(f"  {sample}")
