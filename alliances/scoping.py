@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, Q, QuerySet
@@ -111,6 +111,16 @@ class Scope:
         return bool(self.everything or self.audit_counties)
 
 
+class _GrantRow(NamedTuple):
+    role: str
+    region_id: int | None
+    region_level: str | None
+    alliance_id: int | None
+    alliance_county_id: int | None
+    institution_id: int | None
+    institution_county_id: int | None
+
+
 def scope_of(user) -> Scope:
     """The user's ``Scope``, cached on the user object for the request."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
@@ -119,9 +129,10 @@ def scope_of(user) -> Scope:
     if cached is not None:
         return cached
     scope = Scope(everything=user.is_superuser)
-    grants = list(
-        Grant.objects.filter(user=user).select_related("region", "alliance", "institution").order_by("pk")
-    )
+    # Plain rows, not model instances: this runs on every request that reads a scope.
+    grants = [_GrantRow(*row) for row in Grant.objects.filter(user=user).order_by("pk").values_list(
+        "role", "region_id", "region__level", "alliance_id", "alliance__county_id", "institution_id",
+        "institution__county_id")]
     higher_regions: set[int] = set()
     audit_higher: set[int] = set()
     for grant in grants:
@@ -129,7 +140,7 @@ def scope_of(user) -> Scope:
         if grant.role in SECURITY_ROLES:
             if not grant.region_id:
                 continue
-            is_county = grant.region.level == Region.Level.COUNTY
+            is_county = grant.region_level == Region.Level.COUNTY
             if grant.role == Role.SECURITY_ADMIN and is_county:
                 scope.security_counties.add(grant.region_id)
             elif grant.role == Role.AUDITOR:
@@ -138,11 +149,11 @@ def scope_of(user) -> Scope:
                 scope.platform_regions.add(grant.region_id)
             continue
         if grant.role == Role.BUREAU_ADMIN and grant.region_id and not separate_duties():
-            if grant.region.level == Region.Level.COUNTY:
+            if grant.region_level == Region.Level.COUNTY:
                 scope.security_counties.add(grant.region_id)
         if grant.region_id:
             scope.granted_regions.add(grant.region_id)
-            if grant.region.level == Region.Level.COUNTY:
+            if grant.region_level == Region.Level.COUNTY:
                 scope.view_counties.add(grant.region_id)
                 if grant.role in COUNTY_EDITOR_ROLES:
                     scope.change_counties.add(grant.region_id)
@@ -154,7 +165,7 @@ def scope_of(user) -> Scope:
                 higher_regions.add(grant.region_id)
         elif grant.alliance_id:
             scope.view_alliances.add(grant.alliance_id)
-            scope.context_counties.add(grant.alliance.county_id)
+            scope.context_counties.add(grant.alliance_county_id)
             if grant.role == Role.ALLIANCE_ADMIN:
                 scope.change_alliances.add(grant.alliance_id)
             if grant.role in REPORTER_ROLES:
@@ -163,7 +174,7 @@ def scope_of(user) -> Scope:
                 scope.hr_alliances.add(grant.alliance_id)
         else:
             scope.view_institutions.add(grant.institution_id)
-            scope.context_counties.add(grant.institution.county_id)
+            scope.context_counties.add(grant.institution_county_id)
             if grant.role in REPORTER_ROLES:
                 scope.report_institutions.add(grant.institution_id)
             if grant.role == Role.HR_OFFICER:

@@ -73,3 +73,37 @@ def insert_rows(model: type[Model], fields: Sequence[str], rows: Sequence[Sequen
                 for row in rows:
                     copy.write_row([*row, *tail])
     return ids
+
+
+def update_column(model: type[Model], field_name: str, values: dict[int, object], **same) -> None:
+    """Set ``field_name`` of each row ``{pk: value}`` of ``model`` (and the ``same`` fields to one
+    value for all, e.g. ``updated_at=now``) in one statement. On PostgreSQL one ``UPDATE … FROM
+    (VALUES …)`` built here, a fraction of the Python ``bulk_update`` spends on its ``CASE WHEN``
+    expressions; elsewhere ``bulk_update``."""
+    if not values:
+        return
+    meta = model._meta
+    if connection.vendor != "postgresql":
+        objects = []
+        for pk, value in values.items():
+            obj = model(pk=pk, **{field_name: value}, **same)
+            objects.append(obj)
+        model._default_manager.bulk_update(objects, [field_name, *same], batch_size=BATCH)
+        return
+    quote = connection.ops.quote_name
+    field = meta.get_field(field_name)
+    table, pk_column = quote(meta.db_table), quote(meta.pk.column)
+    sets = [f"{quote(field.column)} = v.value::{field.db_type(connection)}"]
+    params: list[object] = []
+    for name, value in same.items():
+        other = meta.get_field(name)
+        sets.append(f"{quote(other.column)} = %s")
+        params.append(other.get_db_prep_save(value, connection))
+    rows = list(values.items())
+    for start in range(0, len(rows), BATCH):
+        chunk = rows[start:start + BATCH]
+        placeholders = ", ".join(["(%s::bigint, %s)"] * len(chunk))
+        chunk_params = [item for pk, value in chunk for item in (pk, field.get_db_prep_save(value, connection))]
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {table} SET {', '.join(sets)} FROM (VALUES {placeholders}) AS v(id, value) "
+                           f"WHERE {table}.{pk_column} = v.id", params + chunk_params)

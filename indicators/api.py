@@ -352,6 +352,9 @@ class FilingViewSet(IndicatorsViewSetMixin, viewsets.ReadOnlyModelViewSet):
         user = request.user
         with transaction.atomic():
             filing, created = self._open(data, user)
+            # Compare under the row lock: identical payloads sent at once queue here, and each finds
+            # what the one before it filed (changes nothing) rather than a version read too early.
+            svc.lock(filing)
             given_version = data["version"]
             filed = dict(DataValue.objects.filter(filing=filing).values_list("element_id", "value"))
             changes = {}

@@ -47,6 +47,13 @@ def can_file(user, form: ReportForm, institution_id: int | None) -> bool:
 
 
 def can_file_filing(user, filing: Filing) -> bool:
+    # The common case, a filer on their own institution (or its village clinic), decided from the
+    # scope and the institution read with the filing: no query on every grid request.
+    if filing.institution_id and Filing.institution.is_cached(filing):
+        own = scoping.scope_of(user).report_institutions
+        institution = filing.institution
+        if institution.is_active and (institution.pk in own or institution.parent_id in own):
+            return True
     return can_file(user, filing.form, filing.institution_id)
 
 
