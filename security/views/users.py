@@ -21,6 +21,7 @@ from django.core.paginator import Paginator
 from django.db import IntegrityError
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -491,22 +492,33 @@ def user_import_confirm(request):
         pending.discard(request.session, IMPORT_KIND, token)
         messages.info(request, _("The import was cancelled; nothing was saved."))
         return redirect("security:user_import")
+    if county and pending.was_claimed(IMPORT_KIND, token):  # a second click: the first one applies (or applied) it
+        return pending.already_confirmed(request, IMPORT_KIND, token, owner=_owner(request, county),
+                                         fallback=reverse("security:user_list"))
     found = pending.load(request.session, IMPORT_KIND, token, owner=_owner(request, county)) if county else None
     if found is None:
         return _upload_page(request, scope, ImportUploadForm(counties=list(counties.values())), errors=[stale],
                             status=409)
     payload, fingerprint = found
+    if not pending.claim(IMPORT_KIND, token):  # the other click won the race
+        return pending.already_confirmed(request, IMPORT_KIND, token, owner=_owner(request, county),
+                                         fallback=reverse("security:user_list"))
     try:
         table = importer.Table.from_json(payload)
         result = importer.confirm(table, actor=request.user, county=county, fingerprint=fingerprint,
                                   request=request)
     except (importer.Stale, IntegrityError, KeyError, TypeError, ValueError):
+        pending.release(IMPORT_KIND, token)
         pending.discard(request.session, IMPORT_KIND, token)
         return _upload_page(request, scope, ImportUploadForm(counties=list(counties.values())), errors=[_(
             "The accounts changed since the preview, or this file was imported already (a second click?). Nothing "
             "was saved by this confirmation. Look at the user list, and upload the file again if accounts are "
             "missing.")], status=409)
+    except BaseException:
+        pending.release(IMPORT_KIND, token)
+        raise
     pending.discard(request.session, IMPORT_KIND, token)
+    pending.record_outcome(IMPORT_KIND, token, owner=_owner(request, county), url=reverse("security:user_list"))
     batch = secrets.token_urlsafe(12)
     if result.created:
         sealed = dict(request.session.get(PASSWORDS_KEY, {}))
