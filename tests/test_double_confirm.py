@@ -14,16 +14,19 @@ on the embedded default meets, and the case the old code answered with a 400 pag
 from __future__ import annotations
 
 import threading
+from decimal import Decimal
 
 import pytest
 import time_machine
 from django.db import connections
 from django.test import Client
 from django.urls import reverse
+from django.utils.translation import gettext
 
 from core import pending
 from core.models import SecurityEvent
 from tests.conftest import client_for
+from tests.test_reports_pages import pages  # noqa: F401 (the ``pages`` fixture)
 from tests.test_security_users import sec_fixture  # noqa: F401 (the ``sec`` fixture)
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -310,3 +313,102 @@ def test_alliance_workbook_confirmed_twice_saves_once(excel_world, clicks):
     assert ValueAudit.objects.filter(source="import").count() == 42
     assert FilingEvent.objects.filter(action="import").count() == 2
     assert confirmations("alliance_workbook") == logged + 1
+
+
+# One-shot transitions: a second click is refused with a message, the change happens once ----------
+
+def done_once(responses, success: str) -> None:
+    """No server error; exactly one answer carries ``success``; the other was told something else."""
+    statuses = [r.status_code for r in responses]
+    assert 500 not in statuses and set(statuses) <= {200, 302}, statuses
+    told = [messages_of(r) for r in responses]
+    assert sum(success in m for m in told) == 1, told
+    assert all(told), told  # the second click is answered with a message, not silently
+
+
+@pytest.mark.parametrize("clicks", CLICKS)
+def test_a_progress_report_is_reviewed_once(ledger_world, clicks):
+    from tasks.models import AssignmentEvent, ProgressReport
+    from tasks.services.progress import progress_report_submit
+
+    w = ledger_world
+    with time_machine.travel(w.now, tick=True):
+        report = progress_report_submit(assignment=w.assignment_bureau, user=w.bureau, period="2026-06",
+                                        percent=50, text="按计划推进", marks_complete=False, files=[], now=w.now)
+    client = client_for(w.bureau)
+    url = reverse("tasks:report_review", kwargs={"report_pk": report.pk})
+    responses = clicks(client, url, {"decision": "return", "reason": "请补充材料"})
+    done_once(responses, gettext("The report was returned with your reason."))
+    report.refresh_from_db()
+    assert report.state == ProgressReport.State.RETURNED and report.review_reason == "请补充材料"
+    assert AssignmentEvent.objects.filter(kind=AssignmentEvent.Kind.RETURNED).count() == 1
+
+
+@pytest.fixture
+def budget_world(world):
+    from finance.models import Budget
+
+    client = client_for(world.bureau)
+    assert client.post(f"/finance/alliances/{world.alliance_a.pk}/budgets/new/", {"year": 2026}).status_code == 302
+    world.budget = Budget.objects.get(alliance=world.alliance_a, year=2026)
+    world.client = client
+    return world
+
+
+@pytest.mark.parametrize("clicks", CLICKS)
+def test_a_budget_is_submitted_returned_and_approved_once_each(budget_world, clicks):
+    from finance.models import Budget
+
+    w = budget_world
+    office = client_for(w.alliance_admin)
+    base = f"/finance/budgets/{w.budget.pk}/"
+    done_once(clicks(office, base + "submit/", {}),
+              gettext("The budget is submitted to the county health bureau for approval."))
+    done_once(clicks(w.client, base + "return/", {"reason": "请补充说明"}),
+              gettext("The budget is returned to the alliance office."))
+    assert Budget.objects.get(pk=w.budget.pk).state == Budget.State.DRAFT
+    office.post(base + "submit/")
+    done_once(clicks(w.client, base + "approve/", {}), gettext("The budget is approved."))
+    assert Budget.objects.get(pk=w.budget.pk).state == Budget.State.APPROVED
+
+
+@pytest.mark.parametrize("clicks", CLICKS)
+def test_a_new_budget_is_drafted_once(world, clicks):
+    from finance.models import Budget
+
+    client = client_for(world.bureau)
+    responses = clicks(client, f"/finance/alliances/{world.alliance_a.pk}/budgets/new/", {"year": 2026})
+    assert [r.status_code for r in responses] == [302, 302]
+    assert Budget.objects.filter(alliance=world.alliance_a, year=2026).count() == 1
+
+
+@pytest.mark.parametrize("clicks", CLICKS)
+def test_a_filing_is_approved_once(excel_world, clicks):
+    from indicators.models import Filing, FilingEvent
+    from indicators.services import filings as svc
+    from tests.test_indicators_excel import CENTRE_VALUES, NOW
+
+    w = excel_world
+    with time_machine.travel(NOW, tick=True):
+        values = {w.ids[code]: Decimal(str(v)) for code, v in CENTRE_VALUES.items()}
+        svc.save_values(w.filing, values, user=w.filer, expected_version=1)
+        w.filing.refresh_from_db()
+        svc.submit(w.filing, user=w.filer, expected_version=w.filing.version)
+        w.filing.refresh_from_db()
+        url = reverse("indicators:filing_review", kwargs={"filing_pk": w.filing.pk})
+        responses = clicks(client_for(w.bureau), url, {"action": "approve", "version": w.filing.version})
+    done_once(responses, gettext("Approved."))
+    assert Filing.objects.get(pk=w.filing.pk).status == Filing.Status.APPROVED
+    assert FilingEvent.objects.filter(filing=w.filing, action="approve").count() == 1
+
+
+@pytest.mark.parametrize("clicks", CLICKS)
+def test_a_quarterly_table_is_signed_off_once(pages, clicks):  # noqa: F811 (the fixture)
+    from reports.models import Report
+
+    w = pages
+    responses = clicks(client_for(w.bureau), f"/reports/{w.quarterly.pk}/sign-off/", {"commentary": "同意"})
+    done_once(responses, gettext("Signed off. The table is being sent."))
+    assert Report.objects.get(pk=w.quarterly.pk).signed_off_by == w.bureau
+    assert w.quarterly.versions.count() == 2  # the draft and one signed version
+
