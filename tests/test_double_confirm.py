@@ -412,3 +412,22 @@ def test_a_quarterly_table_is_signed_off_once(pages, clicks):  # noqa: F811 (the
     assert Report.objects.get(pk=w.quarterly.pk).signed_off_by == w.bureau
     assert w.quarterly.versions.count() == 2  # the draft and one signed version
 
+
+
+@pytest.mark.parametrize("clicks", CLICKS)
+def test_a_supervision_order_is_closed_once(ledger_world, clicks):
+    from datetime import date
+
+    from tasks.models import SupervisionOrder
+    from tasks.services.supervision import order_issue
+
+    w = ledger_world
+    with time_machine.travel(w.now, tick=True):
+        order = order_issue(assignment=w.assignment_a, user=w.supervisor, colour="red", text="督办",
+                            reply_due=date(2026, 6, 20), now=w.now)
+        responses = clicks(client_for(w.supervisor), reverse("tasks:order_detail", kwargs={"order_pk": order.pk}),
+                           {"action": "close", "note": "已整改"})
+    done_once(responses, gettext("The order was closed."))
+    assert any(gettext("This order is closed already.") in messages_of(r) for r in responses)
+    order.refresh_from_db()
+    assert order.state == SupervisionOrder.State.CLOSED and order.closed_by == w.supervisor
