@@ -45,7 +45,12 @@ def twin(client: Client) -> Client:
     return other
 
 
-def concurrently(client: Client, url: str, data: dict) -> list:
+def _fresh(data):
+    """``data``, or a new copy of it from a callable (an upload is read once)."""
+    return data() if callable(data) else data
+
+
+def concurrently(client: Client, url: str, data) -> list:
     """Two POSTs of ``data`` to ``url`` from two tabs of ``client``'s session, released at once."""
     tabs = [twin(client), twin(client)]
     barrier = threading.Barrier(2)
@@ -54,8 +59,9 @@ def concurrently(client: Client, url: str, data: dict) -> list:
 
     def click(n: int) -> None:
         try:
+            payload = _fresh(data)
             barrier.wait(timeout=30)
-            responses[n] = tabs[n].post(url, data)
+            responses[n] = tabs[n].post(url, payload)
         except BaseException as exc:  # reported in the test's thread
             failures.append(exc)
         finally:
@@ -70,10 +76,10 @@ def concurrently(client: Client, url: str, data: dict) -> list:
     return responses
 
 
-def sequentially(client: Client, url: str, data: dict) -> list:
+def sequentially(client: Client, url: str, data) -> list:
     """The same two POSTs, the second after the first has finished."""
-    first = twin(client).post(url, data)
-    second = twin(client).post(url, data)
+    first = twin(client).post(url, _fresh(data))
+    second = twin(client).post(url, _fresh(data))
     return [first, second]
 
 
@@ -431,3 +437,27 @@ def test_a_supervision_order_is_closed_once(ledger_world, clicks):
     assert any(gettext("This order is closed already.") in messages_of(r) for r in responses)
     order.refresh_from_db()
     assert order.state == SupervisionOrder.State.CLOSED and order.closed_by == w.supervisor
+
+
+@pytest.mark.parametrize("clicks", CLICKS)
+def test_a_progress_report_sent_twice_is_recorded_once(ledger_world, clicks):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tasks.models import Evidence, ProgressReport
+
+    w = ledger_world
+    url = reverse("tasks:report_create", kwargs={"assignment_pk": w.assignment_hospital.pk})
+
+    def form() -> dict:
+        return {"period": "2026-06", "percent": 100, "text": "县域就诊率已达到90.3%", "marks_complete": "on",
+                "files": [SimpleUploadedFile("县域就诊率统计.pdf", b"%PDF-1.4 evidence")]}
+
+    with time_machine.travel(w.now, tick=True):
+        responses = clicks(client_for(w.filer_hospital), url, form)
+    statuses = [r.status_code for r in responses]
+    assert statuses == [302, 302], statuses  # both see the report sent: the same one
+    assert ProgressReport.objects.count() == 1 and Evidence.objects.count() == 1
+    # A different report a moment later is a new report, not a double click.
+    with time_machine.travel(w.now, tick=True):
+        other = client_for(w.filer_hospital).post(url, {"period": "2026-06", "percent": 60, "text": "推进中"})
+    assert other.status_code == 302 and ProgressReport.objects.count() == 2
