@@ -113,6 +113,7 @@ def claim(kind: str, token: str) -> bool:
         return False
     directory = _directory(kind)
     directory.mkdir(parents=True, exist_ok=True)
+    _sweep(directory)  # importers that keep their preview in the session never call store()
     try:
         fd = os.open(directory / f"{token}.claim", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

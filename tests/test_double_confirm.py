@@ -461,3 +461,24 @@ def test_a_progress_report_sent_twice_is_recorded_once(ledger_world, clicks):
     with time_machine.travel(w.now, tick=True):
         other = client_for(w.filer_hospital).post(url, {"period": "2026-06", "percent": 60, "text": "推进中"})
     assert other.status_code == 302 and ProgressReport.objects.count() == 2
+
+
+def test_exactly_one_of_many_simultaneous_claims_wins():
+    token = pending.new_token()
+    barrier = threading.Barrier(8)
+    won: list[bool] = []
+
+    def contend() -> None:
+        barrier.wait(timeout=30)
+        won.append(pending.claim("ledgers", token))
+
+    threads = [threading.Thread(target=contend) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(won) == [False] * 7 + [True]
+    assert pending.was_claimed("ledgers", token) and not pending.claim("ledgers", token)
+    pending.release("ledgers", token)  # applying failed: the user may confirm again
+    assert pending.claim("ledgers", token)
+    assert not pending.claim("ledgers", "../../etc/passwd")  # only tokens name files
