@@ -128,7 +128,7 @@ def _same_report_just_sent(assignment: Assignment, *, user, period: str, text: s
     same = (ProgressReport.objects.filter(
         assignment=assignment, submitted_by=user, period=period, text=text, percent=percent,
         marks_complete=marks_complete, state=ProgressReport.State.SUBMITTED,
-        submitted_at__gte=now - DOUBLE_SUBMIT_WINDOW, submitted_at__lte=now).order_by("-pk").first())
+        submitted_at__gte=now - DOUBLE_SUBMIT_WINDOW).order_by("-pk").first())
     if same is None:
         return None
     if sorted(same.evidence.values_list("sha256", flat=True)) != sorted(f.sha256 for f in files):
