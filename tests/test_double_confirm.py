@@ -482,3 +482,15 @@ def test_exactly_one_of_many_simultaneous_claims_wins():
     pending.release("ledgers", token)  # applying failed: the user may confirm again
     assert pending.claim("ledgers", token)
     assert not pending.claim("ledgers", "../../etc/passwd")  # only tokens name files
+
+
+@pytest.mark.parametrize("clicks", CLICKS)
+def test_a_secondment_sent_twice_is_recorded_once(staffing_world, clicks):
+    from staffing.models import Move
+
+    w = staffing_world
+    responses = clicks(client_for(w.hr_hospital), f"/staffing/staff/{w.doctor.pk}/moves/new/",
+                       {"kind": "secondment", "to_institution": w.centre.pk, "start": "2026-01-01",
+                        "end": "2026-07-31", "note": "对口帮扶"})
+    done_once(responses, gettext("The move is recorded."))
+    assert Move.objects.count() == 1
