@@ -18,6 +18,7 @@ keep their preview in the session itself use the same ``claim`` with a token kep
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -36,6 +37,8 @@ from django.utils.translation import gettext_lazy
 
 PENDING_MAX_AGE = timedelta(hours=12)
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
+# What may name a claim: a preview's token, or a form's nonce (``secrets.token_urlsafe(16)`` and up).
+CLAIM_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 KEEP_PER_SESSION = 5
 ALREADY_CONFIRMED = gettext_lazy("This import has been confirmed already.")
 
@@ -105,11 +108,18 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+def form_claim_token(request, nonce: str) -> str:
+    """The claim token of a one-shot form's ``nonce`` (a hidden field) in this session; empty without one."""
+    if not nonce:
+        return ""
+    return hashlib.sha256(f"{request.session.session_key or ''}:{nonce}".encode()).hexdigest()
+
+
 def claim(kind: str, token: str) -> bool:
     """True for exactly one caller per ``(kind, token)``, across threads and processes: the marker
     ``<token>.claim`` is created with ``O_CREAT | O_EXCL``, which only one creator can win. Claim
     right before applying, after the checks that may send the user back to the preview."""
-    if not isinstance(token, str) or not TOKEN_RE.match(token):
+    if not isinstance(token, str) or not CLAIM_RE.match(token):
         return False
     directory = _directory(kind)
     directory.mkdir(parents=True, exist_ok=True)
@@ -124,7 +134,7 @@ def claim(kind: str, token: str) -> bool:
 
 def release(kind: str, token: str) -> None:
     """Give a claim back when applying failed unexpectedly, so that the user can confirm again."""
-    if isinstance(token, str) and TOKEN_RE.match(token):
+    if isinstance(token, str) and CLAIM_RE.match(token):
         (_directory(kind) / f"{token}.claim").unlink(missing_ok=True)
 
 
@@ -159,7 +169,7 @@ def outcome(kind: str, token: str, *, owner: dict[str, Any]) -> str | None:
 
 def was_claimed(kind: str, token: str) -> bool:
     """Whether a confirmation of ``token`` has been claimed (applied, or being applied)."""
-    return bool(isinstance(token, str) and TOKEN_RE.match(token) and (_directory(kind) / f"{token}.claim").exists())
+    return bool(isinstance(token, str) and CLAIM_RE.match(token) and (_directory(kind) / f"{token}.claim").exists())
 
 
 def already_confirmed(request, kind: str, token: str, *, owner: dict[str, Any], fallback: str) -> HttpResponseRedirect:

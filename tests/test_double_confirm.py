@@ -494,3 +494,33 @@ def test_a_secondment_sent_twice_is_recorded_once(staffing_world, clicks):
                         "end": "2026-07-31", "note": "对口帮扶"})
     done_once(responses, gettext("The move is recorded."))
     assert Move.objects.count() == 1
+
+
+@pytest.mark.parametrize("clicks", CLICKS)
+def test_a_password_reset_sent_twice_resets_once(sec, clicks):
+    from django.contrib.auth import get_user_model
+
+    responses = clicks(client_for(sec.sec), reverse("security:user_reset_password", kwargs={"user_pk": sec.filer.pk}),
+                       {"nonce": "Nf3kq9ZbW2xYt7LmPq1sAa"})
+    statuses = [r.status_code for r in responses]
+    assert sorted(statuses) == [200, 302], statuses
+    shown = next(r for r in responses if r.status_code == 200).context["password"]
+    # The password shown is the one that works: the other click reset nothing.
+    assert get_user_model().objects.get(pk=sec.filer.pk).check_password(shown)
+    assert SecurityEvent.objects.filter(event="password.reset", target_id=str(sec.filer.pk)).count() == 1
+
+
+@pytest.mark.parametrize("clicks", CLICKS)
+def test_an_account_created_twice_is_made_once(sec, clicks):
+    from accounts.models import Role, User
+
+    data = {"full_name": "张三", "username": "zhangsan", "phone": "13800138000", "email": "zs@example.com",
+            "role": Role.INSTITUTION_FILER, "unit": f"institution:{sec.centre.pk}", "nonce": "Qm4vT8cXr2LpZ0aBn5Yw1e"}
+    responses = clicks(client_for(sec.sec), reverse("security:user_create"), data)
+    statuses = [r.status_code for r in responses]
+    # The second click is sent to the account with a message, or (when it is checked after the first one
+    # committed) its form says the user name is taken; never a second account, never a 500.
+    assert 500 not in statuses and sorted(statuses) in ([200, 302], [200, 400]), statuses
+    if clicks is sequentially:
+        assert statuses == [200, 302]
+    assert User.objects.filter(username="zhangsan").count() == 1

@@ -57,6 +57,8 @@ from tasks.views.common import request_now, xlsx_response
 PAGE_SIZE = 50
 CREATED_KEY = "security_user_create_done"  # form nonces of accounts made in this session → account id
 RESET_KEY = "security_password_reset_done"  # form nonces of password resets done in this session
+CREATE_CLAIM_KIND = "user-create"  # core.pending.claim on the form's nonce: one of two clicks creates
+RESET_CLAIM_KIND = "password-reset"  # … and one of two clicks resets
 PASSWORDS_KEY = "security_user_import_passwords"  # import batch → its one-time passwords, encrypted
 IMPORT_KIND = "users"
 KEEP_NONCES = 20
@@ -196,8 +198,21 @@ def user_create(request):
                                      "Reset the password if it was lost."))
             return redirect("security:user_detail", user_pk=made)
         if form.is_valid():
-            account = _create(request, form, units)
-            if account is not None:
+            # Two clicks at once both miss the session's record above (it is saved when a request ends):
+            # the claim on the form's nonce lets one of them create the account.
+            claim = pending.form_claim_token(request, nonce)
+            if claim and not pending.claim(CREATE_CLAIM_KIND, claim):
+                messages.info(request, _("This account was created already; its one-time password was shown once. "
+                                         "Reset the password if it was lost."))
+                return redirect("security:user_list")
+            try:
+                account = _create(request, form, units)
+            except BaseException:
+                pending.release(CREATE_CLAIM_KIND, claim)
+                raise
+            if account is None:
+                pending.release(CREATE_CLAIM_KIND, claim)
+            else:
                 _remember(request, CREATED_KEY, nonce or secrets.token_urlsafe(8), account.user.pk)
                 return _no_store(render(request, "security/users/created.html", {
                     "account": account.user, "password": account.password,
@@ -330,11 +345,17 @@ def user_reset_password(request, user_pk):
     account_scope(request.user)
     _not_self(request, account)
     nonce = (request.POST.get("nonce") or "")[:64]
-    if nonce and nonce in request.session.get(RESET_KEY, {}):
+    # The session's record catches a resend after the first answer; the claim, two clicks at once.
+    claim = pending.form_claim_token(request, nonce)
+    if nonce and (nonce in request.session.get(RESET_KEY, {}) or not pending.claim(RESET_CLAIM_KIND, claim)):
         messages.info(request, _("This password was reset already; the new one-time password was shown once. Reset "
                                  "it again if it was lost."))
         return redirect("security:user_detail", user_pk=account.pk)
-    password = services.password_reset(actor=request.user, user=account, request=request)
+    try:
+        password = services.password_reset(actor=request.user, user=account, request=request)
+    except BaseException:
+        pending.release(RESET_CLAIM_KIND, claim)
+        raise
     if nonce:
         _remember(request, RESET_KEY, nonce, account.pk)
     return _no_store(render(request, "security/users/password_reset.html", {"account": account,
