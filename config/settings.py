@@ -261,7 +261,14 @@ STORAGES = {
     },
 }
 MEDIA_ROOT = Path(env_str("PORTAL_MEDIA_ROOT") or VAR_DIR / "media")
-MEDIA_URL = "/media/"
+MEDIA_URL = "/media/"  # never routed: stored files leave only through scoped views (core.files)
+# How a scoped view hands a stored file over: Django streams it, or the web server sends it after
+# Django has checked access (nginx X-Accel-Redirect to an internal location; Apache/lighttpd X-Sendfile).
+PORTAL_FILE_SERVING = env_choice("PORTAL_FILE_SERVING", "stream", ("stream", "x-accel-redirect", "x-sendfile"))
+PORTAL_FILE_INTERNAL_PREFIX = env_str("PORTAL_FILE_INTERNAL_PREFIX") or "/protected-media/"
+if not (PORTAL_FILE_INTERNAL_PREFIX.startswith("/") and PORTAL_FILE_INTERNAL_PREFIX.endswith("/")):
+    raise ImproperlyConfigured(
+        f"PORTAL_FILE_INTERNAL_PREFIX={PORTAL_FILE_INTERNAL_PREFIX!r} must begin and end with '/'")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

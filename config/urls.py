@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
@@ -27,8 +26,5 @@ urlpatterns = [
     path("finance/", include("finance.urls")),
     path("staffing/", include("staffing.urls")),
 ]
-
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# No /media/ route, not even under DEBUG: stored files (佐证材料, import previews) leave only through
+# the scoped views, which call core.files.serve_file.

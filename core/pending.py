@@ -5,11 +5,22 @@ session holds the token with the owner (user and scope) and the fingerprint of w
 showed. Only the session that uploaded can confirm, only for the same user and scope, and only
 within ``PENDING_MAX_AGE``. The confirmation re-validates the payload against the database of
 that moment and compares fingerprints, so what is applied is what was previewed.
+
+A confirmation is applied once. Two clicks on 确认导入 arrive as two requests that both find the
+token in the session (the session is saved only at the end of each request), so the session cannot
+decide which one applies: ``claim`` does, on the filesystem (a marker created with ``O_EXCL``), and
+exactly one request wins. The winner applies and leaves its result page with ``record_outcome``;
+the loser, concurrent or later, answers ``already_confirmed``: that page (or a fallback while the
+winner is still at work) with the message "this import has been confirmed already". Importers that
+keep their preview in the session itself use the same ``claim`` with a token kept beside it
+(``new_token``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 import secrets
 import time
@@ -18,10 +29,18 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
+from django.db import transaction
+from django.http import HttpResponseRedirect
+from django.shortcuts import redirect
+from django.utils.translation import gettext_lazy
 
 PENDING_MAX_AGE = timedelta(hours=12)
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
+# What may name a claim: a preview's token, or a form's nonce (``secrets.token_urlsafe(16)`` and up).
+CLAIM_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 KEEP_PER_SESSION = 5
+ALREADY_CONFIRMED = gettext_lazy("This import has been confirmed already.")
 
 
 def _directory(kind: str) -> Path:
@@ -84,10 +103,86 @@ def discard(session, kind: str, token: str) -> None:
         (_directory(kind) / f"{token}.json").unlink(missing_ok=True)
 
 
+def new_token() -> str:
+    """A token for ``claim`` where the preview itself stays in the session."""
+    return secrets.token_urlsafe(32)
+
+
+def form_claim_token(request, nonce: str) -> str:
+    """The claim token of a one-shot form's ``nonce`` (a hidden field) in this session; empty without one."""
+    if not nonce:
+        return ""
+    return hashlib.sha256(f"{request.session.session_key or ''}:{nonce}".encode()).hexdigest()
+
+
+def claim(kind: str, token: str) -> bool:
+    """True for exactly one caller per ``(kind, token)``, across threads and processes: the marker
+    ``<token>.claim`` is created with ``O_CREAT | O_EXCL``, which only one creator can win. Claim
+    right before applying, after the checks that may send the user back to the preview."""
+    if not isinstance(token, str) or not CLAIM_RE.match(token):
+        return False
+    directory = _directory(kind)
+    directory.mkdir(parents=True, exist_ok=True)
+    _sweep(directory)  # importers that keep their preview in the session never call store()
+    try:
+        fd = os.open(directory / f"{token}.claim", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    os.close(fd)
+    return True
+
+
+def release(kind: str, token: str) -> None:
+    """Give a claim back when applying failed unexpectedly, so that the user can confirm again."""
+    if isinstance(token, str) and CLAIM_RE.match(token):
+        (_directory(kind) / f"{token}.claim").unlink(missing_ok=True)
+
+
+def record_outcome(kind: str, token: str, *, owner: dict[str, Any], url: str) -> None:
+    """Remember the page of the applied import, for a second click on the same confirmation; written
+    when the transaction commits, so that the page exists when the second click is sent to it."""
+    if not isinstance(token, str) or not TOKEN_RE.match(token):
+        return
+
+    def write() -> None:
+        directory = _directory(kind)
+        directory.mkdir(parents=True, exist_ok=True)
+        partial = directory / f"{token}.done.partial"
+        partial.write_text(json.dumps({"owner": owner, "url": url}, ensure_ascii=False), encoding="utf-8")
+        os.replace(partial, directory / f"{token}.done")  # readers see the whole file or none
+
+    transaction.on_commit(write)
+
+
+def outcome(kind: str, token: str, *, owner: dict[str, Any]) -> str | None:
+    """The result page recorded for ``token`` by the same owner, or None (never applied, or not yet)."""
+    if not isinstance(token, str) or not TOKEN_RE.match(token):
+        return None
+    try:
+        document = json.loads((_directory(kind) / f"{token}.done").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if document.get("owner") != owner or not isinstance(document.get("url"), str):
+        return None
+    return document["url"]
+
+
+def was_claimed(kind: str, token: str) -> bool:
+    """Whether a confirmation of ``token`` has been claimed (applied, or being applied)."""
+    return bool(isinstance(token, str) and CLAIM_RE.match(token) and (_directory(kind) / f"{token}.claim").exists())
+
+
+def already_confirmed(request, kind: str, token: str, *, owner: dict[str, Any], fallback: str) -> HttpResponseRedirect:
+    """The answer to a second click on a confirmation: the first one's result page when it has
+    finished (else ``fallback``), with the message that the import has been confirmed already."""
+    messages.info(request, ALREADY_CONFIRMED)
+    return redirect(outcome(kind, token, owner=owner) or fallback)
+
+
 def _sweep(directory: Path) -> None:
-    """Delete previews nobody confirmed."""
+    """Delete previews nobody confirmed, and the claims and outcomes of old confirmations."""
     limit = time.time() - PENDING_MAX_AGE.total_seconds()
-    for path in directory.glob("*.json"):
+    for path in directory.iterdir():
         try:
             if path.stat().st_mtime < limit:
                 path.unlink(missing_ok=True)

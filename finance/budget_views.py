@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from alliances import scoping
 from alliances.models import Alliance
-from core import audit
+from core import audit, pending
 from finance import budget_import as budget_import_module
 from finance import budgets
 from finance.exports import budget_filename, budget_xlsx
@@ -165,6 +165,7 @@ def budget_export(request, budget_pk):
 
 
 SESSION_KEY = "finance_budget_import"
+CLAIM_KIND = "budget"  # core.pending.claim: one confirmation applies, a second click is told so
 
 
 def _editable(request, budget_pk) -> Budget:
@@ -189,6 +190,7 @@ def budget_import(request, budget_pk):
             context["errors"] = parsed.errors
             return render(request, "finance/budget_import.html", context, status=400)
         request.session[SESSION_KEY] = {"budget": budget.pk, "user": request.user.pk, "filename": upload.name,
+                                        "claim": pending.new_token(),
                                         "entries": [[line, column, text] for (line, column), text in
                                                     parsed.entries.items()]}
         preview = budgets.Grid(budget, budgets.members_of(budget.alliance, budget.year))
@@ -202,22 +204,36 @@ def budget_import(request, budget_pk):
 @login_required
 @require_POST
 def budget_import_confirm(request, budget_pk):
+    budget = _budget(request, budget_pk)
+    stored = request.session.get(SESSION_KEY)
+    if stored and stored.get("done") and stored.get("budget") == budget.pk:  # a second click, after the first
+        messages.info(request, pending.ALREADY_CONFIRMED)
+        return redirect("finance:budget_detail", budget_pk=budget.pk)
     budget = _editable(request, budget_pk)
-    pending = request.session.get(SESSION_KEY)
-    if not pending or pending.get("budget") != budget.pk or pending.get("user") != request.user.pk:
+    if not stored or stored.get("budget") != budget.pk or stored.get("user") != request.user.pk:
         messages.error(request, _("Nothing to import: upload the file again."))
         return redirect("finance:budget_import", budget_pk=budget.pk)
     entries = {(line, column if column == budgets.TOTAL else int(column)): text
-               for line, column, text in pending["entries"]}
-    errors = budgets.save_amounts(budget, entries, user=request.user, now=request_now(request))
+               for line, column, text in stored["entries"]}
+    claim = stored.get("claim") or pending.new_token()
+    if not pending.claim(CLAIM_KIND, claim):  # two clicks at once: the other one applies it
+        messages.info(request, pending.ALREADY_CONFIRMED)
+        return redirect("finance:budget_detail", budget_pk=budget.pk)
+    try:
+        errors = budgets.save_amounts(budget, entries, user=request.user, now=request_now(request))
+    except BaseException:
+        pending.release(CLAIM_KIND, claim)
+        raise
     del request.session[SESSION_KEY]
     if errors:  # the members changed since the preview
+        pending.release(CLAIM_KIND, claim)
         for error in errors:
             messages.error(request, error)
         return redirect("finance:budget_import", budget_pk=budget.pk)
     filled = [key for key, text in entries.items() if text]
+    request.session[SESSION_KEY] = {"done": True, "budget": budget.pk}
     audit.record(audit.Event.IMPORT_CONFIRM, request=request, target=budget, details={
-        "register": "budget", "file": pending.get("filename", ""), "rows": len({line for line, _column in filled}),
+        "register": "budget", "file": stored.get("filename", ""), "rows": len({line for line, _column in filled}),
         "amounts": len(filled), "year": budget.year})
     messages.success(request, _("Imported."))
     return redirect("finance:budget_detail", budget_pk=budget.pk)

@@ -179,6 +179,9 @@ def new_version(alliance: Alliance, year: int, *, user, now: datetime, reason: s
     as it is."""
     reason = (reason or "").strip()
     with transaction.atomic():
+        # One at a time per alliance: a second click waits here and then finds the first one's draft
+        # (without the lock it could read "no draft" before and the highest number after the first commit).
+        Alliance.objects.select_for_update().filter(pk=alliance.pk).first()
         draft = Budget.objects.filter(alliance=alliance, year=year, state__in=OPEN_STATES).first()
         if draft is not None:
             return draft

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from alliances import scoping
 from alliances.models import Alliance
-from core import audit
+from core import audit, pending
 from core.periods import Period, PeriodKind
 from finance import procurement
 from finance import procurement_import as procurement_import_module
@@ -140,6 +140,7 @@ def procurement_export(request):
 
 
 IMPORT_SESSION_KEY = "finance_procurement_import"
+CLAIM_KIND = "procurement"  # core.pending.claim: one confirmation applies, a second click is told so
 
 
 def _import_editable(request, alliance_pk) -> Alliance:
@@ -167,7 +168,7 @@ def procurement_import(request, alliance_pk):
             context["errors"] = parsed.errors
             return render(request, "finance/procurement_import.html", context, status=400)
         request.session[IMPORT_SESSION_KEY] = {
-            "alliance": alliance.pk, "user": request.user.pk, "filename": upload.name,
+            "alliance": alliance.pk, "user": request.user.pk, "filename": upload.name, "claim": pending.new_token(),
             "entries": [[str(month), institution, category, text]
                         for month, entries in parsed.months.items()
                         for (institution, category), text in entries.items()]}
@@ -201,23 +202,37 @@ def _preview(alliance: Alliance, months: dict) -> list[dict]:
 @require_POST
 def procurement_import_confirm(request, alliance_pk):
     alliance = _import_editable(request, alliance_pk)
-    pending = request.session.get(IMPORT_SESSION_KEY)
-    if not pending or pending.get("alliance") != alliance.pk or pending.get("user") != request.user.pk:
+    stored = request.session.get(IMPORT_SESSION_KEY)
+    if stored and stored.get("done") and stored.get("alliance") == alliance.pk:  # a second click, after the first
+        messages.info(request, pending.ALREADY_CONFIRMED)
+        return redirect(stored.get("url") or reverse("finance:procurement"))
+    if not stored or stored.get("alliance") != alliance.pk or stored.get("user") != request.user.pk:
         messages.error(request, _("Nothing to import: upload the file again."))
         return redirect("finance:procurement_import", alliance_pk=alliance.pk)
     months: dict = {}
-    for month, institution, category, text in pending["entries"]:
+    for month, institution, category, text in stored["entries"]:
         months.setdefault(Period.parse(month), {})[(int(institution), category)] = text
-    errors = procurement.save_months(alliance, months, user=request.user, now=request_now(request))
+    latest = max(months, key=str) if months else None
+    done_url = f"{reverse('finance:procurement')}?alliance={alliance.pk}" + (f"&year={latest.year}" if latest else "")
+    claim = stored.get("claim") or pending.new_token()
+    if not pending.claim(CLAIM_KIND, claim):  # two clicks at once: the other one applies it
+        messages.info(request, pending.ALREADY_CONFIRMED)
+        return redirect(done_url)
+    try:
+        errors = procurement.save_months(alliance, months, user=request.user, now=request_now(request))
+    except BaseException:
+        pending.release(CLAIM_KIND, claim)
+        raise
     del request.session[IMPORT_SESSION_KEY]
     if errors:  # the members changed since the preview
+        pending.release(CLAIM_KIND, claim)
         for error in errors:
             messages.error(request, error)
         return redirect("finance:procurement_import", alliance_pk=alliance.pk)
+    request.session[IMPORT_SESSION_KEY] = {"done": True, "alliance": alliance.pk, "url": done_url}
     audit.record(audit.Event.IMPORT_CONFIRM, request=request, target=alliance, details={
-        "register": "procurement", "file": pending.get("filename", ""),
+        "register": "procurement", "file": stored.get("filename", ""),
         "rows": sum(len({institution for institution, _category in entries}) for entries in months.values()),
         "months": sorted(str(month) for month in months)})
     messages.success(request, _("Imported %(count)s months of purchases.") % {"count": len(months)})
-    latest = max(months, key=str)
-    return redirect(f"{reverse('finance:procurement')}?alliance={alliance.pk}&year={latest.year}")
+    return redirect(done_url)

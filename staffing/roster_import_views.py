@@ -30,13 +30,14 @@ from alliances import scoping
 from alliances.exports import OFFICIAL_LANGUAGE
 from alliances.models import Institution
 from alliances.scoping import CHANGE
-from core import audit, xlsx
+from core import audit, pending, xlsx
 from staffing import identity, services
 from staffing import roster_import as importer
 from staffing.scoping import roster_institutions
 from tasks.views.common import xlsx_response
 
 SESSION_KEY = "staffing_roster_import"
+CLAIM_KIND = "roster"  # core.pending.claim: one confirmation applies, a second click is told so
 TEMPLATE = "staffing/roster_import.html"
 TEMPLATE_FILENAME = "花名册导入模板.xlsx"
 
@@ -78,7 +79,8 @@ def roster_import(request):
         if not parsed.ok:
             context["errors"] = parsed.errors
             return render(request, TEMPLATE, context, status=400)
-        request.session[SESSION_KEY] = {**importer.to_session(parsed, request.user.pk), "filename": upload.name}
+        request.session[SESSION_KEY] = {**importer.to_session(parsed, request.user.pk), "filename": upload.name,
+                                        "claim": pending.new_token()}
         context.update(parsed=parsed, rows=parsed.rows, filename=upload.name, total=len(parsed.rows),
                        new=parsed.count(importer.NEW), updated=parsed.count(importer.UPDATED),
                        unchanged=parsed.count(importer.UNCHANGED))
@@ -95,18 +97,31 @@ def roster_import_confirm(request):
     """Save what was previewed, all or nothing."""
     institutions = _institutions(request)
     stored = request.session.pop(SESSION_KEY, None)
-    pending = importer.from_session(stored, request.user.pk)
-    if pending is None:
+    if isinstance(stored, dict) and stored.get("done"):  # a second click after the first one finished
+        request.session[SESSION_KEY] = stored
+        messages.info(request, pending.ALREADY_CONFIRMED)
+        return redirect("staffing:roster")
+    found = importer.from_session(stored, request.user.pk)
+    if found is None:
         messages.error(request, _("Nothing to import: upload the file again."))
         return redirect("staffing:roster_import")
-    county_id, rows = pending
+    county_id, rows = found
+    claim = stored.get("claim") or pending.new_token()
+    if not pending.claim(CLAIM_KIND, claim):  # two clicks at once: the other one applies it
+        messages.info(request, pending.ALREADY_CONFIRMED)
+        return redirect("staffing:roster")
     try:
         with transaction.atomic():
             counts = _save(county_id, rows, institutions)
     except (_Changed, IntegrityError):
+        pending.release(CLAIM_KIND, claim)
         messages.error(request, _("The institutions you keep or the people in the file changed since the preview; "
                                   "nothing was saved. Upload the file again."))
         return redirect("staffing:roster_import")
+    except BaseException:
+        pending.release(CLAIM_KIND, claim)
+        raise
+    request.session[SESSION_KEY] = {"done": True}
     county = next((i.county for i in institutions if i.county_id == county_id), None)
     audit.record(audit.Event.IMPORT_CONFIRM, request=request, target=county, county_id=county_id, details={
         "register": "roster", "file": stored.get("filename", ""),

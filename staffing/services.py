@@ -79,6 +79,15 @@ def record_move(staff: Staff, *, kind: str, to: Institution, start: date, end: d
     does not overlap another of the person's secondments; 县聘乡用 goes from a county-level hospital to
     a township or community centre. A transfer begun by today moves the person's working institution;
     the home (编制) never moves."""
+    with transaction.atomic():
+        # The person's row is locked while the move is checked and written: a second click waits, then
+        # sees the first one's move ("already works at …") instead of recording it twice.
+        Staff.objects.select_for_update().filter(pk=staff.pk).first()
+        return _record_move(staff, kind=kind, to=to, start=start, end=end, note=note, user=user, now=now)
+
+
+def _record_move(staff: Staff, *, kind: str, to: Institution, start: date, end: date | None, note: str, user,
+                 now: datetime) -> Move:
     from staffing import rules
 
     errors = {}

@@ -30,8 +30,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
-from django.http import FileResponse
-from django.utils.http import content_disposition_header
+from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
@@ -45,6 +44,7 @@ from rest_framework.response import Response
 from alliances import scoping
 from alliances.api import ScopedViewSetMixin
 from alliances.serializers import drf_validation_error
+from core.files import serve_file
 from tasks import permissions, selectors
 from tasks.filters import (
     AssignmentFilter,
@@ -357,13 +357,10 @@ class EvidenceViewSet(TaskViewSetMixin, viewsets.ReadOnlyModelViewSet):
     def download(self, request, pk=None, **kwargs):
         evidence = self.get_object()
         try:
-            handle = evidence.file.open("rb")
-        except OSError:
+            return serve_file(request, evidence.file, filename=evidence.original_name,
+                              content_type=evidence.content_type)
+        except Http404:
             raise NotFound() from None
-        response = FileResponse(handle, content_type=evidence.content_type)
-        response["Content-Disposition"] = content_disposition_header(as_attachment=True,
-                                                                     filename=evidence.original_name)
-        return response
 
 
 # Supervision orders ------------------------------------------------------------------------

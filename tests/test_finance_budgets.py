@@ -229,7 +229,8 @@ def test_import_previews_then_saves_on_confirmation(drafted):
     assert amounts == {("MED", None): D("1000000.00"), ("MED", w.hospital.pk): D("600000.50"),
                        ("DRUG", w.hospital.pk): D("200000.00"), ("PERSONNEL", None): D("400000.00")}
     again = w.client.post(f"/finance/budgets/{w.budget.pk}/import/confirm/", follow=True)
-    assert "没有待导入的内容" in again.content.decode()
+    assert "This import has been confirmed already." in [str(m) for m in again.context["messages"]]
+    assert again.redirect_chain[-1][0] == f"/finance/budgets/{w.budget.pk}/"
 
 
 def test_import_bad_cells_rows_and_columns_are_named(drafted):

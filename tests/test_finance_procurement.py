@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
 from openpyxl import Workbook, load_workbook
 
 from finance.models import AmountChange, ProcurementAccount, Purchase
@@ -136,7 +137,11 @@ def test_the_office_imports_its_register_with_a_preview(world, as_user):
         (w.centre.pk, "2026-05", "equipment"): D("300000.00")}
     changed = {c.field for c in AmountChange.objects.filter(record__startswith="第一医共体 2026年5月")}
     assert changed == {"县人民医院 · 药品", "平台镇卫生院 · 设备"}
-    assert office.post(url + "confirm/", follow=True).redirect_chain[-1][0].endswith(url)  # nothing pending
+    # A second click applies nothing and says the import was confirmed already (issue 16).
+    again = office.post(url + "confirm/", follow=True)
+    assert again.redirect_chain[-1][0].startswith(reverse("finance:procurement"))
+    assert "This import has been confirmed already." in [str(m) for m in again.context["messages"]]
+    assert Purchase.objects.count() == 5
 
 
 @time_machine.travel(NOV_2026, tick=False)

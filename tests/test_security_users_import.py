@@ -116,11 +116,10 @@ def test_import_previews_then_confirms_once_and_passwords_come_once(sec, good_ro
     confirmed = events("import.confirm").get()
     assert confirmed.details == {"register": "users", "file": "users.xlsx", "rows": 5, "created": 3, "changed": 1,
                                  "unchanged": 1}
-    # A second click: a message, nothing more.
+    # A second click: a message, nothing more (issue 16: the user list, "confirmed already").
     again = confirm(client, response)
-    assert again.status_code == 409
-    assert zh("This preview is no longer valid: it has expired, has been imported already, or belongs to another "
-              "session. Nothing was saved. Upload the file again.") in body(again)
+    assert again.status_code == 302 and again["Location"] == reverse("security:user_list")
+    assert "This import has been confirmed already." in [str(m) for m in again.wsgi_request._messages]
     assert User.objects.filter(username__in=["li_yi", "li_er", "li_san"]).count() == 3
     assert events("import.confirm").count() == 1
 

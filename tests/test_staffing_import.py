@@ -14,6 +14,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from openpyxl import Workbook, load_workbook
 
 from accounts.models import Grant, Role
@@ -120,7 +121,7 @@ def test_a_good_file_is_previewed_masked_then_saved_on_confirmation(hr):
     assert w.doctor.title == "associate" and w.doctor.hired_on == date(2010, 7, 1)
     w.nurse.refresh_from_db()
     assert w.nurse.updated_at == nurse_updated_at  # unchanged: not written
-    assert SESSION_KEY not in w.client.session
+    assert w.client.session[SESSION_KEY] == {"done": True}  # the rows are gone; a second click is told so
     messages = [str(m) for m in confirm.wsgi_request._messages]
     assert "花名册已导入：新增2人，更新1人，无变化1人。" in messages
 
@@ -136,8 +137,10 @@ def test_a_good_file_is_previewed_masked_then_saved_on_confirmation(hr):
     assert first.institution == w.centre and first.home == w.hospital  # the home (编制) stays
     assert first.education == "postgraduate" and first.left_on == date(2026, 5, 31)
     assert Staff.objects.filter(id_digest=identity.digest(new_one)).count() == 1
-    # A second confirmation has nothing left to save.
-    assert w.client.post(CONFIRM).url == URL
+    # A second confirmation has nothing left to save: it goes to the roster, saying so (issue 16).
+    again = w.client.post(CONFIRM)
+    assert again.url == reverse("staffing:roster")
+    assert "This import has been confirmed already." in [str(m) for m in again.wsgi_request._messages]
 
 
 def test_header_found_below_title_rows_in_any_order(hr):

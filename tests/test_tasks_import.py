@@ -353,9 +353,10 @@ def test_upload_preview_confirm_through_the_pages(ledger_world):
     ledger = Ledger.objects.get(year=2021)
     assert done["Location"] == reverse("tasks:ledger_detail", kwargs={"ledger_pk": ledger.pk})
     assert Department.objects.get(name="县医共体管委会办公室").kind == Department.Kind.OTHER
-    # The token is spent: confirming again saves nothing more.
-    again = client.post(url, {"token": token, "confirm": "1"})
-    assert again.status_code == 400
+    # The token is spent: confirming again saves nothing more and says so (issue 16: a second click).
+    again = client.post(url, {"token": token, "confirm": "1"}, follow=True)
+    assert again.status_code == 200 and Ledger.objects.filter(year=2021).count() == 1
+    assert "This import has been confirmed already." in [str(m) for m in again.context["messages"]]
 
 
 def test_an_invalid_file_gets_no_confirm_button_and_saves_nothing(ledger_world):

@@ -30,11 +30,15 @@ This module re-exports the public names, so callers use ``alliances.imports.<nam
 from alliances.imports.applying import FIELD_BY_MODEL_FIELD, apply_import
 from alliances.imports.cells import KIND_SYNONYMS, MAX_INT, ROLE_SYNONYMS, CellError
 from alliances.imports.pending import (
+    KIND as PENDING_KIND,
+)
+from alliances.imports.pending import (
     PENDING_MAX_AGE,
     SESSION_KEY,
     TOKEN_RE,
     discard_pending,
     load_pending,
+    pending_owner,
     store_pending,
     update_pending,
 )
@@ -81,6 +85,7 @@ __all__ = [
     "MAX_UPLOAD_BYTES",
     "MEMBERSHIP_KEYS",
     "OLE_SIGNATURE",
+    "PENDING_KIND",
     "PENDING_MAX_AGE",
     "REQUIRED_KEYS",
     "ROLE_SYNONYMS",
@@ -99,6 +104,7 @@ __all__ = [
     "apply_import",
     "discard_pending",
     "load_pending",
+    "pending_owner",
     "read_upload",
     "store_pending",
     "update_pending",

@@ -11,12 +11,16 @@ from core.pending import PENDING_MAX_AGE, TOKEN_RE
 KIND = "institutions"
 SESSION_KEY = pending._session_key(KIND)
 
-__all__ = ["PENDING_MAX_AGE", "SESSION_KEY", "TOKEN_RE", "discard_pending", "load_pending", "store_pending",
-           "update_pending"]
+__all__ = ["KIND", "PENDING_MAX_AGE", "SESSION_KEY", "TOKEN_RE", "discard_pending", "load_pending", "pending_owner",
+           "store_pending", "update_pending"]
 
 
-def _owner(user, county: Region) -> dict:
+def pending_owner(user, county: Region) -> dict:
+    """Who may confirm (``core.pending``'s owner): the user, in the county."""
     return {"user": user.pk, "county": county.pk}
+
+
+_owner = pending_owner
 
 
 def store_pending(session, *, table: RawTable, county: Region, user, fingerprint: str) -> str:

@@ -24,6 +24,7 @@ from alliances import exports, imports, scoping
 from alliances.models import Institution, Region
 from alliances.views.common import CHANGE, VIEW
 from core import audit
+from core import pending as pending_store
 
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # Columns of the preview table, in the order of the register.
@@ -91,6 +92,10 @@ def _confirm(request, county: Region):
         imports.discard_pending(request.session, token)
         messages.info(request, _("The import was cancelled; nothing was saved."))
         return redirect(import_url)
+    owner = imports.pending_owner(user, county)
+    done_url = f"{reverse('alliances:institution_list')}?county={county.pk}&active=all"
+    if pending_store.was_claimed(imports.PENDING_KIND, token):  # a second click: the first one applies it
+        return pending_store.already_confirmed(request, imports.PENDING_KIND, token, owner=owner, fallback=done_url)
     pending = imports.load_pending(request.session, token, county=county, user=user)
     if pending is None:
         return _upload_page(request, county, RegisterUploadForm(), status=400,
@@ -107,19 +112,26 @@ def _confirm(request, county: Region):
         return _preview(request, county, result, token=token,
                         notice=_("The data in the portal changed since the preview. Check the preview again and "
                                  "confirm."))
+    if not pending_store.claim(imports.PENDING_KIND, token):  # the other click won the race
+        return pending_store.already_confirmed(request, imports.PENDING_KIND, token, owner=owner, fallback=done_url)
     try:
         counts = imports.apply_import(result, county=county, user=user)
     except imports.ImportFailed as exc:
+        pending_store.release(imports.PENDING_KIND, token)
         imports.discard_pending(request.session, token)
         return _preview(request, county, result, apply_issues=exc.issues)
+    except BaseException:
+        pending_store.release(imports.PENDING_KIND, token)
+        raise
     imports.discard_pending(request.session, token)
+    pending_store.record_outcome(imports.PENDING_KIND, token, owner=owner, url=done_url)
     audit.record(audit.Event.IMPORT_CONFIRM, request=request, target=county, details={
         "register": "institutions", "file": table.filename, "rows": counts["create"] + counts["update"],
         "created": counts["create"], "updated": counts["update"],
         "memberships": sum(1 for row in result.rows if row.membership)})
     messages.success(request, _("The register was imported: %(create)s institutions created, %(update)s updated, "
                                 "%(unchanged)s unchanged.") % counts)
-    return redirect(f"{reverse('alliances:institution_list')}?county={county.pk}&active=all")
+    return redirect(done_url)
 
 
 def _upload_page(request, county: Region, form, *, status: int = 200, error: str = ""):

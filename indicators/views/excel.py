@@ -135,22 +135,33 @@ def _filing_confirm(request, filing: Filing):
         pending.discard(request.session, FILING_KIND, token)
         messages.info(request, _("The import was cancelled; nothing was saved."))
         return redirect(upload_url)
-    found = pending.load(request.session, FILING_KIND, token, owner=_filing_owner(user, filing))
+    owner = _filing_owner(user, filing)
+    done_url = reverse("indicators:filing_detail", kwargs={"filing_pk": filing.pk})
+    if pending.was_claimed(FILING_KIND, token):  # a second click: the first one applies (or applied) it
+        return pending.already_confirmed(request, FILING_KIND, token, owner=owner, fallback=done_url)
+    found = pending.load(request.session, FILING_KIND, token, owner=owner)
     if found is None:
         return _filing_upload_page(request, filing, ExcelUploadForm(), error=_expired(), status=400)
     payload, _fingerprint = found
+    if not pending.claim(FILING_KIND, token):  # the other click won the race
+        return pending.already_confirmed(request, FILING_KIND, token, owner=owner, fallback=done_url)
     try:
         result = excel.apply_filing_payload(filing, payload, user=user)
     except ImportFailed as exc:
+        pending.release(FILING_KIND, token)
         pending.discard(request.session, FILING_KIND, token)
         return _filing_upload_page(request, filing, ExcelUploadForm(), errors=exc.issues, status=409)
+    except BaseException:
+        pending.release(FILING_KIND, token)
+        raise
     pending.discard(request.session, FILING_KIND, token)
+    pending.record_outcome(FILING_KIND, token, owner=owner, url=done_url)
     audit.record(audit.Event.IMPORT_CONFIRM, request=request, target=filing, details={
         "register": "filing", "file": payload.get("filename", ""), "rows": result.changed + result.created,
         "form": filing.form.code, "period": filing.period})
     messages.success(request, _("Imported from Excel: %(count)d figures changed. The filing is not submitted yet; "
                                 "check it and submit it.") % {"count": result.changed + result.created})
-    return redirect("indicators:filing_detail", filing_pk=filing.pk)
+    return redirect(done_url)
 
 
 # The alliance-wide workbook --------------------------------------------------------------------
@@ -268,8 +279,10 @@ def _alliance_confirm(request, report_form: ReportForm, alliance: Alliance, peri
         pending.discard(request.session, ALLIANCE_KIND, token)
         messages.info(request, _("The import was cancelled; nothing was saved."))
         return redirect(urls["upload_url"])
-    found = pending.load(request.session, ALLIANCE_KIND, token,
-                         owner=_alliance_owner(user, report_form, alliance, period))
+    owner = _alliance_owner(user, report_form, alliance, period)
+    if pending.was_claimed(ALLIANCE_KIND, token):  # a second click: the first one applies (or applied) it
+        return pending.already_confirmed(request, ALLIANCE_KIND, token, owner=owner, fallback=urls["back_url"])
+    found = pending.load(request.session, ALLIANCE_KIND, token, owner=owner)
     if found is None:
         return _alliance_upload_page(request, report_form, alliance, period, ExcelUploadForm(), error=_expired(),
                                      status=400)
@@ -279,12 +292,19 @@ def _alliance_confirm(request, report_form: ReportForm, alliance: Alliance, peri
         pending.discard(request.session, ALLIANCE_KIND, token)
         return _alliance_preview(request, plan, notice=_("The data in the portal changed since the preview and the "
                                                          "file no longer fits it. Nothing was saved."))
+    if not pending.claim(ALLIANCE_KIND, token):  # the other click won the race
+        return pending.already_confirmed(request, ALLIANCE_KIND, token, owner=owner, fallback=urls["back_url"])
     try:
         results = excel.apply_alliance_plan(plan, user=user)
     except ImportFailed as exc:
+        pending.release(ALLIANCE_KIND, token)
         pending.discard(request.session, ALLIANCE_KIND, token)
         return _alliance_preview(request, plan, apply_issues=exc.issues)
+    except BaseException:
+        pending.release(ALLIANCE_KIND, token)
+        raise
     pending.discard(request.session, ALLIANCE_KIND, token)
+    pending.record_outcome(ALLIANCE_KIND, token, owner=owner, url=urls["back_url"])
     figures = sum(r.changed + r.created for r in results)
     audit.record(audit.Event.IMPORT_CONFIRM, request=request, target=alliance, details={
         "register": "alliance_workbook", "file": payload.get("filename", ""), "rows": len(results),

@@ -21,6 +21,7 @@ from django.core.paginator import Paginator
 from django.db import IntegrityError
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -56,6 +57,8 @@ from tasks.views.common import request_now, xlsx_response
 PAGE_SIZE = 50
 CREATED_KEY = "security_user_create_done"  # form nonces of accounts made in this session → account id
 RESET_KEY = "security_password_reset_done"  # form nonces of password resets done in this session
+CREATE_CLAIM_KIND = "user-create"  # core.pending.claim on the form's nonce: one of two clicks creates
+RESET_CLAIM_KIND = "password-reset"  # … and one of two clicks resets
 PASSWORDS_KEY = "security_user_import_passwords"  # import batch → its one-time passwords, encrypted
 IMPORT_KIND = "users"
 KEEP_NONCES = 20
@@ -195,8 +198,21 @@ def user_create(request):
                                      "Reset the password if it was lost."))
             return redirect("security:user_detail", user_pk=made)
         if form.is_valid():
-            account = _create(request, form, units)
-            if account is not None:
+            # Two clicks at once both miss the session's record above (it is saved when a request ends):
+            # the claim on the form's nonce lets one of them create the account.
+            claim = pending.form_claim_token(request, nonce)
+            if claim and not pending.claim(CREATE_CLAIM_KIND, claim):
+                messages.info(request, _("This account was created already; its one-time password was shown once. "
+                                         "Reset the password if it was lost."))
+                return redirect("security:user_list")
+            try:
+                account = _create(request, form, units)
+            except BaseException:
+                pending.release(CREATE_CLAIM_KIND, claim)
+                raise
+            if account is None:
+                pending.release(CREATE_CLAIM_KIND, claim)
+            else:
                 _remember(request, CREATED_KEY, nonce or secrets.token_urlsafe(8), account.user.pk)
                 return _no_store(render(request, "security/users/created.html", {
                     "account": account.user, "password": account.password,
@@ -329,11 +345,17 @@ def user_reset_password(request, user_pk):
     account_scope(request.user)
     _not_self(request, account)
     nonce = (request.POST.get("nonce") or "")[:64]
-    if nonce and nonce in request.session.get(RESET_KEY, {}):
+    # The session's record catches a resend after the first answer; the claim, two clicks at once.
+    claim = pending.form_claim_token(request, nonce)
+    if nonce and (nonce in request.session.get(RESET_KEY, {}) or not pending.claim(RESET_CLAIM_KIND, claim)):
         messages.info(request, _("This password was reset already; the new one-time password was shown once. Reset "
                                  "it again if it was lost."))
         return redirect("security:user_detail", user_pk=account.pk)
-    password = services.password_reset(actor=request.user, user=account, request=request)
+    try:
+        password = services.password_reset(actor=request.user, user=account, request=request)
+    except BaseException:
+        pending.release(RESET_CLAIM_KIND, claim)
+        raise
     if nonce:
         _remember(request, RESET_KEY, nonce, account.pk)
     return _no_store(render(request, "security/users/password_reset.html", {"account": account,
@@ -491,22 +513,33 @@ def user_import_confirm(request):
         pending.discard(request.session, IMPORT_KIND, token)
         messages.info(request, _("The import was cancelled; nothing was saved."))
         return redirect("security:user_import")
+    if county and pending.was_claimed(IMPORT_KIND, token):  # a second click: the first one applies (or applied) it
+        return pending.already_confirmed(request, IMPORT_KIND, token, owner=_owner(request, county),
+                                         fallback=reverse("security:user_list"))
     found = pending.load(request.session, IMPORT_KIND, token, owner=_owner(request, county)) if county else None
     if found is None:
         return _upload_page(request, scope, ImportUploadForm(counties=list(counties.values())), errors=[stale],
                             status=409)
     payload, fingerprint = found
+    if not pending.claim(IMPORT_KIND, token):  # the other click won the race
+        return pending.already_confirmed(request, IMPORT_KIND, token, owner=_owner(request, county),
+                                         fallback=reverse("security:user_list"))
     try:
         table = importer.Table.from_json(payload)
         result = importer.confirm(table, actor=request.user, county=county, fingerprint=fingerprint,
                                   request=request)
     except (importer.Stale, IntegrityError, KeyError, TypeError, ValueError):
+        pending.release(IMPORT_KIND, token)
         pending.discard(request.session, IMPORT_KIND, token)
         return _upload_page(request, scope, ImportUploadForm(counties=list(counties.values())), errors=[_(
             "The accounts changed since the preview, or this file was imported already (a second click?). Nothing "
             "was saved by this confirmation. Look at the user list, and upload the file again if accounts are "
             "missing.")], status=409)
+    except BaseException:
+        pending.release(IMPORT_KIND, token)
+        raise
     pending.discard(request.session, IMPORT_KIND, token)
+    pending.record_outcome(IMPORT_KIND, token, owner=_owner(request, county), url=reverse("security:user_list"))
     batch = secrets.token_urlsafe(12)
     if result.created:
         sealed = dict(request.session.get(PASSWORDS_KEY, {}))

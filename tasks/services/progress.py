@@ -5,7 +5,7 @@ the assignment's status."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
@@ -21,6 +21,8 @@ from tasks.status import Status, local_date
 logger = logging.getLogger(__name__)
 
 MAX_TEXT = 5000
+# The same report sent twice within this time is one click too many (a double click, a resent form).
+DOUBLE_SUBMIT_WINDOW = timedelta(minutes=2)
 
 
 def _period(value: str | None, now: datetime) -> str:
@@ -93,6 +95,11 @@ def progress_report_submit(*, assignment: Assignment, user, text: str, percent: 
             _check_open(locked, late)  # again on the locked row: a completion may have been accepted meanwhile
             if late:
                 raise ValidationError(late)
+            # Under the assignment's lock, so the second of two clicks sees the first one's report.
+            same = _same_report_just_sent(locked, user=user, period=period, text=text, percent=int(percent),
+                                          marks_complete=bool(marks_complete), files=checked, now=now)
+            if same is not None:
+                return same
             report = ProgressReport.objects.create(
                 assignment=locked, county_id=locked.county_id, period=period, text=text, percent=int(percent),
                 marks_complete=bool(marks_complete), submitted_by=user, submitted_at=now)
@@ -112,6 +119,21 @@ def progress_report_submit(*, assignment: Assignment, user, text: str, percent: 
         raise
     assignment.refresh_from_db()
     return report
+
+
+def _same_report_just_sent(assignment: Assignment, *, user, period: str, text: str, percent: int,
+                           marks_complete: bool, files: list[CheckedFile], now: datetime) -> ProgressReport | None:
+    """The report this user sent a moment ago with exactly this content (text, figures, evidence), still
+    awaiting review: a second click, answered with the first report instead of a duplicate. Two queries."""
+    same = (ProgressReport.objects.filter(
+        assignment=assignment, submitted_by=user, period=period, text=text, percent=percent,
+        marks_complete=marks_complete, state=ProgressReport.State.SUBMITTED,
+        submitted_at__gte=now - DOUBLE_SUBMIT_WINDOW).order_by("-pk").first())
+    if same is None:
+        return None
+    if sorted(same.evidence.values_list("sha256", flat=True)) != sorted(f.sha256 for f in files):
+        return None
+    return same
 
 
 def _check_open(assignment: Assignment, errors: dict) -> None:

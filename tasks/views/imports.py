@@ -75,7 +75,11 @@ def _confirm(request, county, now):
         pending.discard(request.session, PENDING_KIND, token)
         messages.info(request, _("The import was cancelled; nothing was saved."))
         return redirect(import_url)
-    found = pending.load(request.session, PENDING_KIND, token, owner=_owner(user, county))
+    owner = _owner(user, county)
+    if pending.was_claimed(PENDING_KIND, token):  # a second click: the first one applies (or applied) it
+        return pending.already_confirmed(request, PENDING_KIND, token, owner=owner,
+                                         fallback=reverse("tasks:ledger_list"))
+    found = pending.load(request.session, PENDING_KIND, token, owner=owner)
     if found is None:
         return render(request, "tasks/import_upload.html", {
             "county": county, "form": LedgerUploadForm(), "max_mb": MAX_UPLOAD_BYTES // (1024 * 1024),
@@ -93,12 +97,21 @@ def _confirm(request, county, now):
         pending.update_fingerprint(request.session, PENDING_KIND, token, plan.fingerprint())
         return _preview(request, county, plan, token=token, notice=_(
             "The data in the portal changed since the preview. Check the preview again and confirm."))
+    if not pending.claim(PENDING_KIND, token):  # the other click won the race
+        return pending.already_confirmed(request, PENDING_KIND, token, owner=owner,
+                                         fallback=reverse("tasks:ledger_list"))
     try:
         result = apply_plan(plan, user=user, now=now)
     except ImportFailed as exc:
+        pending.release(PENDING_KIND, token)
         pending.discard(request.session, PENDING_KIND, token)
         return _preview(request, county, plan, apply_issues=exc.issues)
+    except BaseException:
+        pending.release(PENDING_KIND, token)
+        raise
     pending.discard(request.session, PENDING_KIND, token)
+    pending.record_outcome(PENDING_KIND, token, owner=owner,
+                           url=reverse("tasks:ledger_detail", kwargs={"ledger_pk": result["ledger"]}))
     ledger = Ledger.objects.get(pk=result["ledger"])
     audit.record(audit.Event.IMPORT_CONFIRM, request=request, target=ledger, details={
         "register": "ledger", "file": table.filename, "rows": result["create"] + result["update"],

@@ -8,13 +8,13 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch
-from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
-from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from alliances import scoping
+from core.files import serve_file
 from tasks import permissions, selectors
 from tasks.forms import ReportForm, ReviewForm
 from tasks.models import Assignment, Evidence, ProgressReport
@@ -130,17 +130,10 @@ def review_queue(request):
 def evidence_download(request, evidence_pk):
     """An evidence file, under its original name, for whoever sees its report."""
     evidence = scoping.get_for_user(request.user, Evidence, evidence_pk)
-    try:
-        handle = evidence.file.open("rb")
-    except (FileNotFoundError, ValueError):
-        raise Http404(_("The file is missing from the storage.")) from None
-    response = FileResponse(handle, content_type=evidence.content_type)
     stem = evidence.original_name.rsplit(".", 1)[0] if "." in evidence.original_name else evidence.original_name
     inline = evidence.kind in (Evidence.Kind.PDF, Evidence.Kind.IMAGE)
-    response["Content-Disposition"] = content_disposition_header(as_attachment=not inline,
-                                                                 filename=f"{stem}{evidence.extension}")
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return serve_file(request, evidence.file, filename=f"{stem}{evidence.extension}",
+                      content_type=evidence.content_type, as_attachment=not inline)
 
 
 def pending_review_count(user) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.shortcuts import redirect, render
@@ -239,6 +239,12 @@ def order_detail(request, order_pk):
             if ok:
                 messages.success(request, {"reply": _("Your reply was sent."), "escalate": _("The step was recorded."),
                                            "close": _("The order was closed.")}[action])
+                return redirect("tasks:order_detail", order_pk=order.pk)
+            if set(form.errors) == {NON_FIELD_ERRORS}:
+                # Refused as a whole (a second click: closed or replied already): the page as it is now,
+                # with the reason, where a form that no longer shows could not carry it.
+                for error in form.non_field_errors():
+                    messages.error(request, error)
                 return redirect("tasks:order_detail", order_pk=order.pk)
     suggestion = suggest_next_step(order) if can_supervise and order.state != SupervisionOrder.State.CLOSED else None
     if suggestion and not forms["escalate"].is_bound:
