@@ -70,6 +70,11 @@ def counts_by_unit(qs: QuerySet[Assignment]) -> list[dict]:
     """Counts per responsible unit, worst first. Four queries (one grouped, three for names)."""
     rows = list(qs.values("department_id", "institution_id", "alliance_id").annotate(**count_fields())
                 .order_by("-red", "-yellow", "-total"))
+    return name_units(rows)
+
+
+def name_units(rows: list[dict]) -> list[dict]:
+    """Give each row of counts per unit its kind, pk and name. Three queries."""
     names = {
         "department": dict(Department.objects.filter(pk__in={r["department_id"] for r in rows if r["department_id"]})
                            .values_list("pk", "name")),
@@ -94,6 +99,13 @@ def counts_by_alliance(qs: QuerySet[Assignment], today: date) -> list[dict]:
                    .annotate(**fields).order_by()}
     by_institution = list(qs.filter(institution__isnull=False).values("institution_id").annotate(**fields)
                           .order_by())
+    return alliance_totals(by_alliance, by_institution, today, list(fields))
+
+
+def alliance_totals(by_alliance: dict[int, dict], by_institution: list[dict], today: date,
+                    fields: list[str]) -> list[dict]:
+    """Counts per alliance from counts per alliance and per institution (an institution's counts go
+    to its alliance today). Two queries."""
     alliance_of = alliance_by_institution_on(institution_ids=[r["institution_id"] for r in by_institution], on=today)
     totals: dict[int | None, dict] = {}
     for alliance_id, row in by_alliance.items():

@@ -1,0 +1,85 @@
+"""Reads of the task roll-ups (``tasks.models.rollups``) for the users who see several whole
+counties (a city, a province, a superuser): the dashboard and the ledger list read a few hundred
+roll-up rows instead of every county's assignments and reports. A county's user, and any page
+with a filter, reads the live rows (``tasks.selectors``), which are small for one county.
+
+The figures are those of ``tasks.selectors`` over the same assignments (``tests/test_tasks_rollups``
+compares the two); the counties read are first brought up to today (``rollups_ensure_fresh``)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+
+from django.db.models import Sum
+from django.db.models.functions import Coalesce
+
+from alliances import scoping
+from alliances.models import Region
+from tasks import selectors
+from tasks.models import CountyMonthRollup, UnitRollup
+from tasks.models.rollups import MONTH_COUNTS, UNIT_COUNTS
+from tasks.services.rollups import all_county_ids, rollups_ensure_fresh, trend_periods
+
+COUNT_NAMES = [name for name in UNIT_COUNTS if name != "awaiting" and not name.startswith("late_")]
+
+
+def rollup_counties(user) -> list[int] | None:
+    """The counties whose roll-ups ``user``'s pages read: every county the user sees, when the user
+    sees more than one and sees each whole; None when the user reads live rows."""
+    scope = scoping.scope_of(user)
+    if scope.everything:
+        return all_county_ids()
+    if scope.view_alliances or scope.view_institutions or len(scope.view_counties) < 2:
+        return None
+    return sorted(scope.view_counties)
+
+
+def _sums(names) -> dict:
+    return {name: Coalesce(Sum(name), 0) for name in names}
+
+
+def dashboard_figures(county_ids: list[int], today: date) -> dict:
+    """What the dashboard shows of ``county_ids`` as a whole: counts, by county, by unit (worst 20),
+    by alliance, overdue by days late, the monthly trend and the reports awaiting review. Eight
+    queries when the roll-ups are fresh, whatever the data."""
+    rollups_ensure_fresh(county_ids, today=today)
+    rows = list(UnitRollup.objects.filter(county_id__in=county_ids)
+                .values("county_id", "department_id", "institution_id", "alliance_id")
+                .annotate(**_sums(UNIT_COUNTS)).order_by())
+    totals = dict.fromkeys(UNIT_COUNTS, 0)
+    by_county: dict[int, dict] = defaultdict(lambda: dict.fromkeys(COUNT_NAMES, 0))
+    for row in rows:
+        for name in UNIT_COUNTS:
+            totals[name] += row[name]
+        for name in COUNT_NAMES:
+            by_county[row["county_id"]][name] += row[name]
+    regions = Region.objects.filter(pk__in=list(by_county)).order_by("code")
+    by_unit = sorted(({k: row[k] for k in ("department_id", "institution_id", "alliance_id", *COUNT_NAMES)}
+                      for row in rows), key=lambda r: (-r["red"], -r["yellow"], -r["total"]))[:20]
+    by_alliance = {row["alliance_id"]: row for row in rows if row["alliance_id"]}
+    by_institution = [row for row in rows if row["institution_id"]]
+    months = {row["month"]: row for row in CountyMonthRollup.objects.filter(
+        county_id__in=county_ids, month__in=[str(p) for p in trend_periods(today)])
+        .values("month").annotate(**_sums(MONTH_COUNTS)).order_by()}
+    trend = [{"period": period, "label": f"{period.start:%Y-%m}",
+              **{name: months.get(str(period), {}).get(name, 0) for name in MONTH_COUNTS}}
+             for period in trend_periods(today)]
+    return {
+        "counts": selectors.Counts(**{name: totals[name] for name in COUNT_NAMES}),
+        "by_county": [{"county": region, **by_county[region.pk]} for region in regions],
+        "by_unit": selectors.name_units(by_unit),
+        "by_alliance": selectors.alliance_totals(by_alliance, by_institution, today, COUNT_NAMES),
+        "aging": [{"low": low, "high": high, "count": totals[f"late_{low}"]} for low, high in selectors.AGING_BUCKETS],
+        "trend": trend,
+        "awaiting": totals["awaiting"],
+    }
+
+
+def ledger_progress(county_ids: list[int], ledger_ids, today: date) -> dict[int, dict]:
+    """Per ledger: assignments by status and light (as ``selectors.ledger_progress``). One query
+    when the roll-ups are fresh."""
+    rollups_ensure_fresh(county_ids, today=today)
+    rows = (UnitRollup.objects.filter(ledger_id__in=list(ledger_ids)).values("ledger_id")
+            .annotate(**_sums(COUNT_NAMES)).order_by())
+    return {row["ledger_id"]: row for row in rows}
