@@ -50,8 +50,18 @@ from tasks.deadlines import DeadlineKind, Recurrence
 from tasks.imports.applying import apply_plan
 from tasks.imports.planning import LedgerPlan, plan_import
 from tasks.imports.reading import read_ledger_upload
-from tasks.models import Assignment, Department, Ledger, LedgerSection, ProgressReport, TaskItem
+from tasks.models import (
+    Assignment,
+    CountyMonthRollup,
+    Department,
+    Ledger,
+    LedgerSection,
+    ProgressReport,
+    TaskItem,
+    UnitRollup,
+)
 from tasks.services.ledgers import item_key
+from tasks.services.rollups import rollups_recompute
 from tasks.status import DEFAULT_RULES, first_of_month, local_date, start_of_day
 
 Write = Callable[[str], None]
@@ -490,10 +500,18 @@ def synthetic_counts() -> dict[str, int]:
     return counts
 
 
+def rollup_synthetic(generator: Generator) -> float:
+    """Rebuild the roll-ups of the synthetic counties (their rows were written directly, past the
+    services that keep the roll-ups), as ``manage.py rebuild_task_rollups`` would. Returns seconds."""
+    started = time.perf_counter()
+    rollups_recompute([county.region.pk for county in generator.counties], today=generator.today)
+    return time.perf_counter() - started
+
+
 def analyze() -> float:
     """ANALYZE the tables the generator filled. Returns the seconds it took."""
     return analyze_tables([Region, Institution, Alliance, AllianceMembership, Department, Ledger, LedgerSection,
-                           TaskItem, Assignment, ProgressReport, User, Grant])
+                           TaskItem, Assignment, ProgressReport, User, Grant, UnitRollup, CountyMonthRollup])
 
 
 def analyze_tables(models) -> float:
@@ -789,13 +807,14 @@ def _run(options: Options, write: Write) -> None:
             build_range(generator, options.items, lo, hi, write)
             elapsed = time.perf_counter() - started
             generation += elapsed
+            rolled = rollup_synthetic(generator)
             analysed = analyze()
             sizes[scale] = counts = synthetic_counts()
             assignments = counts["assignments"] or 1
             write(f"  {scale}: counties {counts['counties']:,}, ledgers {counts['ledgers']:,}, items "
                   f"{counts['items']:,}, assignments {counts['assignments']:,}, progress reports "
                   f"{counts['reports']:,} — generated in {elapsed:.1f} s"
-                  + (f", then ANALYZE {analysed:.1f} s" if analysed else ""))
+                  + f"; roll-ups rebuilt in {rolled:.1f} s" + (f", then ANALYZE {analysed:.1f} s" if analysed else ""))
             write("  lights: " + ", ".join(f"{key} {counts[key]:,} ({counts[key] * 100 / assignments:.0f}%)"
                                           for key in ("red", "yellow", "blue", "done")))
             if not clients:

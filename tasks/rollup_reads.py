@@ -26,11 +26,14 @@ COUNT_NAMES = [name for name in UNIT_COUNTS if name != "awaiting" and not name.s
 
 def rollup_counties(user) -> list[int] | None:
     """The counties whose roll-ups ``user``'s pages read: every county the user sees, when the user
-    sees more than one and sees each whole; None when the user reads live rows."""
+    sees each whole and holds a grant above a county (a city, a province) or sees several; None
+    when the user reads live rows (a county's or an institution's user)."""
     scope = scoping.scope_of(user)
     if scope.everything:
         return all_county_ids()
-    if scope.view_alliances or scope.view_institutions or len(scope.view_counties) < 2:
+    if scope.view_alliances or scope.view_institutions or not scope.view_counties:
+        return None
+    if len(scope.view_counties) < 2 and not scope.granted_regions - scope.view_counties:
         return None
     return sorted(scope.view_counties)
 
