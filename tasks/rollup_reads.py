@@ -17,7 +17,7 @@ from django.db.models.functions import Coalesce
 from alliances import scoping
 from alliances.models import Region
 from tasks import selectors
-from tasks.models import CountyMonthRollup, UnitRollup
+from tasks.models import CountyMonthRollup, LedgerRollup, UnitRollup
 from tasks.models.rollups import MONTH_COUNTS, UNIT_COUNTS
 from tasks.services.rollups import all_county_ids, rollups_ensure_fresh, trend_periods
 
@@ -86,3 +86,8 @@ def ledger_progress(county_ids: list[int], ledger_ids, today: date) -> dict[int,
     rows = (UnitRollup.objects.filter(ledger_id__in=list(ledger_ids)).values("ledger_id")
             .annotate(**_sums(COUNT_NAMES)).order_by())
     return {row["ledger_id"]: row for row in rows}
+
+
+def ledger_items(ledger_ids) -> dict[int, int]:
+    """Each ledger's active items. One query (the caller made the counties fresh)."""
+    return dict(LedgerRollup.objects.filter(ledger_id__in=list(ledger_ids)).values_list("ledger_id", "items"))

@@ -19,12 +19,12 @@ from tasks import selectors
 from tasks.deadlines import DeadlineKind
 from tasks.imports.applying import apply_plan
 from tasks.jobs import verify_rollups
-from tasks.models import Assignment, CountyMonthRollup, ProgressReport, UnitRollup
+from tasks.models import Assignment, CountyMonthRollup, LedgerRollup, ProgressReport, UnitRollup
 from tasks.models.rollups import MONTH_COUNTS, UNIT_COUNTS
 from tasks.rollup_reads import dashboard_figures, rollup_counties
 from tasks.services.ledgers import item_save, item_set_deadline
 from tasks.services.progress import progress_report_review, progress_report_submit
-from tasks.services.rollups import recount_months, recount_units
+from tasks.services.rollups import recount_ledgers, recount_months, recount_units
 from tasks.services.status import assignments_refresh_due
 from tasks.status import local_date
 from tests.conftest import client_for
@@ -34,21 +34,23 @@ SH = ZoneInfo("Asia/Shanghai")
 PDF = b"%PDF-1.4 evidence"
 
 
-def stored(county_ids) -> tuple[dict, dict]:
+def stored(county_ids) -> tuple[dict, dict, dict]:
     units = {(r.county_id, r.ledger_id, r.role, r.department_id, r.institution_id, r.alliance_id):
              {n: getattr(r, n) for n in UNIT_COUNTS} for r in UnitRollup.objects.filter(county_id__in=county_ids)}
     months = {(r.county_id, r.month): {n: getattr(r, n) for n in MONTH_COUNTS}
               for r in CountyMonthRollup.objects.filter(county_id__in=county_ids)}
-    return units, months
+    ledgers = {r.ledger_id: r.items for r in LedgerRollup.objects.filter(county_id__in=county_ids)}
+    return units, months, ledgers
 
 
 def assert_equal_to_recount(w, now: datetime) -> None:
     today = local_date(now)
     ids = [w.yn.pk, w.wy.pk]
-    units, months = stored(ids)
+    units, months, _ledgers = stored(ids)
     assert units == recount_units(ids, today)
     assert months == {k: v for k, v in recount_months(ids, today).items() if k[0] in {m[0] for m in months}}
     assert set(CountyMonthRollup.objects.filter(county=w.yn).values_list("as_of", flat=True)) == {today}
+    assert {r.ledger_id: (r.county_id, r.items) for r in LedgerRollup.objects.all()} == recount_ledgers(ids)
 
 
 def live(user, today: date) -> dict:
@@ -157,6 +159,7 @@ def test_province_and_city_pages_read_the_rollups_and_show_the_live_figures(ledg
             expected = selectors.ledger_progress(selectors.visible_assignments(user), [w.ledger.pk])[w.ledger.pk]
             shown = {ledger.pk: ledger.progress for ledger in lists.context["ledgers"]}[w.ledger.pk]
             assert {k: shown[k] for k in selectors.count_fields()} == {k: expected[k] for k in selectors.count_fields()}
+            assert {ledger.pk: ledger.item_count for ledger in lists.context["ledgers"]} == {w.ledger.pk: 3}
         # Tampered roll-ups show on the province's page (it reads them), not on the county's.
         UnitRollup.objects.filter(county=w.yn).update(red=99)
         province = client_for(w.province).get(reverse("tasks:dashboard")).context["counts"]
@@ -183,6 +186,7 @@ def test_rebuild_command_makes_the_rollups_and_is_idempotent(ledger_world, capsy
         expected = stored([w.yn.pk])
         UnitRollup.objects.all().delete()
         CountyMonthRollup.objects.all().delete()
+        LedgerRollup.objects.all().delete()
         call_command("rebuild_task_rollups")
         assert stored([w.yn.pk]) == expected
         call_command("rebuild_task_rollups", w.yn.code)
@@ -200,6 +204,7 @@ def test_the_nightly_check_repairs_and_logs_a_tampered_rollup(ledger_world, capl
         row.red += 5
         row.save()
         CountyMonthRollup.objects.filter(county=w.yn, month="2026-06").update(reports=7)
+        LedgerRollup.objects.filter(ledger=w.ledger).update(items=1)
         with caplog.at_level(logging.WARNING, logger="tasks"):
             result = verify_rollups()
         assert result["repaired"] == [w.yn.pk]

@@ -4,7 +4,7 @@ supervision and inspections, events and daily digests. One module per concern.""
 from tasks.models.assignments import Assignment, Evidence, ProgressReport, TaskSettings
 from tasks.models.ledgers import Department, Ledger, LedgerSection, TaskItem
 from tasks.models.notifications import AssignmentEvent, Notification, NotificationItem
-from tasks.models.rollups import CountyMonthRollup, UnitRollup
+from tasks.models.rollups import CountyMonthRollup, LedgerRollup, UnitRollup
 from tasks.models.supervision import (
     STEP_ORDER,
     Colour,
@@ -18,6 +18,7 @@ from tasks.models.supervision import (
 
 __all__ = [
     "STEP_ORDER", "Assignment", "AssignmentEvent", "Colour", "CountyMonthRollup", "Department", "EscalationRule", "EscalationStep",
-    "Evidence", "Inspection", "InspectionFinding", "Ledger", "LedgerSection", "Notification", "NotificationItem",
+    "Evidence", "Inspection", "InspectionFinding", "Ledger", "LedgerRollup", "LedgerSection", "Notification",
+    "NotificationItem",
     "ProgressReport", "Step", "SupervisionOrder", "TaskItem", "TaskSettings", "UnitRollup",
 ]

@@ -75,3 +75,18 @@ class CountyMonthRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.county_id} · {self.month}"
+
+
+class LedgerRollup(models.Model):
+    """A ledger's active items (the ledger list of a city or province reads it)."""
+
+    ledger = models.OneToOneField(Ledger, verbose_name=_("ledger"), on_delete=models.CASCADE, related_name="+")
+    county = models.ForeignKey(Region, verbose_name=_("county"), on_delete=models.CASCADE, related_name="+")
+    items = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("task roll-up by ledger")
+        verbose_name_plural = _("task roll-ups by ledger")
+
+    def __str__(self) -> str:
+        return f"{self.ledger_id}: {self.items}"

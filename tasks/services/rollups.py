@@ -15,6 +15,8 @@ What is stored, and how it stays true:
   county whose rows are of an earlier day is stale: the nightly job recomputes every county for
   the new day, and a page finds and recomputes the stale counties it is about to read
   (``rollups_ensure_fresh``, one query when nothing is stale), as pages refresh due statuses.
+- ``LedgerRollup``: each ledger's active items, recomputed with the rest (items change only by
+  ``item_save`` and imports, which touch the county).
 - ``rollups_verify`` (the nightly job, ``manage.py rebuild_task_rollups --verify``) recounts every
   county, logs each difference from the stored rows and rewrites the county.
 """
@@ -33,7 +35,7 @@ from django.db.models import Count, Q
 
 from alliances.models import Region
 from core.periods import Period, PeriodKind
-from tasks.models import Assignment, CountyMonthRollup, ProgressReport, UnitRollup
+from tasks.models import Assignment, CountyMonthRollup, LedgerRollup, ProgressReport, TaskItem, UnitRollup
 from tasks.models.rollups import MONTH_COUNTS, UNIT_COUNTS
 from tasks.selectors import AGING_BUCKETS, overdue_condition
 from tasks.status import Status, first_of_month, local_date
@@ -114,6 +116,13 @@ def recount_months(county_ids: Iterable[int], today: date) -> dict[MonthKey, dic
     return rows
 
 
+def recount_ledgers(county_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
+    """Each ledger's active items: {ledger: (county, items)}. One grouped query."""
+    return {row["ledger_id"]: (row["ledger__county_id"], row["n"]) for row in
+            TaskItem.objects.filter(ledger__county_id__in=list(county_ids), is_active=True)
+            .values("ledger_id", "ledger__county_id").annotate(n=Count("pk")).order_by()}
+
+
 def _lock(county_ids: Iterable[int]) -> list[int]:
     """Lock the counties' rows (in the order of their ids, so that writers never wait in a cycle).
     Returns the ids that exist."""
@@ -121,7 +130,11 @@ def _lock(county_ids: Iterable[int]) -> list[int]:
                 .values_list("pk", flat=True))
 
 
-def _write(ids: list[int], units: dict[UnitKey, dict], months: dict[MonthKey, dict], today: date) -> None:
+def _write(ids: list[int], units: dict[UnitKey, dict], months: dict[MonthKey, dict], ledgers: dict[int, tuple],
+           today: date) -> None:
+    LedgerRollup.objects.filter(county_id__in=ids).delete()
+    LedgerRollup.objects.bulk_create([LedgerRollup(ledger_id=pk, county_id=county_id, items=n)
+                                      for pk, (county_id, n) in ledgers.items()], batch_size=1000)
     UnitRollup.objects.filter(county_id__in=ids).delete()
     UnitRollup.objects.bulk_create(
         [UnitRollup(county_id=k[0], ledger_id=k[1], role=k[2], department_id=k[3], institution_id=k[4],
@@ -144,7 +157,7 @@ def rollups_recompute(county_ids: Iterable[int], *, today: date) -> int:
     for chunk in _chunks(sorted(set(county_ids))):
         with transaction.atomic():
             ids = _lock(chunk)
-            _write(ids, recount_units(ids, today), recount_months(ids, today), today)
+            _write(ids, recount_units(ids, today), recount_months(ids, today), recount_ledgers(ids), today)
             done += len(ids)
     return done
 
@@ -234,6 +247,9 @@ def rollups_verify(*, today: date, county_ids: Iterable[int] | None = None) -> V
         with transaction.atomic():
             locked = _lock(chunk)
             fresh_units, fresh_months = recount_units(locked, today), recount_months(locked, today)
+            fresh_ledgers = recount_ledgers(locked)
+            stored_ledgers = {row.ledger_id: (row.county_id, row.items)
+                              for row in LedgerRollup.objects.filter(county_id__in=locked)}
             as_of = dict(CountyMonthRollup.objects.filter(county_id__in=locked).values_list("county_id", "as_of"))
             stored_units = {}
             for row in UnitRollup.objects.filter(county_id__in=locked).values():
@@ -249,11 +265,15 @@ def rollups_verify(*, today: date, county_ids: Iterable[int] | None = None) -> V
                     {k: v for k, v in fresh_units.items() if k[0] == county_id},
                     {k: v for k, v in stored_months.items() if k[0] == county_id},
                     {k: v for k, v in fresh_months.items() if k[0] == county_id}, today)
+                for pk in sorted(set(stored_ledgers) | set(fresh_ledgers)):
+                    old, new = stored_ledgers.get(pk), fresh_ledgers.get(pk)
+                    if old != new and (old or new)[0] == county_id:
+                        differences.append(f"ledger {pk}: stored (county, items) {old}, counted {new}")
                 if differences and county_id in as_of:
                     result.repaired.append(county_id)
                     result.differences += differences
                     for line in differences:
                         logger.warning("task roll-up of county %s differed from the recount: %s", county_id, line)
-            _write(locked, fresh_units, fresh_months, today)
+            _write(locked, fresh_units, fresh_months, fresh_ledgers, today)
             result.counties += len(locked)
     return result

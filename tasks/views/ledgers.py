@@ -47,15 +47,20 @@ def ledger_list(request):
     user = request.user
     now = request_now(request)
     scope = scoping.scope_of(user)
-    ledgers = list(scoping.queryset_for(user, Ledger).filter(is_active=True).select_related("county")
-                   .annotate(item_count=Count("items", filter=Q(items__is_active=True)))
-                   .order_by("county__name", "-year", "title"))
-    assignments_refresh_due(now=now, county_ids={ledger.county_id for ledger in ledgers})
     rollup_ids = rollup_counties(user)
+    ledgers = scoping.queryset_for(user, Ledger).filter(is_active=True).select_related("county")
+    if rollup_ids is None:
+        ledgers = ledgers.annotate(item_count=Count("items", filter=Q(items__is_active=True)))
+    ledgers = list(ledgers.order_by("county__name", "-year", "title"))
+    ledger_ids = [ledger.pk for ledger in ledgers]
+    assignments_refresh_due(now=now, county_ids={ledger.county_id for ledger in ledgers})
     if rollup_ids is not None:  # a city, a province: the roll-ups of its counties
-        progress = rollup_reads.ledger_progress(rollup_ids, [ledger.pk for ledger in ledgers], local_date(now))
+        progress = rollup_reads.ledger_progress(rollup_ids, ledger_ids, local_date(now))
+        items = rollup_reads.ledger_items(ledger_ids)
+        for ledger in ledgers:
+            ledger.item_count = items.get(ledger.pk, 0)
     else:
-        progress = selectors.ledger_progress(selectors.visible_assignments(user), [ledger.pk for ledger in ledgers])
+        progress = selectors.ledger_progress(selectors.visible_assignments(user), ledger_ids)
     for ledger in ledgers:
         ledger.progress = progress.get(ledger.pk)
     counties = list(scoping.counties_for(user, scoping.CHANGE).order_by("name"))
