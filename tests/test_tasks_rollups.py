@@ -125,6 +125,16 @@ def test_the_rollups_equal_a_recount_after_every_kind_of_write(ledger_world):
                   lead_units_text="第一医共体、县财政局", deadline_text="6月底", item=w.item_fanout, now=now)
         assert not UnitRollup.objects.filter(alliance=w.alliance_b).exists()
         assert_equal_to_recount(w, now)
+        # A unit withdrawn and nothing else changed.
+        item_save(ledger=w.ledger, user=w.bureau, number="1.1", text=w.item_fanout.text,
+                  lead_units_text="第一医共体", deadline_text="6月底", item=w.item_fanout, now=now)
+        assert not UnitRollup.objects.filter(department=w.finance, ledger=w.ledger).exists()
+        assert_equal_to_recount(w, now)
+
+        # A new item, due in early July.
+        item_save(ledger=w.ledger, user=w.bureau, number="3.1", text="开展专项检查", lead_units_text="县人民医院",
+                  deadline_text="7月5日前", now=now)
+        assert_equal_to_recount(w, now)
 
         # An import of a whole ledger.
         apply_plan(plan_of(workbook(SEED_000_LIKE, merges=SEED_000_MERGES), w), user=w.bureau, now=now)
@@ -178,6 +188,13 @@ def test_a_new_day_makes_the_rollups_stale_and_the_page_recomputes_them(ledger_w
         assert set(CountyMonthRollup.objects.filter(county=w.yn).values_list("as_of", flat=True)) == {date(2026, 7, 3)}
         assert response.context["aging"][0]["count"] == 2
         assert_dashboard_as_live(w.province, date(2026, 7, 3))
+    # Nine days on, no status changes (overdue stays overdue) but the days late do.
+    later = datetime(2026, 7, 12, 9, tzinfo=SH)
+    with time_machine.travel(later, tick=False):
+        assert assignments_refresh_due(now=later) == 0
+        response = client_for(w.province).get(reverse("tasks:dashboard"))
+        assert [b["count"] for b in response.context["aging"]] == [0, 2, 0, 0]
+        assert_dashboard_as_live(w.province, date(2026, 7, 12))
 
 
 def test_rebuild_command_makes_the_rollups_and_is_idempotent(ledger_world, capsys):
