@@ -22,7 +22,7 @@ from tasks.jobs import verify_rollups
 from tasks.models import Assignment, CountyMonthRollup, LedgerRollup, ProgressReport, UnitRollup
 from tasks.models.rollups import MONTH_COUNTS, UNIT_COUNTS
 from tasks.rollup_reads import dashboard_figures, rollup_counties
-from tasks.services.ledgers import item_save, item_set_deadline
+from tasks.services.ledgers import item_save, item_set_deadline, ledger_create
 from tasks.services.progress import progress_report_review, progress_report_submit
 from tasks.services.rollups import recount_ledgers, recount_months, recount_units
 from tasks.services.status import assignments_refresh_due
@@ -247,3 +247,59 @@ def test_the_province_dashboard_reads_a_constant_number_of_queries(ledger_world,
             queries(client, reverse(name))
         large = [queries(client, reverse(name)) for name in ("tasks:dashboard", "tasks:ledger_list")]
     assert small == large
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writes_in_one_county_leave_the_rollups_equal_to_a_recount(ledger_world, monkeypatch):
+    """Each writer recomputes its county under the county's lock, so the last to commit counts the
+    others' rows too (PostgreSQL: without the lock a writer would miss the other's uncommitted report,
+    or collide on the month rows)."""
+    import threading
+    import time
+
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite runs one writer at a time")
+    w = ledger_world
+    now = datetime(2026, 6, 10, 9, tzinfo=SH)
+    # One assignment in each of four ledgers of the county (a report locks its assignment's item and
+    # ledger rows, which would put writers of one ledger in line by themselves).
+    assignments = [w.assignment_a]
+    for n in range(3):
+        ledger = ledger_create(county=w.yn, user=w.bureau, title=f"郁南县专项任务{n}", year=2026)
+        item = item_save(ledger=ledger, user=w.bureau, number="1", text="专项任务", lead_units_text="县人民医院",
+                         deadline_text="12月底", now=now)
+        assignments.append(item.assignments.get())
+    barrier = threading.Barrier(len(assignments))
+    errors: list[BaseException] = []
+    # A slow recount, so that the writers' transactions overlap.
+    from tasks.services import rollups
+
+    real_recount = rollups.recount_units
+
+    def slow_recount(*args, **kwargs):
+        time.sleep(0.3)
+        return real_recount(*args, **kwargs)
+
+    monkeypatch.setattr(rollups, "recount_units", slow_recount)
+
+    def submit(assignment):
+        try:
+            barrier.wait()
+            progress_report_submit(assignment=assignment, user=w.bureau, text="并发进展", percent=30,
+                                   marks_complete=False, now=now)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=submit, args=(a,)) for a in assignments]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert ProgressReport.objects.filter(text="并发进展").count() == 4
+    assert_equal_to_recount(w, now)
+    assert sum(UnitRollup.objects.filter(county=w.yn).values_list("awaiting", flat=True)) == 4

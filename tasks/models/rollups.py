@@ -1,7 +1,11 @@
 """Roll-ups of the task ledgers for the pages of cities and provinces: per county, the counts of
 its active assignments by ledger, role and unit, and per county and month the figures of the
 monthly trend. They are kept by ``tasks.services.rollups`` on every write (under a lock on the
-county) and checked against a recount every night; a county reads its live rows instead."""
+county) and checked against a recount every night; a county reads its live rows instead.
+
+The foreign keys have no database constraint (``db_constraint=False``; Django still cascades the
+deletes): the rows are derived data, and writing them then takes no key-share lock on the ledgers
+and units that a concurrent writer of the county may hold locked."""
 
 from __future__ import annotations
 
@@ -22,15 +26,15 @@ class UnitRollup(models.Model):
     light, the reports awaiting review, and the overdue responsible ones by days late (1–7, 8–30,
     31–90, over 90) as of the county's ``CountyMonthRollup.as_of``."""
 
-    county = models.ForeignKey(Region, verbose_name=_("county"), on_delete=models.CASCADE, related_name="+")
-    ledger = models.ForeignKey(Ledger, verbose_name=_("ledger"), on_delete=models.CASCADE, related_name="+")
+    county = models.ForeignKey(Region, verbose_name=_("county"), on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    ledger = models.ForeignKey(Ledger, verbose_name=_("ledger"), on_delete=models.CASCADE, related_name="+", db_constraint=False)
     role = models.CharField(_("role"), max_length=20)
     department = models.ForeignKey(Department, verbose_name=_("department"), null=True, on_delete=models.CASCADE,
-                                   related_name="+")
+                                   related_name="+", db_constraint=False)
     institution = models.ForeignKey(Institution, verbose_name=_("institution"), null=True, on_delete=models.CASCADE,
-                                    related_name="+")
+                                    related_name="+", db_constraint=False)
     alliance = models.ForeignKey(Alliance, verbose_name=_("alliance"), null=True, on_delete=models.CASCADE,
-                                 related_name="+")
+                                 related_name="+", db_constraint=False)
     total = models.PositiveIntegerField(default=0)
     not_started = models.PositiveIntegerField(default=0)
     on_track = models.PositiveIntegerField(default=0)
@@ -61,7 +65,7 @@ class CountyMonthRollup(models.Model):
     (or at ``as_of`` for the month under way), completed in it, and progress reports of it. All the
     county's rows are recomputed together as of ``as_of``; a row of an earlier day is stale."""
 
-    county = models.ForeignKey(Region, verbose_name=_("county"), on_delete=models.CASCADE, related_name="+")
+    county = models.ForeignKey(Region, verbose_name=_("county"), on_delete=models.CASCADE, related_name="+", db_constraint=False)
     month = models.CharField(_("month"), max_length=7)
     as_of = models.DateField(_("as of"))
     overdue = models.PositiveIntegerField(default=0)
@@ -80,8 +84,8 @@ class CountyMonthRollup(models.Model):
 class LedgerRollup(models.Model):
     """A ledger's active items (the ledger list of a city or province reads it)."""
 
-    ledger = models.OneToOneField(Ledger, verbose_name=_("ledger"), on_delete=models.CASCADE, related_name="+")
-    county = models.ForeignKey(Region, verbose_name=_("county"), on_delete=models.CASCADE, related_name="+")
+    ledger = models.OneToOneField(Ledger, verbose_name=_("ledger"), on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    county = models.ForeignKey(Region, verbose_name=_("county"), on_delete=models.CASCADE, related_name="+", db_constraint=False)
     items = models.PositiveIntegerField(default=0)
 
     class Meta:

@@ -6,9 +6,9 @@ What is stored, and how it stays true:
   light, and the reports awaiting review. These change only when a write changes an assignment or a
   report, and every such write goes through ``assignments_refresh`` / ``assignments_refresh_due``
   (tasks.services.status) or ``assignments_sync``, which call ``rollups_touch``: the county's rows
-  are recomputed in the same transaction, with a few grouped queries, under a lock on the county's
-  row (``select_for_update``), so two writers of one county recompute one after the other and the
-  second sees the first's rows. Imports and other many-write services wrap themselves in
+  are recomputed in the same transaction, with a few grouped queries, under a lock on the county
+  (an advisory lock on PostgreSQL: see ``_lock``), so two writers of one county recompute one
+  after the other and the second sees the first's rows. Imports and other many-write services wrap themselves in
   ``rollups_deferred`` so the county is recomputed once, at the end.
 - What depends on today — the overdue responsible assignments by days late, and the overdue count
   of the month under way — is computed *as of* a day, stored in ``CountyMonthRollup.as_of``. A
@@ -30,7 +30,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q
 
 from alliances.models import Region
@@ -123,11 +123,21 @@ def recount_ledgers(county_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
             .values("ledger_id", "ledger__county_id").annotate(n=Count("pk")).order_by()}
 
 
+LOCK_NAMESPACE = 0x7461736B  # "task": the first key of the county's advisory lock
+
+
 def _lock(county_ids: Iterable[int]) -> list[int]:
-    """Lock the counties' rows (in the order of their ids, so that writers never wait in a cycle).
-    Returns the ids that exist."""
-    return list(Region.objects.select_for_update().filter(pk__in=set(county_ids)).order_by("pk")
-                .values_list("pk", flat=True))
+    """Lock the counties for a recompute, in the order of their ids (so that writers never wait in a
+    cycle), until the transaction ends. PostgreSQL: a transaction-level advisory lock per county,
+    which, unlike a lock on the county's row, does not meet the key-share locks that inserting any
+    row referring to the county takes (two writers that each inserted a report before recomputing
+    would deadlock on FOR UPDATE). SQLite runs one writer at a time. Returns the ids that exist."""
+    ids = list(Region.objects.filter(pk__in=set(county_ids)).order_by("pk").values_list("pk", flat=True))
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            for pk in ids:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, pk])
+    return ids
 
 
 def _write(ids: list[int], units: dict[UnitKey, dict], months: dict[MonthKey, dict], ledgers: dict[int, tuple],
