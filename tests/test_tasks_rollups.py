@@ -6,6 +6,7 @@ put right what a write past the services left wrong."""
 from __future__ import annotations
 
 import logging
+import re
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -303,3 +304,24 @@ def test_concurrent_writes_in_one_county_leave_the_rollups_equal_to_a_recount(le
     assert ProgressReport.objects.filter(text="并发进展").count() == 4
     assert_equal_to_recount(w, now)
     assert sum(UnitRollup.objects.filter(county=w.yn).values_list("awaiting", flat=True)) == 4
+
+
+def test_the_filter_bars_quick_select_writes_the_options_django_writes(ledger_world):
+    from django import forms
+
+    from alliances.models import Alliance
+    from core.widgets import QuickSelect
+
+    class Plain(forms.Form):
+        alliance = forms.ModelChoiceField(queryset=Alliance.objects.order_by("pk"), required=False)
+
+    class Quick(forms.Form):
+        alliance = forms.ModelChoiceField(queryset=Alliance.objects.order_by("pk"), required=False,
+                                          widget=QuickSelect)
+
+    Alliance.objects.filter(pk=ledger_world.alliance_b.pk).update(name='第三医共体 <"&>')
+    for data in ({}, {"alliance": str(ledger_world.alliance_b.pk)}):
+        attrs = {"class": "form-select form-select-sm"}
+        plain = Plain(data or None)["alliance"].as_widget(attrs=attrs)
+        quick = Quick(data or None)["alliance"].as_widget(attrs=attrs)
+        assert quick == re.sub(r">\s+<", "><", plain.strip())
