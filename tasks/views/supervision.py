@@ -48,7 +48,7 @@ from tasks.services.supervision import (
     order_reply,
     suggest_next_step,
 )
-from tasks.status import Status, local_date
+from tasks.status import local_date
 from tasks.views.common import county_for, request_now, write_or_report, xlsx_response
 
 PAGE_SIZE = 50
@@ -132,7 +132,7 @@ def dashboard(request):
         figures = _live_figures(user, data, qs, lead, today)
         open_orders = scoping.queryset_for(user, SupervisionOrder).filter(
             state=SupervisionOrder.State.OPEN, assignment__in=qs.values("pk")).count()
-    worst = list(selectors.with_list_data(lead.filter(status=Status.OVERDUE)).order_by("due_date", "id")[:10])
+    worst = selectors.most_overdue(lead)
     for assignment in worst:
         assignment.result = assignment.status_at(now)
     trend = figures["trend"]
