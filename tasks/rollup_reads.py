@@ -8,14 +8,13 @@ compares the two); the counties read are first brought up to today (``rollups_en
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import date
 
-from django.db.models import Sum
+from django.db.models import OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from alliances import scoping
-from alliances.models import Region
+from alliances.models import AllianceMembership, Region
 from tasks import selectors
 from tasks.models import CountyMonthRollup, LedgerRollup, UnitRollup
 from tasks.models.rollups import MONTH_COUNTS, UNIT_COUNTS
@@ -44,35 +43,34 @@ def _sums(names) -> dict:
 
 def dashboard_figures(county_ids: list[int], today: date) -> dict:
     """What the dashboard shows of ``county_ids`` as a whole: counts, by county, by unit (worst 20),
-    by alliance, overdue by days late, the monthly trend and the reports awaiting review. Eight
-    queries when the roll-ups are fresh, whatever the data."""
+    by alliance (an institution's counts go to its alliance today), overdue by days late, the
+    monthly trend and the reports awaiting review. Twelve queries over the roll-ups, each grouped
+    in the database, when the roll-ups are fresh — whatever the data."""
     rollups_ensure_fresh(county_ids, today=today)
-    rows = list(UnitRollup.objects.filter(county_id__in=county_ids)
-                .values("county_id", "department_id", "institution_id", "alliance_id")
-                .annotate(**_sums(UNIT_COUNTS)).order_by())
-    totals = dict.fromkeys(UNIT_COUNTS, 0)
-    by_county: dict[int, dict] = defaultdict(lambda: dict.fromkeys(COUNT_NAMES, 0))
-    for row in rows:
-        for name in UNIT_COUNTS:
-            totals[name] += row[name]
-        for name in COUNT_NAMES:
-            by_county[row["county_id"]][name] += row[name]
+    units = UnitRollup.objects.filter(county_id__in=county_ids)
+    totals = units.aggregate(**_sums(UNIT_COUNTS))
+    by_county = {row["county_id"]: row for row in units.values("county_id").annotate(**_sums(COUNT_NAMES)).order_by()}
     regions = Region.objects.filter(pk__in=list(by_county)).order_by("code")
-    by_unit = sorted(({k: row[k] for k in ("department_id", "institution_id", "alliance_id", *COUNT_NAMES)}
-                      for row in rows), key=lambda r: (-r["red"], -r["yellow"], -r["total"]))[:20]
-    by_alliance = {row["alliance_id"]: row for row in rows if row["alliance_id"]}
-    by_institution = [row for row in rows if row["institution_id"]]
+    by_unit = list(units.values("department_id", "institution_id", "alliance_id").annotate(**_sums(COUNT_NAMES))
+                   .order_by("-red", "-yellow", "-total")[:20])
+    own = units.filter(alliance__isnull=False).values("alliance_id").annotate(**_sums(COUNT_NAMES)).order_by()
+    member_of = Subquery(AllianceMembership.objects.on(today).filter(institution_id=OuterRef("institution_id"))
+                         .values("alliance_id")[:1])
+    members = (units.filter(institution__isnull=False).annotate(member_of=member_of).values("member_of")
+               .annotate(**_sums(COUNT_NAMES)).order_by())
+    periods = trend_periods(today)
     months = {row["month"]: row for row in CountyMonthRollup.objects.filter(
-        county_id__in=county_ids, month__in=[str(p) for p in trend_periods(today)])
+        county_id__in=county_ids, month__in=[str(p) for p in periods])
         .values("month").annotate(**_sums(MONTH_COUNTS)).order_by()}
     trend = [{"period": period, "label": f"{period.start:%Y-%m}",
-              **{name: months.get(str(period), {}).get(name, 0) for name in MONTH_COUNTS}}
-             for period in trend_periods(today)]
+              **{name: months.get(str(period), {}).get(name, 0) for name in MONTH_COUNTS}} for period in periods]
     return {
         "counts": selectors.Counts(**{name: totals[name] for name in COUNT_NAMES}),
-        "by_county": [{"county": region, **by_county[region.pk]} for region in regions],
+        "by_county": [{"county": region, **{k: by_county[region.pk][k] for k in COUNT_NAMES}} for region in regions],
         "by_unit": selectors.name_units(by_unit),
-        "by_alliance": selectors.alliance_totals(by_alliance, by_institution, today, COUNT_NAMES),
+        "by_alliance": selectors.add_up_alliances(
+            ((row["alliance_id"], row) for row in own),
+            ((row["member_of"], row) for row in members), fields=COUNT_NAMES),
         "aging": [{"low": low, "high": high, "count": totals[f"late_{low}"]} for low, high in selectors.AGING_BUCKETS],
         "trend": trend,
         "awaiting": totals["awaiting"],

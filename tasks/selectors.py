@@ -120,13 +120,19 @@ def alliance_totals(by_alliance: dict[int, dict], by_institution: list[dict], to
     """Counts per alliance from counts per alliance and per institution (an institution's counts go
     to its alliance today). Two queries."""
     alliance_of = alliance_by_institution_on(institution_ids=[r["institution_id"] for r in by_institution], on=today)
+    return add_up_alliances(by_alliance.items(), ((alliance_of.get(r["institution_id"]), r) for r in by_institution),
+                            fields=fields)
+
+
+def add_up_alliances(*groups, fields: list[str]) -> list[dict]:
+    """Rows of counts per alliance (None: no alliance) from ``groups`` of (alliance id, counts),
+    named and sorted by name. One query."""
     totals: dict[int | None, dict] = {}
-    for alliance_id, row in by_alliance.items():
-        totals[alliance_id] = {k: row[k] for k in fields}
-    for row in by_institution:
-        target = totals.setdefault(alliance_of.get(row["institution_id"]), dict.fromkeys(fields, 0))
-        for k in fields:
-            target[k] += row[k]
+    for group in groups:
+        for alliance_id, row in group:
+            target = totals.setdefault(alliance_id, dict.fromkeys(fields, 0))
+            for k in fields:
+                target[k] += row[k]
     names = {a.pk: a for a in Alliance.objects.filter(pk__in=[pk for pk in totals if pk])}
     rows = [{**counts, "alliance": names.get(pk), "name": names[pk].display_name if pk in names else None}
             for pk, counts in totals.items()]
