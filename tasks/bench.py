@@ -11,7 +11,9 @@ The synthetic regions use codes no real region has (GB/T 2260 has no province 99
 990000, cities 99cc00, counties 99ccnn, and the county of the import benchmark 999999.
 
 Costs: rows are written with ``bulk_create`` in batches of ``BATCH``; the progress reports, by far
-the most rows, with PostgreSQL's COPY (psycopg 3), or ``bulk_create`` elsewhere.
+the most rows, with PostgreSQL's COPY (psycopg 3), or ``bulk_create`` elsewhere. The rows bypass the
+services that keep the task roll-ups (``tasks.services.rollups``), so the roll-ups of the synthetic
+counties are rebuilt after each size, as ``manage.py rebuild_task_rollups`` would (the time is printed).
 """
 
 from __future__ import annotations
