@@ -353,6 +353,8 @@ CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "core.jobs.heartbeat", "schedule": timedelta(minutes=1)},
     # Task reminders: one digest a day per person, at 07:30 in CELERY_TIMEZONE (Asia/Shanghai).
     "tasks-daily-digest": {"task": "tasks.jobs.daily_digest", "schedule": crontab(hour=7, minute=30)},
+    # Task roll-ups of cities and provinces: recounted as of the new day, differences logged and repaired.
+    "tasks-verify-rollups": {"task": "tasks.jobs.verify_rollups", "schedule": crontab(hour=0, minute=5)},
     # Approved filings past their form's lock day become locked, just after midnight.
     "indicators-lock-filings": {"task": "indicators.jobs.lock_filings", "schedule": crontab(hour=0, minute=10)},
     # Scheduled reports: every few minutes make and send whatever is due and not yet sent (the

@@ -11,7 +11,9 @@ The synthetic regions use codes no real region has (GB/T 2260 has no province 99
 990000, cities 99cc00, counties 99ccnn, and the county of the import benchmark 999999.
 
 Costs: rows are written with ``bulk_create`` in batches of ``BATCH``; the progress reports, by far
-the most rows, with PostgreSQL's COPY (psycopg 3), or ``bulk_create`` elsewhere.
+the most rows, with PostgreSQL's COPY (psycopg 3), or ``bulk_create`` elsewhere. The rows bypass the
+services that keep the task roll-ups (``tasks.services.rollups``), so the roll-ups of the synthetic
+counties are rebuilt after each size, as ``manage.py rebuild_task_rollups`` would (the time is printed).
 """
 
 from __future__ import annotations
@@ -50,8 +52,18 @@ from tasks.deadlines import DeadlineKind, Recurrence
 from tasks.imports.applying import apply_plan
 from tasks.imports.planning import LedgerPlan, plan_import
 from tasks.imports.reading import read_ledger_upload
-from tasks.models import Assignment, Department, Ledger, LedgerSection, ProgressReport, TaskItem
+from tasks.models import (
+    Assignment,
+    CountyMonthRollup,
+    Department,
+    Ledger,
+    LedgerSection,
+    ProgressReport,
+    TaskItem,
+    UnitRollup,
+)
 from tasks.services.ledgers import item_key
+from tasks.services.rollups import rollups_recompute
 from tasks.status import DEFAULT_RULES, first_of_month, local_date, start_of_day
 
 Write = Callable[[str], None]
@@ -490,10 +502,18 @@ def synthetic_counts() -> dict[str, int]:
     return counts
 
 
+def rollup_synthetic(generator: Generator) -> float:
+    """Rebuild the roll-ups of the synthetic counties (their rows were written directly, past the
+    services that keep the roll-ups), as ``manage.py rebuild_task_rollups`` would. Returns seconds."""
+    started = time.perf_counter()
+    rollups_recompute([county.region.pk for county in generator.counties], today=generator.today)
+    return time.perf_counter() - started
+
+
 def analyze() -> float:
     """ANALYZE the tables the generator filled. Returns the seconds it took."""
     return analyze_tables([Region, Institution, Alliance, AllianceMembership, Department, Ledger, LedgerSection,
-                           TaskItem, Assignment, ProgressReport, User, Grant])
+                           TaskItem, Assignment, ProgressReport, User, Grant, UnitRollup, CountyMonthRollup])
 
 
 def analyze_tables(models) -> float:
@@ -789,13 +809,14 @@ def _run(options: Options, write: Write) -> None:
             build_range(generator, options.items, lo, hi, write)
             elapsed = time.perf_counter() - started
             generation += elapsed
+            rolled = rollup_synthetic(generator)
             analysed = analyze()
             sizes[scale] = counts = synthetic_counts()
             assignments = counts["assignments"] or 1
             write(f"  {scale}: counties {counts['counties']:,}, ledgers {counts['ledgers']:,}, items "
                   f"{counts['items']:,}, assignments {counts['assignments']:,}, progress reports "
                   f"{counts['reports']:,} — generated in {elapsed:.1f} s"
-                  + (f", then ANALYZE {analysed:.1f} s" if analysed else ""))
+                  + f"; roll-ups rebuilt in {rolled:.1f} s" + (f", then ANALYZE {analysed:.1f} s" if analysed else ""))
             write("  lights: " + ", ".join(f"{key} {counts[key]:,} ({counts[key] * 100 / assignments:.0f}%)"
                                           for key in ("red", "yellow", "blue", "done")))
             if not clients:

@@ -38,6 +38,7 @@ from tasks.models import Assignment, Inspection, ProgressReport, SupervisionOrde
 from tasks.permissions import reportable_assignments
 from tasks.services.ledgers import department_get_or_create, finding_to_task
 from tasks.services.progress import progress_report_review, progress_report_submit
+from tasks.services.rollups import rollups_deferred
 from tasks.services.status import assignments_refresh
 from tasks.services.supervision import finding_add, inspection_record, order_issue
 from tasks.status import Status, first_of_month, local_date
@@ -82,7 +83,7 @@ def load_demo_ledgers(*, now: datetime) -> Counter:
     stats: Counter = Counter()
     users = {u.username: u for u in get_user_model().objects.filter(
         username__in={"yn_staff", "wy_staff", "yn_supervisor", "wy_admin", "yn_rmyy", "yn_gt1", "wy_zyy"})}
-    with transaction.atomic():
+    with transaction.atomic(), rollups_deferred(now=now):
         for code, departments in KNOWN_DEPARTMENTS.items():
             county = Region.objects.get(code=code)
             for name, aliases in departments:

@@ -8,6 +8,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from alliances.models import Alliance, Region
+from core.widgets import QuickSelect
 from tasks.deadlines import DeadlineKind, Recurrence
 from tasks.evidence import MAX_EVIDENCE_BYTES, MAX_FILES_PER_REPORT
 from tasks.imports.reading import MAX_UPLOAD_BYTES
@@ -196,9 +197,13 @@ class AssignmentFilterForm(forms.Form):
              ("31-90", _("31–90 days late")), ("91-", _("over 90 days late"))]
 
     q = forms.CharField(label=_("Search"), required=False)
-    county = forms.ModelChoiceField(label=_("County"), queryset=Region.objects.none(), required=False)
-    ledger = forms.ModelChoiceField(label=_("Ledger"), queryset=Ledger.objects.none(), required=False)
-    alliance = forms.ModelChoiceField(label=_("Alliance"), queryset=Alliance.objects.none(), required=False)
+    # A province sees hundreds of these: QuickSelect writes the options without a template each.
+    county = forms.ModelChoiceField(label=_("County"), queryset=Region.objects.none(), required=False,
+                                    widget=QuickSelect)
+    ledger = forms.ModelChoiceField(label=_("Ledger"), queryset=Ledger.objects.none(), required=False,
+                                    widget=QuickSelect)
+    alliance = forms.ModelChoiceField(label=_("Alliance"), queryset=Alliance.objects.none(), required=False,
+                                      widget=QuickSelect)
     status = forms.ChoiceField(label=_("Status"), choices=[("", _("Any")), *Status.choices], required=False)
     light = forms.ChoiceField(label=_("Light"), required=False,
                               choices=[("", _("Any")), *[c for c in Light.choices if c[0]]])

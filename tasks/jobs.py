@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 from django.utils import timezone
 
 from tasks.services.digests import digest_send
+from tasks.services.rollups import rollups_verify
 from tasks.services.status import assignments_refresh_due
+from tasks.status import local_date
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(name="tasks.jobs.daily_digest")
@@ -19,3 +25,16 @@ def daily_digest() -> dict:
     stats = digest_send(now=now)
     return {"refreshed": refreshed, "events": stats.events, "notifications": stats.notifications,
             "emailed": stats.emailed, "failed": stats.failed}
+
+
+@shared_task(name="tasks.jobs.verify_rollups")
+def verify_rollups() -> dict:
+    """Every night, after midnight (Asia/Shanghai): bring the cached statuses up to date, then
+    recount the task roll-ups of every county as of the new day, log each difference from the
+    stored rows (a write that bypassed the services) and rewrite them. Idempotent."""
+    now = timezone.now()
+    refreshed = assignments_refresh_due(now=now)
+    result = rollups_verify(today=local_date(now))
+    if result.repaired:
+        logger.warning("task roll-ups repaired for %s counties: %s", len(result.repaired), result.repaired)
+    return {"refreshed": refreshed, "counties": result.counties, "repaired": result.repaired}

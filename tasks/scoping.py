@@ -23,16 +23,19 @@ from alliances.scoping import CHANGE, Scope
 from tasks.models import (
     Assignment,
     AssignmentEvent,
+    CountyMonthRollup,
     Department,
     EscalationRule,
     Evidence,
     Inspection,
     InspectionFinding,
     Ledger,
+    LedgerRollup,
     ProgressReport,
     SupervisionOrder,
     TaskItem,
     TaskSettings,
+    UnitRollup,
 )
 
 
@@ -139,6 +142,7 @@ def _county_only(model):
     return scoper
 
 
-for _model in (Department, Inspection, InspectionFinding, EscalationRule, TaskSettings, AssignmentEvent):
+for _model in (Department, Inspection, InspectionFinding, EscalationRule, TaskSettings, AssignmentEvent,
+               UnitRollup, CountyMonthRollup, LedgerRollup):
     scoping.register(_model)(_county_only(_model))
 

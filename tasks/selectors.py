@@ -14,7 +14,7 @@ from alliances.models import Alliance, AllianceMembership, Institution
 from alliances.selectors import alliance_by_institution_on
 from core.periods import Period, PeriodKind
 from tasks.deadlines import DeadlineKind
-from tasks.models import Assignment, Department, ProgressReport
+from tasks.models import Assignment, Department, ProgressReport, TaskItem
 from tasks.status import Light, Status, first_of_month
 
 AGING_BUCKETS = [(1, 7), (8, 30), (31, 90), (91, None)]
@@ -31,6 +31,19 @@ def visible_assignments(user) -> QuerySet[Assignment]:
 def with_list_data(qs: QuerySet[Assignment]) -> QuerySet[Assignment]:
     """Everything a list row shows, in the same query."""
     return qs.select_related("item__ledger", "item__section", "department", "institution", "alliance")
+
+
+def most_overdue(lead: QuerySet[Assignment], limit: int = 10) -> list[Assignment]:
+    """The ``limit`` responsible assignments longest overdue (a partial index finds them), with what
+    a list row shows. Two queries: the assignments with their units, then their items with ledger
+    and section by primary key — joining the items in the first query costs PostgreSQL's planner
+    more (tens of ms on a province's tables) than reading the rows does."""
+    rows = list(lead.filter(status=Status.OVERDUE).select_related("department", "institution", "alliance")
+                .order_by("due_date", "id")[:limit])
+    items = TaskItem.objects.select_related("ledger", "section").in_bulk({a.item_id for a in rows})
+    for assignment in rows:
+        assignment.item = items[assignment.item_id]
+    return rows
 
 
 @dataclass
@@ -70,6 +83,11 @@ def counts_by_unit(qs: QuerySet[Assignment]) -> list[dict]:
     """Counts per responsible unit, worst first. Four queries (one grouped, three for names)."""
     rows = list(qs.values("department_id", "institution_id", "alliance_id").annotate(**count_fields())
                 .order_by("-red", "-yellow", "-total"))
+    return name_units(rows)
+
+
+def name_units(rows: list[dict]) -> list[dict]:
+    """Give each row of counts per unit its kind, pk and name. Three queries."""
     names = {
         "department": dict(Department.objects.filter(pk__in={r["department_id"] for r in rows if r["department_id"]})
                            .values_list("pk", "name")),
@@ -94,14 +112,27 @@ def counts_by_alliance(qs: QuerySet[Assignment], today: date) -> list[dict]:
                    .annotate(**fields).order_by()}
     by_institution = list(qs.filter(institution__isnull=False).values("institution_id").annotate(**fields)
                           .order_by())
+    return alliance_totals(by_alliance, by_institution, today, list(fields))
+
+
+def alliance_totals(by_alliance: dict[int, dict], by_institution: list[dict], today: date,
+                    fields: list[str]) -> list[dict]:
+    """Counts per alliance from counts per alliance and per institution (an institution's counts go
+    to its alliance today). Two queries."""
     alliance_of = alliance_by_institution_on(institution_ids=[r["institution_id"] for r in by_institution], on=today)
+    return add_up_alliances(by_alliance.items(), ((alliance_of.get(r["institution_id"]), r) for r in by_institution),
+                            fields=fields)
+
+
+def add_up_alliances(*groups, fields: list[str]) -> list[dict]:
+    """Rows of counts per alliance (None: no alliance) from ``groups`` of (alliance id, counts),
+    named and sorted by name. One query."""
     totals: dict[int | None, dict] = {}
-    for alliance_id, row in by_alliance.items():
-        totals[alliance_id] = {k: row[k] for k in fields}
-    for row in by_institution:
-        target = totals.setdefault(alliance_of.get(row["institution_id"]), dict.fromkeys(fields, 0))
-        for k in fields:
-            target[k] += row[k]
+    for group in groups:
+        for alliance_id, row in group:
+            target = totals.setdefault(alliance_id, dict.fromkeys(fields, 0))
+            for k in fields:
+                target[k] += row[k]
     names = {a.pk: a for a in Alliance.objects.filter(pk__in=[pk for pk in totals if pk])}
     rows = [{**counts, "alliance": names.get(pk), "name": names[pk].display_name if pk in names else None}
             for pk, counts in totals.items()]

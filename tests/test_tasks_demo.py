@@ -95,3 +95,17 @@ def test_the_demo_has_something_for_every_light_and_review(demo):
     assert ProgressReport.objects.filter(state="submitted").exists()
     returned = ProgressReport.objects.get(state="returned", county__code="445322")
     assert returned.review_reason
+
+
+def test_the_demo_fills_the_task_rollups_equal_to_a_recount(demo):
+    from tasks.models import CountyMonthRollup, LedgerRollup, UnitRollup
+    from tasks.services.rollups import rollups_verify
+    from tasks.status import local_date
+
+    counties = set(Ledger.objects.values_list("county_id", flat=True))
+    assert set(UnitRollup.objects.values_list("county_id", flat=True)) == counties
+    assert set(LedgerRollup.objects.values_list("ledger_id", flat=True)) == set(Ledger.objects.values_list("pk", flat=True))
+    assert CountyMonthRollup.objects.filter(county_id__in=counties).exists()
+    assert sum(UnitRollup.objects.values_list("total", flat=True)) == Assignment.objects.filter(is_active=True).count()
+    # A recount as of today finds nothing to repair.
+    assert rollups_verify(today=local_date(timezone.now()), county_ids=counties).repaired == []

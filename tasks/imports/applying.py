@@ -20,6 +20,7 @@ from tasks.services.ledgers import (
     department_get_or_create,
     ledger_create,
 )
+from tasks.services.rollups import rollups_deferred, rollups_touch
 from tasks.services.status import assignments_refresh, rules_by_county
 from tasks.status import assignment_status, local_date
 from tasks.units import UnitRef
@@ -33,7 +34,7 @@ def apply_plan(plan: LedgerPlan, *, user, now: datetime) -> dict[str, int]:
     """Write ``plan`` (which must be free of errors). One transaction: on any error nothing is saved."""
     if not plan.ok:
         raise ImportFailed(plan.errors)
-    with transaction.atomic():
+    with transaction.atomic(), rollups_deferred(now=now):
         ledger = _ledger(plan, user)
         departments = _units(plan, user)
         sections = _sections(ledger, plan.items)
@@ -59,6 +60,7 @@ def apply_plan(plan: LedgerPlan, *, user, now: datetime) -> dict[str, int]:
         for assignment in refresh:
             assignment.item = unchanged_units[assignment.item_id]
         assignments_refresh(refresh, now=now)
+        rollups_touch([ledger.county_id], now=now)  # the new assignments, made without a refresh
     return {"ledger": ledger.pk, "create": len(created), "update": len(updated),
             "unchanged": sum(1 for p in plan.items if p.action == "unchanged"),
             "assignments": assignments, "departments": departments}

@@ -104,6 +104,10 @@ class Assignment(models.Model):
             models.Index(fields=["county", "status", "light"], name="assignment_county_status"),
             models.Index(fields=["-severity", "due_date", "id"], name="assignment_worst_first"),
             models.Index(fields=["county", "-severity", "due_date", "id"], name="assignment_county_worst"),
+            # The dashboard's most overdue responsible assignments, oldest due date first, without
+            # reading every overdue row of a province.
+            models.Index(fields=["due_date", "id"], name="assignment_overdue_lead",
+                         condition=Q(status="overdue", role="lead", is_active=True)),
         ]
         constraints = [
             models.CheckConstraint(

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from alliances.models import Region
 from tasks.deadlines import DeadlineKind, Recurrence, parse_deadline
 from tasks.models import Assignment, Department, InspectionFinding, Ledger, LedgerSection, TaskItem
+from tasks.services.rollups import rollups_deferred, rollups_touch
 from tasks.services.status import assignments_refresh
 from tasks.status import local_date
 from tasks.targets import extract_targets
@@ -103,6 +104,8 @@ def assignments_sync(*, item: TaskItem, wanted: list[WantedUnit], now: datetime)
         else:
             assignment.delete()
         counts["withdrawn"] += 1
+    if counts["withdrawn"]:
+        rollups_touch([item.ledger.county_id], now=now)
     for assignment in touched:
         assignment.item = item
     assignments_refresh(touched, now=now)
@@ -199,7 +202,7 @@ def item_save(*, ledger: Ledger, user, number: str, text: str, lead_units_text: 
     directory = UnitDirectory(ledger.county, on=local_date(now))
     unit_errors: list[str] = []
     created: dict[str, Department] = {}
-    with transaction.atomic():
+    with transaction.atomic(), rollups_deferred(now=now):
         wanted = units_for(directory, lead_units_text, Assignment.Role.LEAD, create_unknown=create_unknown,
                            user=user, errors=unit_errors, created=created)
         if unit_errors:

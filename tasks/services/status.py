@@ -16,6 +16,7 @@ from datetime import datetime
 from django.db import transaction
 
 from tasks.models import Assignment, AssignmentEvent, TaskSettings
+from tasks.services.rollups import rollups_touch
 from tasks.status import DEFAULT_RULES, Status, StatusResult, StatusRules
 
 BATCH = 500
@@ -71,6 +72,8 @@ def assignments_refresh(assignments: Iterable[Assignment], *, now: datetime,
     with transaction.atomic():
         Assignment.objects.bulk_update(changed, FIELDS, batch_size=BATCH)
         AssignmentEvent.objects.bulk_create(events, ignore_conflicts=True)
+        # The write that called this changed these counties' assignments or reports.
+        rollups_touch({a.county_id for a in rows}, now=now)
     return events
 
 
@@ -79,6 +82,7 @@ def assignments_refresh_due(*, now: datetime, county_ids: Iterable[int] | None =
     passed), in batches; each row is updated only if nobody refreshed it meanwhile. Returns the
     number of rows refreshed."""
     refreshed = 0
+    touched: set[int] = set()
     # Each row leaves the query once refreshed (its next change lies after ``now``), by this run or
     # by another; the bound only guards against a bug looping for ever.
     for _round in range(10_000):
@@ -88,6 +92,8 @@ def assignments_refresh_due(*, now: datetime, county_ids: Iterable[int] | None =
             qs = qs.filter(county_id__in=list(county_ids))
         batch = list(qs[:BATCH])
         if not batch:
+            # Once, after every batch: the counties' locks are taken last (see tasks.services.rollups).
+            rollups_touch(touched, now=now)
             return refreshed
         rules = rules_by_county(a.county_id for a in batch)
         events: list[AssignmentEvent] = []
@@ -100,6 +106,7 @@ def assignments_refresh_due(*, now: datetime, county_ids: Iterable[int] | None =
                 **{f: getattr(assignment, f) for f in FIELDS})
             if won:
                 refreshed += 1
+                touched.add(assignment.county_id)
             else:
                 events = [e for e in events if e.assignment is not assignment]
         AssignmentEvent.objects.bulk_create(events, ignore_conflicts=True)

@@ -13,11 +13,12 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from alliances import scoping
-from tasks import permissions, selectors
+from tasks import permissions, rollup_reads, selectors
 from tasks.deadlines import DeadlineKind
 from tasks.exports import ledger_export_data, ledger_filename, ledger_workbook
 from tasks.forms import DeadlineForm, ItemForm, LedgerForm, ReviewForm
 from tasks.models import Assignment, Evidence, Ledger, ProgressReport, SupervisionOrder, TaskItem
+from tasks.rollup_reads import rollup_counties
 from tasks.services.ledgers import item_save, item_set_deadline, ledger_create
 from tasks.services.status import assignments_refresh_due
 from tasks.status import local_date
@@ -46,11 +47,20 @@ def ledger_list(request):
     user = request.user
     now = request_now(request)
     scope = scoping.scope_of(user)
-    ledgers = list(scoping.queryset_for(user, Ledger).filter(is_active=True).select_related("county")
-                   .annotate(item_count=Count("items", filter=Q(items__is_active=True)))
-                   .order_by("county__name", "-year", "title"))
+    rollup_ids = rollup_counties(user)
+    ledgers = scoping.queryset_for(user, Ledger).filter(is_active=True).select_related("county")
+    if rollup_ids is None:
+        ledgers = ledgers.annotate(item_count=Count("items", filter=Q(items__is_active=True)))
+    ledgers = list(ledgers.order_by("county__name", "-year", "title"))
+    ledger_ids = [ledger.pk for ledger in ledgers]
     assignments_refresh_due(now=now, county_ids={ledger.county_id for ledger in ledgers})
-    progress = selectors.ledger_progress(selectors.visible_assignments(user), [ledger.pk for ledger in ledgers])
+    if rollup_ids is not None:  # a city, a province: the roll-ups of its counties
+        progress = rollup_reads.ledger_progress(rollup_ids, ledger_ids, local_date(now))
+        items = rollup_reads.ledger_items(ledger_ids)
+        for ledger in ledgers:
+            ledger.item_count = items.get(ledger.pk, 0)
+    else:
+        progress = selectors.ledger_progress(selectors.visible_assignments(user), ledger_ids)
     for ledger in ledgers:
         ledger.progress = progress.get(ledger.pk)
     counties = list(scoping.counties_for(user, scoping.CHANGE).order_by("name"))

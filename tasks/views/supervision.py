@@ -36,6 +36,7 @@ from tasks.models import (
     ProgressReport,
     SupervisionOrder,
 )
+from tasks.rollup_reads import dashboard_figures, rollup_counties
 from tasks.services.ledgers import finding_to_task
 from tasks.services.status import assignments_refresh_due
 from tasks.services.supervision import (
@@ -47,7 +48,7 @@ from tasks.services.supervision import (
     order_reply,
     suggest_next_step,
 )
-from tasks.status import Status, local_date
+from tasks.status import local_date
 from tasks.views.common import county_for, request_now, write_or_report, xlsx_response
 
 PAGE_SIZE = 50
@@ -93,6 +94,25 @@ def _county_reports(user, data: dict, county_ids: list[int] | None):
     return ProgressReport.objects.filter(county_id__in=county_ids)
 
 
+def _live_figures(user, data: dict, qs, lead, today) -> dict:
+    """The dashboard's figures counted from the assignments ``qs`` (a county, or any filter)."""
+    by_county = None
+    county_ids = _county_ids(user, data)
+    if county_ids is None or len(county_ids) > 1:
+        rows = {r["county_id"]: r for r in qs.values("county_id").annotate(**selectors.count_fields())}
+        regions = Region.objects.filter(pk__in=list(rows)).order_by("code")
+        by_county = [{"county": region, **rows[region.pk]} for region in regions]
+    awaiting = scoping.queryset_for(user, ProgressReport).filter(
+        state=ProgressReport.State.SUBMITTED, assignment__in=qs.values("pk")).count()
+    return {
+        "counts": selectors.status_counts(qs), "by_county": by_county,
+        "by_unit": selectors.counts_by_unit(qs)[:20], "by_alliance": selectors.counts_by_alliance(qs, today),
+        "aging": selectors.overdue_aging(lead, today),
+        "trend": selectors.monthly_trend(lead, today, reports=_county_reports(user, data, county_ids)),
+        "awaiting": awaiting,
+    }
+
+
 @login_required
 def dashboard(request):
     """The supervisor's view of one county or of every county the user sees (a city or province
@@ -101,29 +121,26 @@ def dashboard(request):
     now = request_now(request)
     today = local_date(now)
     form, data, qs = _filtered(request, user)
-    counts = selectors.status_counts(qs)
     lead = qs.filter(role=Assignment.Role.LEAD)
-    by_county = None
-    county_ids = _county_ids(user, data)
-    if county_ids is None or len(county_ids) > 1:
-        rows = {r["county_id"]: r for r in qs.values("county_id").annotate(**selectors.count_fields())}
-        regions = Region.objects.filter(pk__in=list(rows)).order_by("code")
-        by_county = [{"county": region, **rows[region.pk]} for region in regions]
-    open_orders = scoping.queryset_for(user, SupervisionOrder).filter(
-        state=SupervisionOrder.State.OPEN, assignment__in=qs.values("pk")).count()
-    awaiting = scoping.queryset_for(user, ProgressReport).filter(
-        state=ProgressReport.State.SUBMITTED, assignment__in=qs.values("pk")).count()
-    worst = list(selectors.with_list_data(lead.filter(status=Status.OVERDUE)).order_by("due_date", "id")[:10])
+    rollup_ids = None if any(data.values()) else rollup_counties(user)
+    if rollup_ids is not None:
+        # A city, a province: the roll-ups of its counties (tasks.rollup_reads), not their rows.
+        figures = dashboard_figures(rollup_ids, today)
+        open_orders = scoping.queryset_for(user, SupervisionOrder).filter(
+            state=SupervisionOrder.State.OPEN, assignment__is_active=True).count()
+    else:
+        figures = _live_figures(user, data, qs, lead, today)
+        open_orders = scoping.queryset_for(user, SupervisionOrder).filter(
+            state=SupervisionOrder.State.OPEN, assignment__in=qs.values("pk")).count()
+    worst = selectors.most_overdue(lead)
     for assignment in worst:
         assignment.result = assignment.status_at(now)
-    trend = selectors.monthly_trend(lead, today, reports=_county_reports(user, data, county_ids))
+    trend = figures["trend"]
     return render(request, "tasks/dashboard.html", {
-        "form": form, "counts": counts, "by_unit": selectors.counts_by_unit(qs)[:20],
-        "by_alliance": selectors.counts_by_alliance(qs, today), "by_county": by_county,
-        "aging": selectors.overdue_aging(lead, today), "trend": trend,
+        **figures, "form": form,
         "chart": {"labels": [t["label"] for t in trend], "overdue": [t["overdue"] for t in trend],
                   "done": [t["done"] for t in trend], "reports": [t["reports"] for t in trend]},
-        "open_orders": open_orders, "awaiting": awaiting, "worst": worst, "today": today,
+        "open_orders": open_orders, "worst": worst, "today": today,
         "query": request.GET.urlencode(),
     })
 
