@@ -565,4 +565,4 @@ def test_the_semi_annual_financial_analysis_goes_to_each_alliance_on_the_15th(rw
     labour = next(row for row in chart_rows if row[0] == "牵头医院技术劳务性收入占医疗收入比例")
     assert labour[1] == 40
     page = as_user(w.bureau).get(f"/reports/versions/{half.versions.get().pk}/").content.decode()
-    assert 'id="execution-chart"' in page and "时间进度 50.00%" in page and 'style="width: 33%"' in page
+    assert 'id="execution-chart"' in page and "时间进度 50.00%" in page and 'data-bar-width="33"' in page
