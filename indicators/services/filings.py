@@ -72,6 +72,25 @@ def form_rows(form: ReportForm, institution_kind: str | None) -> list[FormElemen
     return [row for row in rows if row.applies_to(institution_kind)]
 
 
+# The rows of a form, per process, by (form, rows version, institution kind): a grid save reads its
+# form's rows on every request, and they change rarely; the version comes with the filing's form,
+# read anyway, and moves whenever a row or one of its elements changes (indicators/signals.py).
+_ROWS_CACHE: dict[tuple[int, int, str | None], list[FormElement]] = {}
+_ROWS_CACHE_SIZE = 256
+
+
+def cached_form_rows(form: ReportForm, institution_kind: str | None) -> list[FormElement]:
+    """``form_rows``, from the per-process cache when the form's rows have not changed since. The
+    rows are shared between requests: read them, never change them (the save path only reads)."""
+    key = (form.pk, form.rows_version, institution_kind)
+    rows = _ROWS_CACHE.get(key)
+    if rows is None:
+        if len(_ROWS_CACHE) >= _ROWS_CACHE_SIZE:
+            _ROWS_CACHE.clear()
+        rows = _ROWS_CACHE[key] = form_rows(form, institution_kind)
+    return rows
+
+
 def filing_kind(filing: Filing) -> str | None:
     return filing.institution.kind if filing.institution_id else None
 

@@ -171,7 +171,7 @@ def filing_detail(request, filing_pk):
                                          "bureau file this form."))
             messages.error(request, _("This filing can no longer be changed."))
             return redirect("indicators:filing_detail", filing_pk=filing.pk)
-        rows = service.form_rows(filing.form, service.filing_kind(filing))
+        rows = service.cached_form_rows(filing.form, service.filing_kind(filing))
         entered = {row.element_id: request.POST.get(f"v_{row.element_id}", "") for row in rows}
         comments = {key[2:]: value for key, value in request.POST.items() if key.startswith("c_")}
         parsed = {}
