@@ -127,6 +127,9 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
+# Flash messages in the cookie (then the session), bounded: unread duplicates are not stacked.
+MESSAGE_STORAGE = "core.messages.BoundedFallbackStorage"
+
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
 
