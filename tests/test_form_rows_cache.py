@@ -115,3 +115,23 @@ def test_the_grid_save_sees_a_row_changed_by_another_request(setup):
     filing.refresh_from_db()
     assert client.post(url, grid_post(w, filing, GPS=9)).status_code == 302
     assert DataValue.objects.get(filing=filing, element_id=w.ids["GPS"]).value == VALUES["GPS"]
+
+
+@time_machine.travel(NOV_3, tick=False)
+def test_a_draft_save_costs_a_fixed_number_of_queries(setup, django_assert_num_queries):
+    """Session, user, savepoint (the request's transaction), grants, the filing (only the columns a
+    save reads: no deferred column loaded afterwards), version bump, values, their update, audits,
+    event, release. The form's rows come from the cache after the first save."""
+    w = setup
+    filing = svc.open_filing(w.monthly, w.centre, Period.parse("2026-10"), user=w.filer)
+    client = client_for(w.filer)
+    url = reverse("indicators:filing_detail", kwargs={"filing_pk": filing.pk})
+    assert client.post(url, grid_post(w, filing)).status_code == 302
+    filing.refresh_from_db()
+    with django_assert_num_queries(11):
+        assert client.post(url, grid_post(w, filing, OP_VISITS=8001)).status_code == 302
+    filing.refresh_from_db()
+    # A refused save (someone else was quicker) shows the page with the filing as it is now.
+    page = client.post(url, grid_post(w, filing, version=filing.version - 1, OP_VISITS=8002), follow=True)
+    assert page.status_code == 200 and "其他人已保存了修改" in page.content.decode()
+    assert page.context["filing"].version == filing.version
