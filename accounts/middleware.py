@@ -9,7 +9,7 @@
   reach nothing before they have enrolled (and verified this session).
 
 None of them costs a query on an ordinary request (the user and session are loaded anyway), except
-the two-factor rule when it is on (the user's roles: one query).
+the two-factor rule when it is on (the user's roles: the grants, read once for the request's scope).
 """
 
 from __future__ import annotations
@@ -150,9 +150,12 @@ def needs_two_factor(user) -> bool:
         return True
     cached = getattr(user, "_portal_needs_2fa", None)
     if cached is None:
-        from accounts.models import TWO_FACTOR_ROLES, Grant
+        # From the user's roles as the request's scope has them: the grants are read once per
+        # request, here or by the view, never twice.
+        from accounts.models import TWO_FACTOR_ROLES
+        from alliances.scoping import scope_of
 
-        cached = Grant.objects.filter(user_id=user.pk, role__in=TWO_FACTOR_ROLES).exists()
+        cached = bool(scope_of(user).roles & set(TWO_FACTOR_ROLES))
         user._portal_needs_2fa = cached
     return cached
 

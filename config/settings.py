@@ -127,6 +127,9 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
+# Flash messages in the cookie (then the session), bounded: unread duplicates are not stacked.
+MESSAGE_STORAGE = "core.messages.BoundedFallbackStorage"
+
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
 
@@ -162,6 +165,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     })
     VAR_DIR.mkdir(parents=True, exist_ok=True)
+else:
+    # Server-side parameter binding: psycopg then prepares a statement it has run a few times on a
+    # connection (prepare_threshold) and PostgreSQL stops parsing and planning it again on every
+    # request; with kept connections (CONN_MAX_AGE) a grid save's reads and writes are all prepared.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({
+        "server_side_binding": env_bool("DATABASE_SERVER_SIDE_BINDING", True),
+    })
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"

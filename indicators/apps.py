@@ -9,4 +9,4 @@ class IndicatorsConfig(AppConfig):
     verbose_name = _("Filing and indicators")
 
     def ready(self) -> None:
-        from indicators import scoping  # noqa: F401  (registers the scoping functions)
+        from indicators import scoping, signals  # noqa: F401  (registers the scoping functions, the signals)

@@ -51,6 +51,7 @@ from indicators.catalog import ELEMENTS, FORMS, install_catalog, install_forms
 from indicators.engine import Engine, _period_keys
 from indicators.models import DataElement, DataValue, Filing, FormElement, Indicator, ReportForm
 from indicators.services.filings import open_filing, save_values
+from indicators.signals import touch_forms
 from tasks.bench import analyze_tables, database_description, table
 
 Write = Callable[[str], None]
@@ -288,11 +289,13 @@ class Builder:
             extra += [FormElement(form=county.forms["MONTHLY_OPS"], element=e, section="其他", order=100 + n)
                       for n, e in enumerate(fillers)]
         FormElement.objects.bulk_create(extra, batch_size=2000)
+        touch_forms({row.form_id for row in extra})
         first_county = province.counties[0]
         form = ReportForm.objects.create(county_id=first_county.region_id, code=SAVE_FORM, name="基准全项月报",
                                          period_kind="month", institution_kinds=[])
         FormElement.objects.bulk_create([FormElement(form=form, element=e, order=n)
                                          for n, e in enumerate(province.elements.values())])
+        touch_forms([form.pk])
         first_county.forms[SAVE_FORM] = form
 
     @staticmethod

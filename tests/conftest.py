@@ -102,6 +102,17 @@ def _session_clocks_off(settings):
 
 
 @pytest.fixture(autouse=True)
+def _form_rows_cache():
+    """The per-process cache of form rows is keyed by form id and rows version; a test's rolled-back
+    form may leave its id (SQLite reuses it) and version 0 to the next test's form."""
+    from indicators.services.filings import _ROWS_CACHE
+
+    _ROWS_CACHE.clear()
+    yield
+    _ROWS_CACHE.clear()
+
+
+@pytest.fixture(autouse=True)
 def _default_language():
     """Each test starts in the portal's language: a request that switched the thread's
     language (the language cookie) must not leak into the next test."""

@@ -468,14 +468,14 @@ def test_a_preview_belongs_to_its_user_and_filing(w):
 def test_filing_preview_and_confirm_cost_a_constant_number_of_queries(w, django_assert_num_queries):
     client = client_for(w.filer)
     content = filled_template(w, client)
-    # Savepoint, session, user, grants, filing, may file, rows, values, checks (rows, rules, history),
-    # release; the session saved (savepoint, update, release).
-    with django_assert_num_queries(15):
+    # Savepoint, session, user, grants, filing (may file: from the grants), rows, values, checks (rows,
+    # rules, history), release; the session saved (savepoint, update, release).
+    with django_assert_num_queries(14):
         response = upload(client, upload_url(w.filing), content)
-    # Savepoint, session, user, grants, filing, may file, rows; a savepoint around save_values (its
-    # 8 queries); the security event (savepoint, chain head, insert, head moved, release); release;
-    # the session saved (3).
-    with django_assert_num_queries(26):
+    # Savepoint, session, user, grants, filing, rows; a savepoint around save_values (its 6 queries);
+    # the security event (savepoint, chain head, insert, head moved, release); release; the session
+    # saved (3).
+    with django_assert_num_queries(23):
         confirm(client, upload_url(w.filing), response)
     assert len(stored(w.filing)) == 20
 
@@ -734,6 +734,6 @@ def test_alliance_confirm_costs_a_constant_per_filing(w):
 
     one, two, three = confirm_queries(1), confirm_queries(2), confirm_queries(3)
     # Every filing is opened by the import: each costs the same.
-    # open_filing: select, savepoint, insert, release; save_values: savepoint, elements, version, values,
-    # insert values, insert audits, event, release.
-    assert three - two == two - one == 12
+    # open_filing: select, savepoint, insert, release; save_values: elements, version, values, insert
+    # values, insert audits, event.
+    assert three - two == two - one == 10

@@ -24,7 +24,9 @@ PASSWORD = "Yigongti-2026"
 DEMO_TABLES = [Region, Institution, Alliance, AllianceMembership, JointOffice, GovernanceMember, User, Grant,
                DataElement, ReportForm, FormElement, Indicator, Filing, DataValue]
 # Columns that record when a row was written, not what it says.
-AUTO_COLUMNS = {"created_at", "updated_at", "date_joined", "last_login"}
+# Write timestamps, and the counter of writes to a form's rows (the key of the rows cache: a rerun
+# saves the same rows again and moves it, which changes no data).
+AUTO_COLUMNS = {"created_at", "updated_at", "date_joined", "last_login", "rows_version"}
 
 # Seed 001 §三(二)2, written out here independently of alliances/demo.py.
 YUNAN_STRUCTURE = {

@@ -116,6 +116,9 @@ class ReportForm(models.Model):
     description = models.TextField(_("description"), blank=True)
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # Bumped whenever one of the form's rows or their data elements changes (indicators/signals.py):
+    # the key of the per-process cache of the form's rows on the save path.
+    rows_version = models.PositiveIntegerField(_("rows version"), default=0, editable=False)
 
     class Meta:
         verbose_name = _("report form")

@@ -72,6 +72,25 @@ def form_rows(form: ReportForm, institution_kind: str | None) -> list[FormElemen
     return [row for row in rows if row.applies_to(institution_kind)]
 
 
+# The rows of a form, per process, by (form, rows version, institution kind): a grid save reads its
+# form's rows on every request, and they change rarely; the version comes with the filing's form,
+# read anyway, and moves whenever a row or one of its elements changes (indicators/signals.py).
+_ROWS_CACHE: dict[tuple[int, int, str | None], list[FormElement]] = {}
+_ROWS_CACHE_SIZE = 256
+
+
+def cached_form_rows(form: ReportForm, institution_kind: str | None) -> list[FormElement]:
+    """``form_rows``, from the per-process cache when the form's rows have not changed since. The
+    rows are shared between requests: read them, never change them (the save path only reads)."""
+    key = (form.pk, form.rows_version, institution_kind)
+    rows = _ROWS_CACHE.get(key)
+    if rows is None:
+        if len(_ROWS_CACHE) >= _ROWS_CACHE_SIZE:
+            _ROWS_CACHE.clear()
+        rows = _ROWS_CACHE[key] = form_rows(form, institution_kind)
+    return rows
+
+
 def filing_kind(filing: Filing) -> str | None:
     return filing.institution.kind if filing.institution_id else None
 
@@ -103,6 +122,15 @@ def raise_not_editable(filing: Filing) -> None:
 
 def _bump(filing: Filing, expected_version: int, allowed: tuple[str, ...], user, **changes) -> None:
     """Compare and bump the version in one UPDATE; raise a conflict if someone was quicker."""
+    refusal = _try_bump(filing, expected_version, allowed, user, **changes)
+    if refusal is not None:
+        raise refusal
+
+
+def _try_bump(filing: Filing, expected_version: int, allowed: tuple[str, ...], user,
+              **changes) -> ValidationError | None:
+    """``_bump`` that returns the refusal (a conflict, or a state that forbids the change) instead of
+    raising it; nothing is written then."""
     now = timezone.now()
     updated = Filing.objects.filter(pk=filing.pk, version=expected_version, status__in=allowed).update(
         version=F("version") + 1, updated_at=now, updated_by=user, **changes
@@ -110,18 +138,19 @@ def _bump(filing: Filing, expected_version: int, allowed: tuple[str, ...], user,
     if not updated:
         current = Filing.objects.filter(pk=filing.pk).values_list("version", "status").first()
         if current and current[0] != expected_version:
-            raise FilingConflict(
+            return FilingConflict(
                 _("Someone else saved this filing after you opened it (version %(theirs)s, yours %(mine)s). "
                   "Reload it to see their values; nothing of yours was saved.")
                 % {"theirs": current[0], "mine": expected_version},
                 code="conflict",
             )
-        raise ValidationError(_("This filing can no longer be changed in its present state."), code="state")
+        return ValidationError(_("This filing can no longer be changed in its present state."), code="state")
     filing.version = expected_version + 1
     filing.updated_by = user
     filing.updated_at = now
     for name, value in changes.items():
         setattr(filing, name, value)
+    return None
 
 
 def lock(filing: Filing) -> Filing:
@@ -142,19 +171,31 @@ def quantize(element: DataElement, value: Decimal | None) -> Decimal | None:
     return value.quantize(Decimal(1).scaleb(-element.decimal_places))
 
 
-@transaction.atomic
 def save_values(filing: Filing, values: dict[int, Decimal | None], *, user, expected_version: int,
                 source: str = FilingEvent.Action.SAVE, reason: str = "", check_edit: bool = True,
                 elements: dict[int, DataElement] | None = None) -> SaveResult:
     """Write ``values`` ({element id: value or None}) into ``filing``. Only changed values are
     written and audited. Constant number of queries (one fewer when the caller, who read the
-    form's rows already, gives their ``elements`` {id: element})."""
+    form's rows already, gives their ``elements`` {id: element}).
+
+    All or nothing, without a savepoint of its own inside the caller's transaction (a request is
+    one): every refusal (locked, a conflict, a state that forbids it) is found before anything is
+    written and raised after the atomic block, so the caller's transaction stays usable; an error
+    during the writes leaves the block and rolls back the caller's whole transaction."""
     if check_edit and not may_edit_on(filing):
         raise_not_editable(filing)
     allowed = Filing.EDITABLE if check_edit else tuple(Filing.Status.values)
     if elements is None or not set(values) <= set(elements):
         elements = {element.pk: element for element in DataElement.objects.filter(pk__in=list(values))}
-    _bump(filing, expected_version, allowed, user)
+    with transaction.atomic(savepoint=False):
+        refusal = _try_bump(filing, expected_version, allowed, user)
+        if refusal is None:
+            return _write_values(filing, values, elements, user=user, source=source, reason=reason)
+    raise refusal
+
+
+def _write_values(filing: Filing, values: dict[int, Decimal | None], elements: dict[int, DataElement], *, user,
+                  source: str, reason: str) -> SaveResult:
     existing = {element_id: (pk, value) for pk, element_id, value in
                 DataValue.objects.filter(filing=filing).values_list("pk", "element_id", "value")}
     now = timezone.now()

@@ -60,14 +60,22 @@ def _today(request):
 
 PAGE_RELATED = ("form", "form__county", "institution", "county")
 SAVE_RELATED = ("form", "institution")  # what a save needs: the form's days, the filer's kind
+# The columns a draft save reads (may the user file it, may it still change, what to write): the
+# grid save is the month end's busiest request; a save that is refused reads the filing again in
+# full for the page.
+SAVE_ONLY = ("form", "county", "institution", "period", "period_start", "period_end", "status", "version",
+             "reopened_until", "form__county", "form__lock_day", "form__rows_version", "institution__kind",
+             "institution__is_active", "institution__parent")
 
 
-def _filing_for(user, filing_pk, related: tuple[str, ...] = PAGE_RELATED) -> Filing:
+def _filing_for(user, filing_pk, related: tuple[str, ...] = PAGE_RELATED, only: tuple[str, ...] = ()) -> Filing:
     """The filing, if the user sees it (404 otherwise). Few joins and no ordering: joined with the
     three people on it as well (nine tables), PostgreSQL spent some 6 ms *planning* this one-row
     read on every grid request, more than a save's writes (``manage.py bench_load``). The page
     reads the submitter and the reviewer by their key, only when it shows them."""
     qs = scoping.queryset_for(user, Filing).select_related(*related).order_by()
+    if only:
+        qs = qs.only(*only)
     return scoping.get_for_user(user, Filing, filing_pk, queryset=qs)
 
 
@@ -157,7 +165,11 @@ def _stored_values(filing: Filing) -> dict[int, Decimal | None]:
 def filing_detail(request, filing_pk):
     """The filing grid: one row per data element with last year's and the previous period's value."""
     user = request.user
-    filing = _filing_for(user, filing_pk, SAVE_RELATED if request.method == "POST" else PAGE_RELATED)
+    draft_save = request.method == "POST" and request.POST.get("action") == "save"
+    if draft_save:
+        filing = _filing_for(user, filing_pk, SAVE_RELATED, SAVE_ONLY)
+    else:
+        filing = _filing_for(user, filing_pk, SAVE_RELATED if request.method == "POST" else PAGE_RELATED)
     today = _today(request)
     can_file = permissions.can_file_filing(user, filing)
     editable = can_file and service.may_edit_on(filing, today)
@@ -171,7 +183,7 @@ def filing_detail(request, filing_pk):
                                          "bureau file this form."))
             messages.error(request, _("This filing can no longer be changed."))
             return redirect("indicators:filing_detail", filing_pk=filing.pk)
-        rows = service.form_rows(filing.form, service.filing_kind(filing))
+        rows = service.cached_form_rows(filing.form, service.filing_kind(filing))
         entered = {row.element_id: request.POST.get(f"v_{row.element_id}", "") for row in rows}
         comments = {key[2:]: value for key, value in request.POST.items() if key.startswith("c_")}
         parsed = {}
@@ -194,8 +206,10 @@ def filing_detail(request, filing_pk):
             if outcome is True:
                 return redirect("indicators:filing_detail", filing_pk=filing.pk)
             findings = outcome
-            filing.refresh_from_db()
+            filing = _filing_for(user, filing_pk, SAVE_RELATED)  # as it is now, every column
             stored = _stored_values(filing)
+        if errors and draft_save:
+            filing = _filing_for(user, filing_pk, SAVE_RELATED)  # every column, for the page
     if stored is None:
         stored = _stored_values(filing)
     if findings is None and filing.status in (*Filing.EDITABLE, Filing.Status.SUBMITTED):
