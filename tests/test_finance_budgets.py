@@ -229,7 +229,7 @@ def test_import_previews_then_saves_on_confirmation(drafted):
     assert amounts == {("MED", None): D("1000000.00"), ("MED", w.hospital.pk): D("600000.50"),
                        ("DRUG", w.hospital.pk): D("200000.00"), ("PERSONNEL", None): D("400000.00")}
     again = w.client.post(f"/finance/budgets/{w.budget.pk}/import/confirm/", follow=True)
-    assert "This import has been confirmed already." in [str(m) for m in again.context["messages"]]
+    assert "这次导入已经确认过了。" in [str(m) for m in again.context["messages"]]
     assert again.redirect_chain[-1][0] == f"/finance/budgets/{w.budget.pk}/"
 
 

@@ -140,7 +140,7 @@ def test_the_office_imports_its_register_with_a_preview(world, as_user):
     # A second click applies nothing and says the import was confirmed already (issue 16).
     again = office.post(url + "confirm/", follow=True)
     assert again.redirect_chain[-1][0].startswith(reverse("finance:procurement"))
-    assert "This import has been confirmed already." in [str(m) for m in again.context["messages"]]
+    assert "这次导入已经确认过了。" in [str(m) for m in again.context["messages"]]
     assert Purchase.objects.count() == 5
 
 

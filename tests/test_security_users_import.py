@@ -119,7 +119,7 @@ def test_import_previews_then_confirms_once_and_passwords_come_once(sec, good_ro
     # A second click: a message, nothing more (issue 16: the user list, "confirmed already").
     again = confirm(client, response)
     assert again.status_code == 302 and again["Location"] == reverse("security:user_list")
-    assert "This import has been confirmed already." in [str(m) for m in again.wsgi_request._messages]
+    assert "这次导入已经确认过了。" in [str(m) for m in again.wsgi_request._messages]
     assert User.objects.filter(username__in=["li_yi", "li_er", "li_san"]).count() == 3
     assert events("import.confirm").count() == 1
 

@@ -140,7 +140,7 @@ def test_a_good_file_is_previewed_masked_then_saved_on_confirmation(hr):
     # A second confirmation has nothing left to save: it goes to the roster, saying so (issue 16).
     again = w.client.post(CONFIRM)
     assert again.url == reverse("staffing:roster")
-    assert "This import has been confirmed already." in [str(m) for m in again.wsgi_request._messages]
+    assert "这次导入已经确认过了。" in [str(m) for m in again.wsgi_request._messages]
 
 
 def test_header_found_below_title_rows_in_any_order(hr):

@@ -356,7 +356,7 @@ def test_upload_preview_confirm_through_the_pages(ledger_world):
     # The token is spent: confirming again saves nothing more and says so (issue 16: a second click).
     again = client.post(url, {"token": token, "confirm": "1"}, follow=True)
     assert again.status_code == 200 and Ledger.objects.filter(year=2021).count() == 1
-    assert "This import has been confirmed already." in [str(m) for m in again.context["messages"]]
+    assert "这次导入已经确认过了。" in [str(m) for m in again.context["messages"]]
 
 
 def test_an_invalid_file_gets_no_confirm_button_and_saves_nothing(ledger_world):
