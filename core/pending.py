@@ -24,6 +24,8 @@ import os
 import re
 import secrets
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -136,6 +138,17 @@ def release(kind: str, token: str) -> None:
     """Give a claim back when applying failed unexpectedly, so that the user can confirm again."""
     if isinstance(token, str) and CLAIM_RE.match(token):
         (_directory(kind) / f"{token}.claim").unlink(missing_ok=True)
+
+
+@contextmanager
+def released_on_error(kind: str, token: str) -> Iterator[None]:
+    """Hold a won claim while applying: whatever is raised inside gives the claim back (so that the
+    user can confirm again) and goes on up to the caller."""
+    try:
+        yield
+    except BaseException:
+        release(kind, token)
+        raise
 
 
 def record_outcome(kind: str, token: str, *, owner: dict[str, Any], url: str) -> None:

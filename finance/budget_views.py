@@ -219,11 +219,8 @@ def budget_import_confirm(request, budget_pk):
     if not pending.claim(CLAIM_KIND, claim):  # two clicks at once: the other one applies it
         messages.info(request, pending.ALREADY_CONFIRMED)
         return redirect("finance:budget_detail", budget_pk=budget.pk)
-    try:
+    with pending.released_on_error(CLAIM_KIND, claim):
         errors = budgets.save_amounts(budget, entries, user=request.user, now=request_now(request))
-    except BaseException:
-        pending.release(CLAIM_KIND, claim)
-        raise
     del request.session[SESSION_KEY]
     if errors:  # the members changed since the preview
         pending.release(CLAIM_KIND, claim)

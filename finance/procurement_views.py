@@ -218,11 +218,8 @@ def procurement_import_confirm(request, alliance_pk):
     if not pending.claim(CLAIM_KIND, claim):  # two clicks at once: the other one applies it
         messages.info(request, pending.ALREADY_CONFIRMED)
         return redirect(done_url)
-    try:
+    with pending.released_on_error(CLAIM_KIND, claim):
         errors = procurement.save_months(alliance, months, user=request.user, now=request_now(request))
-    except BaseException:
-        pending.release(CLAIM_KIND, claim)
-        raise
     del request.session[IMPORT_SESSION_KEY]
     if errors:  # the members changed since the preview
         pending.release(CLAIM_KIND, claim)

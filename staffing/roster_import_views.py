@@ -111,16 +111,12 @@ def roster_import_confirm(request):
         messages.info(request, pending.ALREADY_CONFIRMED)
         return redirect("staffing:roster")
     try:
-        with transaction.atomic():
+        with pending.released_on_error(CLAIM_KIND, claim), transaction.atomic():
             counts = _save(county_id, rows, institutions)
     except (_Changed, IntegrityError):
-        pending.release(CLAIM_KIND, claim)
         messages.error(request, _("The institutions you keep or the people in the file changed since the preview; "
                                   "nothing was saved. Upload the file again."))
         return redirect("staffing:roster_import")
-    except BaseException:
-        pending.release(CLAIM_KIND, claim)
-        raise
     request.session[SESSION_KEY] = {"done": True}
     county = next((i.county for i in institutions if i.county_id == county_id), None)
     audit.record(audit.Event.IMPORT_CONFIRM, request=request, target=county, county_id=county_id, details={

@@ -146,14 +146,11 @@ def _filing_confirm(request, filing: Filing):
     if not pending.claim(FILING_KIND, token):  # the other click won the race
         return pending.already_confirmed(request, FILING_KIND, token, owner=owner, fallback=done_url)
     try:
-        result = excel.apply_filing_payload(filing, payload, user=user)
+        with pending.released_on_error(FILING_KIND, token):
+            result = excel.apply_filing_payload(filing, payload, user=user)
     except ImportFailed as exc:
-        pending.release(FILING_KIND, token)
         pending.discard(request.session, FILING_KIND, token)
         return _filing_upload_page(request, filing, ExcelUploadForm(), errors=exc.issues, status=409)
-    except BaseException:
-        pending.release(FILING_KIND, token)
-        raise
     pending.discard(request.session, FILING_KIND, token)
     pending.record_outcome(FILING_KIND, token, owner=owner, url=done_url)
     audit.record(audit.Event.IMPORT_CONFIRM, request=request, target=filing, details={
@@ -295,14 +292,11 @@ def _alliance_confirm(request, report_form: ReportForm, alliance: Alliance, peri
     if not pending.claim(ALLIANCE_KIND, token):  # the other click won the race
         return pending.already_confirmed(request, ALLIANCE_KIND, token, owner=owner, fallback=urls["back_url"])
     try:
-        results = excel.apply_alliance_plan(plan, user=user)
+        with pending.released_on_error(ALLIANCE_KIND, token):
+            results = excel.apply_alliance_plan(plan, user=user)
     except ImportFailed as exc:
-        pending.release(ALLIANCE_KIND, token)
         pending.discard(request.session, ALLIANCE_KIND, token)
         return _alliance_preview(request, plan, apply_issues=exc.issues)
-    except BaseException:
-        pending.release(ALLIANCE_KIND, token)
-        raise
     pending.discard(request.session, ALLIANCE_KIND, token)
     pending.record_outcome(ALLIANCE_KIND, token, owner=owner, url=urls["back_url"])
     figures = sum(r.changed + r.created for r in results)

@@ -205,11 +205,8 @@ def user_create(request):
                 messages.info(request, _("This account was created already; its one-time password was shown once. "
                                          "Reset the password if it was lost."))
                 return redirect("security:user_list")
-            try:
+            with pending.released_on_error(CREATE_CLAIM_KIND, claim):
                 account = _create(request, form, units)
-            except BaseException:
-                pending.release(CREATE_CLAIM_KIND, claim)
-                raise
             if account is None:
                 pending.release(CREATE_CLAIM_KIND, claim)
             else:
@@ -351,11 +348,8 @@ def user_reset_password(request, user_pk):
         messages.info(request, _("This password was reset already; the new one-time password was shown once. Reset "
                                  "it again if it was lost."))
         return redirect("security:user_detail", user_pk=account.pk)
-    try:
+    with pending.released_on_error(RESET_CLAIM_KIND, claim):
         password = services.password_reset(actor=request.user, user=account, request=request)
-    except BaseException:
-        pending.release(RESET_CLAIM_KIND, claim)
-        raise
     if nonce:
         _remember(request, RESET_KEY, nonce, account.pk)
     return _no_store(render(request, "security/users/password_reset.html", {"account": account,
@@ -525,19 +519,16 @@ def user_import_confirm(request):
         return pending.already_confirmed(request, IMPORT_KIND, token, owner=_owner(request, county),
                                          fallback=reverse("security:user_list"))
     try:
-        table = importer.Table.from_json(payload)
-        result = importer.confirm(table, actor=request.user, county=county, fingerprint=fingerprint,
-                                  request=request)
+        with pending.released_on_error(IMPORT_KIND, token):
+            table = importer.Table.from_json(payload)
+            result = importer.confirm(table, actor=request.user, county=county, fingerprint=fingerprint,
+                                      request=request)
     except (importer.Stale, IntegrityError, KeyError, TypeError, ValueError):
-        pending.release(IMPORT_KIND, token)
         pending.discard(request.session, IMPORT_KIND, token)
         return _upload_page(request, scope, ImportUploadForm(counties=list(counties.values())), errors=[_(
             "The accounts changed since the preview, or this file was imported already (a second click?). Nothing "
             "was saved by this confirmation. Look at the user list, and upload the file again if accounts are "
             "missing.")], status=409)
-    except BaseException:
-        pending.release(IMPORT_KIND, token)
-        raise
     pending.discard(request.session, IMPORT_KIND, token)
     pending.record_outcome(IMPORT_KIND, token, owner=_owner(request, county), url=reverse("security:user_list"))
     batch = secrets.token_urlsafe(12)

@@ -101,14 +101,11 @@ def _confirm(request, county, now):
         return pending.already_confirmed(request, PENDING_KIND, token, owner=owner,
                                          fallback=reverse("tasks:ledger_list"))
     try:
-        result = apply_plan(plan, user=user, now=now)
+        with pending.released_on_error(PENDING_KIND, token):
+            result = apply_plan(plan, user=user, now=now)
     except ImportFailed as exc:
-        pending.release(PENDING_KIND, token)
         pending.discard(request.session, PENDING_KIND, token)
         return _preview(request, county, plan, apply_issues=exc.issues)
-    except BaseException:
-        pending.release(PENDING_KIND, token)
-        raise
     pending.discard(request.session, PENDING_KIND, token)
     pending.record_outcome(PENDING_KIND, token, owner=owner,
                            url=reverse("tasks:ledger_detail", kwargs={"ledger_pk": result["ledger"]}))
