@@ -15,7 +15,6 @@ import html
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -29,6 +28,8 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+
+from indicators.loadbench.server import free_port
 
 pytestmark = pytest.mark.celery_worker
 
@@ -71,12 +72,6 @@ from indicators.models import DataValue
 rows = DataValue.objects.filter(filing_id__in=%(filings)r).values_list("filing_id", "element_id", "value")
 print("VALUES " + json.dumps([[f, e, None if v is None else str(v)] for f, e, v in rows]))
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def portal_env(var_dir: Path) -> dict:
