@@ -324,3 +324,46 @@ def test_completeness_counts_expected_filed_on_time_late_and_missing(setup, djan
     assert [g.label for g in mine.context["report"].groups] == ["第一医共体"]
     # An institution filer does not follow completeness.
     assert client_for(w.filer).get(url).status_code == 403
+
+
+def test_own_filing_read_by_key_is_always_in_the_scope(setup):
+    """The grid reads a filer's own filing by its key (``permissions.files_as_own``) and skips the
+    scoped query: that shortcut must never admit a filing the scoped read would refuse. Every user
+    kind × every institution's filing (the clinic, the other county, an inactive centre)."""
+    from alliances import scoping
+    from indicators import permissions
+
+    w = setup
+    clinic_filer = UserFactory(username="clinic_filer")
+    grant(clinic_filer, Role.INSTITUTION_FILER, w.clinic)
+    other_filer = UserFactory(username="wy_filer")
+    grant(other_filer, Role.INSTITUTION_FILER, w.other_centre)
+    w.centre2.is_active = False
+    w.centre2.save()
+    gone_filer = UserFactory(username="gone_filer")
+    grant(gone_filer, Role.INSTITUTION_FILER, w.centre2)
+    institutions = [w.hospital, w.tcm, w.centre, w.centre2, w.centre_b, w.clinic, w.other_hospital, w.other_centre]
+    wy_monthly = {f.code: f for f in install_forms(w.wy, first_period="2026-01")}["MONTHLY_OPS"]
+    filings = [svc.open_filing(w.monthly if i.county_id == w.yn.pk else wy_monthly, i, OCTOBER)
+               for i in institutions]
+    users = [w.bureau_admin, w.bureau, w.supervisor, w.alliance_admin, w.filer, w.city, w.province, w.outsider,
+             w.nobody, clinic_filer, other_filer, gone_filer]
+    admitted = []
+    for user in users:
+        visible = set(scoping.queryset_for(user, Filing).values_list("pk", flat=True))
+        for filing in filings:
+            read = Filing.objects.select_related("institution").get(pk=filing.pk)
+            user._portal_scope = None
+            if permissions.files_as_own(user, read):
+                admitted.append((user.username, read.institution.name))
+                assert read.pk in visible, (user.username, read.institution.name)
+    # The shortcut is taken where it should be (and only there): centre and its clinic for the
+    # centre's filer, the clinic for its own filer, the other county's centre for its filer; never
+    # for an inactive institution.
+    assert sorted(admitted) == sorted([("yn_centre_filer", "平台镇卫生院"), ("yn_centre_filer", "平台镇大村卫生站"),
+                                       ("clinic_filer", "平台镇大村卫生站"), ("wy_filer", "白沙镇分院")])
+    # And through the page: the other county's filer gets the same 404 as for a missing filing.
+    client = client_for(other_filer)
+    assert client.get(reverse("indicators:filing_detail", kwargs={"filing_pk": filings[2].pk})).status_code == 404
+    assert client.get(reverse("indicators:filing_detail", kwargs={"filing_pk": 10 ** 9})).status_code == 404
+    assert client.get(reverse("indicators:filing_detail", kwargs={"filing_pk": filings[-1].pk})).status_code == 200
