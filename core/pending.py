@@ -88,6 +88,28 @@ def load(session, kind: str, token: str, *, owner: dict[str, Any]) -> tuple[dict
     return document["payload"], entry["fingerprint"]
 
 
+def store_file(session, kind: str, *, data: bytes, name: str, owner: dict[str, Any],
+               extra: dict[str, Any] | None = None) -> str:
+    """Keep an uploaded file itself (for a new column mapping of the same file without uploading it
+    again), with ``extra`` (JSON: what the upload form said); returns the token. Same owner rules
+    and age as ``store``."""
+    token = store(session, kind, payload={"name": name, "extra": extra or {}}, owner=owner, fingerprint="")
+    (_directory(kind) / f"{token}.bin").write_bytes(data)
+    return token
+
+
+def load_file(session, kind: str, token: str, *, owner: dict[str, Any]) -> tuple[bytes, str, dict] | None:
+    """The file kept by ``store_file`` under ``token`` for this session and owner: (bytes, name, extra)."""
+    found = load(session, kind, token, owner=owner)
+    if found is None:
+        return None
+    try:
+        data = (_directory(kind) / f"{token}.bin").read_bytes()
+    except OSError:
+        return None
+    return data, str(found[0].get("name", "")), dict(found[0].get("extra") or {})
+
+
 def update_fingerprint(session, kind: str, token: str, fingerprint: str) -> None:
     key = _session_key(kind)
     entries = dict(session.get(key, {}))
@@ -103,6 +125,7 @@ def discard(session, kind: str, token: str) -> None:
     session[key] = entries
     if isinstance(token, str) and TOKEN_RE.match(token):
         (_directory(kind) / f"{token}.json").unlink(missing_ok=True)
+        (_directory(kind) / f"{token}.bin").unlink(missing_ok=True)
 
 
 def new_token() -> str:
