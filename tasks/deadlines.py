@@ -132,8 +132,11 @@ _NEXT_YEAR = {"次年", "明年", "翌年"}
 # What may follow the date in its clause, checked in this order.
 _MILESTONE_TAIL = re.compile(r".*阶段性.*")  # 前完成阶段性目标
 _VERBS = r"(?:完成|出台|印发|制定|建立|建成|实现|启动|上报|报送|提交|落实|开展|部署|到位)"
-# 完成并持续推进, 前完成验收并长期坚持: a verb's object may come before the ongoing part.
-_ONGOING_TAIL = re.compile(rf"(?:前|之前)?(?:{_VERBS}\w*?)?(?:后|并|且)?(?:持续|长期|常态化)\w*")
+# 完成并持续推进, 前完成验收并长期坚持 (after a verb's object, 并/且/后 says the ongoing part is not the object:
+# 前印发持续改进方案 is fixed).
+_ONGOING_TAIL = re.compile(
+    rf"(?:前|之前)?(?:完成|建成|到位|出台|{_VERBS}\w*?(?:后|并|且))?(?:后|并|且)?(?:持续|长期|常态化)\w*"
+)
 _FIXED_TAIL = re.compile(rf"(?:前|之前|以前|内|止)?(?:{_VERBS}\w*)?")  # 前, 前出台文件, 完成, 印发
 # A clause without a date that goes on from the clause before: ；长期坚持 / ，并长期坚持 / 。持续推进 / ，并出台文件.
 _ONGOING_NEXT = re.compile(r"(?:并|且|同时|此后|之后|然后|后)?(?:持续|长期|常态化)\w*")

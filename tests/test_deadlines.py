@@ -344,8 +344,6 @@ PUNCTUATION_PHRASES = [
     ("12月底前完成【阶段性目标】", MILESTONE, date(2026, 12, 31)),
     ("12月底前完成；阶段性目标", MILESTONE, date(2026, 12, 31)),
     ("12月底前完成阶段性目标；长期坚持", MILESTONE, date(2026, 12, 31)),  # as in one phrase: 阶段性 wins
-    ("10月底前完成验收并长期坚持", ONGOING, date(2026, 10, 31)),  # the ongoing part is not lost after an object
-    ("10月底前出台文件后持续推进", ONGOING, date(2026, 10, 31)),
     ("12月底前完成，出台文件", FIXED, date(2026, 12, 31)),
     ("12月底前完成。", FIXED, date(2026, 12, 31)),
     ("“12月底”", FIXED, date(2026, 12, 31)),
@@ -355,8 +353,16 @@ PUNCTUATION_PHRASES = [
 ]
 
 
-@pytest.mark.parametrize("phrase, kind, due", RANGE_PHRASES + BY_PHRASES + PUNCTUATION_PHRASES,
-                         ids=[p for p, _k, _d in RANGE_PHRASES + BY_PHRASES + PUNCTUATION_PHRASES])
+# An ongoing part after a verb's object (not lost in the fixed tail), and 持续 inside the object.
+TAIL_PHRASES = [
+    ("10月底前完成验收并长期坚持", ONGOING, date(2026, 10, 31)),
+    ("10月底前出台文件后持续推进", ONGOING, date(2026, 10, 31)),
+    ("10月底前印发持续改进方案", FIXED, date(2026, 10, 31)),
+]
+NEW_KIND_PHRASES = RANGE_PHRASES + BY_PHRASES + PUNCTUATION_PHRASES + TAIL_PHRASES
+
+
+@pytest.mark.parametrize("phrase, kind, due", NEW_KIND_PHRASES, ids=[p for p, _k, _d in NEW_KIND_PHRASES])
 def test_ranges_prefixes_and_punctuation_are_read(phrase, kind, due):
     parsed = parse_deadline(phrase, year=LEDGER_YEAR)
     assert (parsed.kind, parsed.due_date, parsed.recurrence) == (kind, due, Recurrence.NONE)
