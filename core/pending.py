@@ -110,6 +110,40 @@ def load_file(session, kind: str, token: str, *, owner: dict[str, Any]) -> tuple
     return data, str(found[0].get("name", "")), dict(found[0].get("extra") or {})
 
 
+def store_detached(kind: str, *, payload: dict[str, Any], owner: dict[str, Any], fingerprint: str) -> str:
+    """``store`` for a client without a session (the import API): the token, 256 random bits, is
+    bound to ``owner`` (the user and the county) in the file itself and is known only to the client."""
+    directory = _directory(kind)
+    directory.mkdir(parents=True, exist_ok=True)
+    _sweep(directory)
+    token = secrets.token_urlsafe(32)
+    document = {"owner": owner, "payload": payload, "fingerprint": fingerprint}
+    (directory / f"{token}.json").write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    return token
+
+
+def load_detached(kind: str, token: str, *, owner_user: int) -> tuple[dict[str, Any], dict[str, Any], str] | None:
+    """(payload, owner, fingerprint) stored by ``store_detached`` for this user, or None."""
+    if not isinstance(token, str) or not TOKEN_RE.match(token):
+        return None
+    path = _directory(kind) / f"{token}.json"
+    try:
+        if time.time() - path.stat().st_mtime > PENDING_MAX_AGE.total_seconds():
+            return None
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    owner = document.get("owner") or {}
+    if owner.get("user") != owner_user:
+        return None
+    return document["payload"], owner, str(document.get("fingerprint", ""))
+
+
+def discard_detached(kind: str, token: str) -> None:
+    if isinstance(token, str) and TOKEN_RE.match(token):
+        (_directory(kind) / f"{token}.json").unlink(missing_ok=True)
+
+
 def update_fingerprint(session, kind: str, token: str, fingerprint: str) -> None:
     key = _session_key(kind)
     entries = dict(session.get(key, {}))

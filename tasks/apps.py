@@ -9,4 +9,8 @@ class TasksConfig(AppConfig):
     verbose_name = _("Task ledgers")
 
     def ready(self) -> None:
+        from core.imports import registry
         from tasks import scoping  # noqa: F401  (registers the scoping functions)
+        from tasks.imports.register import LedgerRegister
+
+        registry.add(LedgerRegister())

@@ -12,7 +12,7 @@ from django.urls import reverse
 from openpyxl import Workbook
 
 from core.imports import columns
-from core.imports.columns import FROM_SAVED, FROM_USER, FROM_WORDS, UNMAPPED
+from core.imports.columns import FROM_SAVED, FROM_USER, UNMAPPED
 from core.models import ImportMapping
 from tasks.imports.reading import FIELDS, read_ledger_upload
 from tasks.models import Assignment, Ledger, TaskItem

@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from core import audit, pending
+from core import pending
 from core.imports import mappings
 from core.issues import ImportFailed
 from tasks.deadlines import DeadlineKind
@@ -21,7 +21,7 @@ from tasks.forms import LedgerUploadForm
 from tasks.imports.applying import apply_plan
 from tasks.imports.planning import CREATE, CREATE_OTHER, LedgerPlan, plan_import
 from tasks.imports.reading import MAX_UPLOAD_BYTES, LedgerRead, LedgerTable, read_ledger, read_ledger_data
-from tasks.models import Ledger
+from tasks.imports.register import finish
 from tasks.views.common import county_for, request_now
 
 PENDING_KIND = "ledgers"
@@ -151,14 +151,9 @@ def _confirm(request, county, now):
         pending.discard(request.session, PENDING_KIND, token)
         return _preview(request, county, plan, apply_issues=exc.issues)
     pending.discard(request.session, PENDING_KIND, token)
-    mappings.remember(table.mapping, register=REGISTER, scope=county.pk, user=user)
+    ledger = finish(request, county, table, result)
     pending.record_outcome(PENDING_KIND, token, owner=owner,
-                           url=reverse("tasks:ledger_detail", kwargs={"ledger_pk": result["ledger"]}))
-    ledger = Ledger.objects.get(pk=result["ledger"])
-    audit.record(audit.Event.IMPORT_CONFIRM, request=request, target=ledger, details={
-        "register": "ledger", "file": table.filename, "rows": result["create"] + result["update"],
-        "created": result["create"], "updated": result["update"], "assignments": result["assignments"],
-        "departments": result["departments"]})
+                           url=reverse("tasks:ledger_detail", kwargs={"ledger_pk": ledger.pk}))
     messages.success(request, _("The ledger was imported: %(create)s items created, %(update)s updated, %(unchanged)s "
                                 "unchanged; %(assignments)s assignments made and %(departments)s departments "
                                 "created.") % result)
