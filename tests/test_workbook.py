@@ -23,7 +23,7 @@ from core.workbook import (
 )
 
 ON = date(2026, 6, 30)
-ONE_LINE = book.lines_height(1)  # 11 pt: 11 × 1.3 + padding
+ONE_LINE = book.lines_height(1)  # 11 pt: 11 × 1.45 + padding
 
 
 def merged(ws) -> set[str]:
@@ -61,7 +61,7 @@ def test_row_heights_follow_the_wrapped_text_and_the_column_widths():
     lines_in_46 = math.ceil(book.text_width(long_text) / 45)
     lines_in_14 = math.ceil(book.text_width(long_text) / 13)
     assert lines_in_46 == 5 and lines_in_14 == 15
-    assert heights[2] == book.lines_height(lines_in_46) == round(5 * 11 * 1.3 + book.ROW_PADDING, 1)
+    assert heights[2] == book.lines_height(lines_in_46) == round(5 * 11 * book.LINE_FACTOR + book.ROW_PADDING, 1)
     assert heights[3] == book.lines_height(4)  # the newlines count
     assert heights[4] == book.lines_height(lines_in_14) > heights[2]
     assert heights[5] == ONE_LINE
