@@ -36,8 +36,6 @@ from core.workbook import (
     page_setup,
 )
 
-__all__ = ["OFFICIAL_LANGUAGE", "page_setup"]  # imported from here by the other apps
-
 # Column layout of the county structure table.
 STRUCTURE_COLUMNS = [
     # (header, width)

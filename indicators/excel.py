@@ -1,6 +1,6 @@
 """Excel both ways for filing: templates to download, filled templates to upload.
 
-Two workbooks, both in the official layout of ``alliances.exports`` (title row, 填报单位 and 报告期
+Two workbooks, both in the official layout of ``core.workbook`` (title row, 填报单位 and 报告期
 line, merged header, borders, the 填报人 / 审核人 / 日期 footer) and in Chinese whatever the user's
 language:
 

@@ -1,4 +1,4 @@
-"""Excel exports of indicators, in the official layout of ``alliances.exports``: a title row merged
+"""Excel exports of indicators, in the official layout of ``core.workbook``: a title row merged
 across the table, the reporting unit and date, two merged header rows, the data, the 填报人 / 审核人 /
 日期 footer, frozen panes, column widths and an A4 landscape print setup. Written in Chinese whatever
 the user's language: they are official forms.

@@ -1,4 +1,4 @@
-"""Excel exports of the task ledgers, in the official layout (``alliances.exports``): a title row
+"""Excel exports of the task ledgers, in the official layout (``core.workbook``): a title row
 merged across the table, a row of particulars, the header, the data and the 填报人 / 审核人 / 日期
 footer.
 
