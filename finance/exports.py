@@ -12,8 +12,8 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from alliances.exports import OFFICIAL_LANGUAGE
+from core import workbook as xlsx
 from finance.insurance import HUNDRED, AllianceSettlement, PrepaymentLine, fen
-from reports import xlsx
 from tasks.exports import _safe_filename
 
 

@@ -9,7 +9,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from alliances.exports import OFFICIAL_LANGUAGE
-from reports import xlsx
+from core import workbook as xlsx
 from tasks.exports import _safe_filename
 
 

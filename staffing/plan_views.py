@@ -29,7 +29,7 @@ from alliances import scoping
 from alliances.exports import OFFICIAL_LANGUAGE
 from alliances.models import Alliance, AllianceMembership, Institution, Region
 from alliances.scoping import CHANGE, VIEW
-from reports import xlsx
+from core import workbook as xlsx
 from staffing.models import RecruitmentPlan, Staff, TrainingRecord
 from tasks.exports import _safe_filename
 from tasks.status import local_date

@@ -17,8 +17,9 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from accounts.models import Grant, Role
-from alliances.exports import OFFICIAL_LANGUAGE, _date_zh
 from alliances.models import AllianceMembership
+from core.workbook import OFFICIAL_LANGUAGE
+from core.workbook import date_zh as _date_zh
 from staffing.models import ContractReminder, Staff
 from tasks.status import local_date
 

@@ -15,6 +15,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from openpyxl import load_workbook
 
+from core import workbook as book
 from tasks.deadlines import DeadlineKind
 from tasks.exports import (
     assignment_list_filename,
@@ -123,6 +124,11 @@ def test_ledger_workbook_has_the_official_layout(ledger_world):
     assert progress.startswith(f"{w.assignment_hospital.unit_name}：已完成就诊流向分析， 制定提升方案。具体措施")
     assert progress.endswith("…（2026-06）") and len(progress) < 160
     assert ws["H4"].value is None
+    # Each row as tall as its longest wrapped cell (here 1.2's progress in the 40-wide column), a row
+    # of short texts at the minimum.
+    assert book.wrapped_lines(progress, 40) >= 3
+    assert ws.row_dimensions[5].height == book.lines_height(book.wrapped_lines(progress, 40)) > 20
+    assert ws.row_dimensions[6].height == 20
 
     # Footer two rows below the data; nothing after it.
     assert (ws["A8"].value, ws["D8"].value) == ("填报人：", "审核人：")
