@@ -278,7 +278,7 @@ def _compare(plan: HistoryPlan) -> None:
     form = plan.form
     periods = sorted({v.period for v in plan.values})
     filings = {(f["institution_id"], f["period"]): f for f in Filing.objects.filter(
-        form=form, period__in=periods).values("pk", "institution_id", "period", "status")}
+        form=form, period__in=periods).order_by().values("pk", "institution_id", "period", "status")}
     existing = {}
     if filings:
         existing = {(f, e): value for f, e, value in DataValue.objects.filter(
@@ -319,8 +319,8 @@ def apply_history(payload: dict, *, user, now: datetime, reason: str) -> dict[st
     values = [(row, inst, period, element, Decimal(value)) for row, inst, period, element, value in payload["values"]]
     periods = sorted({v[2] for v in values})
     with transaction.atomic():
-        filings = {(f["institution_id"], f["period"]): f for f in Filing.objects.select_for_update().filter(
-            form=form, period__in=periods).values("pk", "institution_id", "period", "status")}
+        filings = {(f["institution_id"], f["period"]): f for f in Filing.objects.select_for_update(of=("self",)).filter(
+            form=form, period__in=periods).order_by().values("pk", "institution_id", "period", "status")}
         busy = [f for f in filings.values() if f["status"] not in (Filing.Status.LOCKED, Filing.Status.APPROVED)]
         if busy:
             raise ImportFailed([Issue(_("A filing of %(period)s was started in the meantime; preview again.")

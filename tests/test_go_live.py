@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import Role
+from alliances.models import Institution
 from indicators.catalog import install_catalog, install_forms
 from tests.conftest import client_for
 from tests.factories import InstitutionFactory, UserFactory, grant
@@ -28,7 +29,7 @@ def test_the_checklist_turns_green_line_by_line(ledger_world):
     assert not lines["forms"].done and not lines["history"].done and lines["first_table"].done
     assert lines["institutions"].done and lines["alliances"].done
     # An institution in no alliance is named.
-    InstitutionFactory(county=w.yn, name="大方镇卫生院", kind="township_health_centre")
+    InstitutionFactory(county=w.yn, name="大方镇卫生院", kind=Institution.Kind.TOWNSHIP_HEALTH_CENTRE)
     lines = lines_of(client, w.yn)
     assert not lines["institutions"].done and "大方镇卫生院" in lines["institutions"].missing
     # Forms without a first live period are named; with one, the line is green.
@@ -66,7 +67,7 @@ def test_constant_queries_and_the_bureau_s_only(ledger_world):
     with CaptureQueriesContext(connection) as small:
         assert client.get(url).status_code == 200
     for n in range(15):
-        InstitutionFactory(county=w.yn, name=f"新增卫生院{n}", kind="township_health_centre")
+        InstitutionFactory(county=w.yn, name=f"新增卫生院{n}", kind=Institution.Kind.TOWNSHIP_HEALTH_CENTRE)
     with CaptureQueriesContext(connection) as large:
         assert client.get(url).status_code == 200
     assert len(large.captured_queries) == len(small.captured_queries)
