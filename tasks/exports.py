@@ -189,9 +189,12 @@ def _section_labels(item: TaskItem) -> tuple[str, str]:
 
 def item_content(item: TaskItem) -> str:
     """The 主要内容 cell: the number, then the text ("1.1制定…"), as the seed ledgers write it and the
-    importer splits it. A space keeps a text that starts with a figure (12 + 2021年…) apart."""
+    importer splits it. A space keeps a text that starts with a figure (12 + 2021年…) apart, and
+    follows a number with a prefix (督1, made from an inspection finding), which the importer reads
+    only when a space ends it."""
     text = item.text or ""
-    glue = " " if text[:1].isdigit() or text[:1] in _NUMBER_GLUE else ""
+    prefixed = bool(item.number) and not item.number[:1].isdigit() and item.number[:1] not in "（("
+    glue = " " if prefixed or text[:1].isdigit() or text[:1] in _NUMBER_GLUE else ""
     return f"{item.number}{glue}{text}"
 
 
