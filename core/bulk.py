@@ -69,7 +69,10 @@ def insert_rows(model: type[Model], fields: Sequence[str], rows: Sequence[Sequen
             ids = [value for (value,) in cursor.fetchall()]
             columns.insert(0, pk.column)
         quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
-        with cursor.cursor.copy(f"COPY {connection.ops.quote_name(meta.db_table)} ({quoted}) FROM STDIN") as copy:
+        statement = f"COPY {connection.ops.quote_name(meta.db_table)} ({quoted}) FROM STDIN"
+        if connection.queries_logged:  # COPY bypasses Django's cursor: count it like any statement
+            connection.queries_log.append({"sql": f"{statement} -- {len(rows)} rows", "time": "0.000"})
+        with cursor.cursor.copy(statement) as copy:
             if returning_ids:
                 for new_id, row in zip(ids, rows, strict=True):
                     copy.write_row([new_id, *row, *tail])
