@@ -194,3 +194,38 @@ def test_a_field_mapped_twice_in_the_form_is_an_error(ledger_world):
     assert again.status_code == 200 and again.context["mapping_errors"]
     assert "A" in again.context["mapping_errors"][0] and "B" in again.context["mapping_errors"][0]
     assert again.context.get("token") is None
+
+
+# The institution register on the engine ---------------------------------------------------------
+
+REGISTER_UNSEEN = [
+    ["郁南县基层医疗卫生机构一览表"],
+    ["制表单位：县卫生健康局", None, None, "2026年3月"],
+    ["备注", "机构全称", "机构性质", "开放床位"],
+    ["新建", "宝珠镇卫生院", "乡镇卫生院", 30],
+    ["", "大湾镇卫生院", "乡镇卫生院", 20],
+]
+
+
+def test_institution_register_in_an_unseen_layout_maps_once(world):
+    w = world
+    client = client_for(w.bureau_admin)
+    url = reverse("alliances:region_institutions_import", kwargs={"region_pk": w.yn.pk})
+    page = client.post(url, {"file": upload(sheet(REGISTER_UNSEEN), "机构一览.xlsx")})
+    assert page.status_code == 200
+    plan = page.context["mapping_columns"]
+    # 机构全称 and 机构性质 are no known words: the required fields are named, nothing is read.
+    assert len(plan["errors"]) == 2 and any("单位名称" in e for e in plan["errors"])
+    assert plan["header_row"] == 3 and [c["samples"][:1] for c in plan["columns"]][1] == ["宝珠镇卫生院"]
+    index = {c["title"]: c["index"] for c in plan["columns"]}
+    preview = client.post(url, {"remap": page.context["remap_token"], f"map_{index['机构全称']}": "name",
+                                f"map_{index['机构性质']}": "kind", f"map_{index['开放床位']}": "beds"})
+    assert preview.status_code == 200 and preview.context["token"], preview.context.get("issues")
+    assert preview.context["counts"]["create"] == 2
+    done = client.post(url, {"token": preview.context["token"], "confirm": "1"})
+    assert done.status_code == 302
+    saved = ImportMapping.objects.get(register="institutions", scope=w.yn.pk)
+    assert saved.mapping["机构全称"] == "name" and saved.mapping["备注"] is None
+    again = client.post(url, {"file": upload(sheet(REGISTER_UNSEEN), "机构一览-二.xlsx")})
+    assert not again.context["mapping_columns"]["errors"]
+    assert {c["source"] for c in again.context["mapping_columns"]["columns"] if c["field"]} == {FROM_SAVED}

@@ -44,6 +44,7 @@ from alliances.imports.pending import (
 )
 from alliances.imports.reading import (
     BLANK_RUN_LIMIT,
+    FIELDS,
     FOOTER_PREFIXES,
     HEADER_SEARCH_ROWS,
     IGNORED_KEYS,
@@ -55,6 +56,9 @@ from alliances.imports.reading import (
     TITLE_ALIASES,
     TOTAL_TEXTS,
     ZIP_SIGNATURE,
+    RegisterRead,
+    read_register,
+    read_register_data,
     read_upload,
 )
 from alliances.imports.results import (
@@ -106,6 +110,10 @@ __all__ = [
     "load_pending",
     "pending_owner",
     "read_upload",
+    "FIELDS",
+    "RegisterRead",
+    "read_register",
+    "read_register_data",
     "store_pending",
     "update_pending",
     "validate",

@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import csv
 import logging
-import re
-import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from django.utils.translation import gettext as _
-from openpyxl.utils import get_column_letter
 
 from alliances.exports import REGISTER_COLUMN_BY_KEY
 from alliances.imports.cells import _is_blank
 from alliances.imports.results import Issue, RawTable
 from core import uploads
+from core.imports import columns as columns_
+from core.imports.columns import ColumnPlan, Field
 from core.uploads import OLE_SIGNATURE, ZIP_SIGNATURE
 
 logger = logging.getLogger(__package__)  # "alliances.imports"
@@ -24,7 +24,7 @@ logger = logging.getLogger(__package__)  # "alliances.imports"
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_DATA_ROWS = 5000
 MAX_COLUMNS = 60
-HEADER_SEARCH_ROWS = 6
+HEADER_SEARCH_ROWS = columns_.HEADER_SEARCH_ROWS
 BLANK_RUN_LIMIT = 500  # this many empty rows in a row end the sheet (formatted but empty rows)
 
 
@@ -44,6 +44,11 @@ TITLE_ALIASES: dict[str, tuple[str, ...]] = {
     "status": (),
 }
 REQUIRED_KEYS = ("name", "kind")
+# The register's fields for ``core.imports.columns``: the official title and its aliases.
+FIELDS = tuple(
+    Field(key, REGISTER_COLUMN_BY_KEY[key].title, (REGISTER_COLUMN_BY_KEY[key].title, *aliases),
+          required=key in REQUIRED_KEYS)
+    for key, aliases in TITLE_ALIASES.items())
 # Columns read but not imported.
 IGNORED_KEYS = ("seq", "status")
 # Footer rows of the official layout (and notes below a table) end the data.
@@ -51,24 +56,44 @@ TOTAL_TEXTS = ("合计", "总计", "小计")
 FOOTER_PREFIXES = ("填报人", "审核人", "填表人", "制表人", "负责人", "说明", "注：", "注:", "备注：", "备注:")
 
 
-def _normalise_title(value: Any) -> str:
-    text = unicodedata.normalize("NFKC", str(value or ""))
-    text = re.sub(r"\s+", "", text).replace("*", "")
-    return re.sub(r"\([^()]*\)$", "", text)  # 床位数(张) → 床位数 (NFKC made the brackets ASCII)
+@dataclass
+class RegisterRead:
+    """What reading gave: the table or the problems; the column plan when a header was found (the
+    preview's mapping panel) and the file's bytes (for a new mapping of the same file)."""
+
+    table: RawTable | None
+    problems: list[Issue]
+    columns: ColumnPlan | None = None
+    data: bytes = b""
+    name: str = ""
 
 
-def _title_lookup() -> dict[str, str]:
-    lookup = {}
-    for key, aliases in TITLE_ALIASES.items():
-        for title in (REGISTER_COLUMN_BY_KEY[key].title, *aliases):
-            lookup[_normalise_title(title)] = key
-    return lookup
-
-
-def read_upload(upload) -> tuple[RawTable | None, list[Issue]]:
+def read_upload(upload, *, mapping: dict | None = None, saved_for=None) -> tuple[RawTable | None, list[Issue]]:
     """Check and read an uploaded file (a Django ``UploadedFile``). Returns the table, or None and
     the reasons the file cannot be read."""
+    result = read_register(upload, mapping=mapping, saved_for=saved_for)
+    return result.table, result.problems
+
+
+def read_register(upload, *, mapping: dict | None = None, saved_for=None) -> RegisterRead:
+    """``read_upload`` with what a mapping step needs (``core.imports.columns``)."""
     name = Path(upload.name or "").name
+    options = {"mapping": mapping, "saved_for": saved_for}
+    result = _read_file(upload, name, options)
+    if isinstance(result, RegisterRead):
+        return result
+    table, issues = result
+    return RegisterRead(table, issues)
+
+
+def read_register_data(data: bytes, name: str, *, mapping: dict | None = None, saved_for=None) -> RegisterRead:
+    result = _read_bytes(data, name, {"mapping": mapping, "saved_for": saved_for})
+    if isinstance(result, RegisterRead):
+        return result
+    return RegisterRead(result[0], result[1])
+
+
+def _read_file(upload, name: str, options: dict):
     suffix = Path(name).suffix.lower()
     if suffix not in (".xlsx", ".csv"):
         return None, [Issue(_("“%(name)s” is neither an .xlsx workbook nor a .csv file. Upload the register "
@@ -78,6 +103,11 @@ def read_upload(upload) -> tuple[RawTable | None, list[Issue]]:
     data = upload.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
         return None, [_too_large(name, len(data))]
+    return _read_bytes(data, name, options)
+
+
+def _read_bytes(data: bytes, name: str, options: dict):
+    suffix = Path(name).suffix.lower()
     if not data.strip():
         return None, [Issue(_("“%(name)s” is empty.") % {"name": name})]
     kind = uploads.sniff_zip(data)
@@ -92,7 +122,7 @@ def read_upload(upload) -> tuple[RawTable | None, list[Issue]]:
                                       "Excel and save it as “Excel workbook (*.xlsx)”.") % {"name": name})]
             return None, [Issue(_("“%(name)s” is not an Excel workbook: its content is not in the .xlsx format, "
                                   "whatever its name says.") % {"name": name})]
-        return _read_xlsx(data, name)
+        return _kept(_read_xlsx(data, name, options), data, name)
     if is_xlsx or data.startswith((ZIP_SIGNATURE, OLE_SIGNATURE)):
         return None, [Issue(_("“%(name)s” is named .csv but is an Excel workbook, not a text file. Upload it "
                               "with the .xlsx extension, or save it from Excel as “CSV UTF-8”.") % {"name": name})]
@@ -100,7 +130,13 @@ def read_upload(upload) -> tuple[RawTable | None, list[Issue]]:
     if text is None:
         return None, [Issue(_("“%(name)s” is not a text CSV file (it is not UTF-8 or GB18030 text).")
                             % {"name": name})]
-    return _read_csv(text, name)
+    return _kept(_read_csv(text, name, options), data, name)
+
+
+def _kept(result, data: bytes, name: str):
+    if isinstance(result, RegisterRead):
+        result.data, result.name = data, name
+    return result
 
 
 def _too_large(name: str, size: int) -> Issue:
@@ -108,7 +144,7 @@ def _too_large(name: str, size: int) -> Issue:
                  % {"name": name, "size": size / (1024 * 1024), "limit": MAX_UPLOAD_BYTES // (1024 * 1024)})
 
 
-def _read_xlsx(data: bytes, name: str) -> tuple[RawTable | None, list[Issue]]:
+def _read_xlsx(data: bytes, name: str, options: dict):
     try:
         workbook = uploads.Workbook(data)
     except Exception:  # openpyxl raises many kinds of errors on damaged files
@@ -116,7 +152,7 @@ def _read_xlsx(data: bytes, name: str) -> tuple[RawTable | None, list[Issue]]:
         return None, [Issue(_("“%(name)s” could not be read as an Excel workbook; it may be damaged. Open it in "
                               "Excel, save it again and upload it.") % {"name": name})]
     try:
-        return _read_rows(workbook.rows(MAX_COLUMNS), name=name, file_format="xlsx")
+        return _read_rows(workbook.rows(MAX_COLUMNS), name=name, file_format="xlsx", **options)
     except Exception:
         logger.info("unreadable workbook %r", name, exc_info=True)
         return None, [Issue(_("“%(name)s” could not be read as an Excel workbook; it may be damaged. Open it in "
@@ -125,73 +161,36 @@ def _read_xlsx(data: bytes, name: str) -> tuple[RawTable | None, list[Issue]]:
         workbook.close()
 
 
-def _read_csv(text: str, name: str) -> tuple[RawTable | None, list[Issue]]:
+def _read_csv(text: str, name: str, options: dict):
     try:
-        return _read_rows(uploads.csv_rows(text, max_col=MAX_COLUMNS), name=name, file_format="csv")
+        return _read_rows(uploads.csv_rows(text, max_col=MAX_COLUMNS), name=name, file_format="csv", **options)
     except csv.Error as exc:
         return None, [Issue(_("“%(name)s” is not a well-formed CSV file (%(error)s).")
                             % {"name": name, "error": exc})]
 
 
-def _read_rows(rows, *, name: str, file_format: str) -> tuple[RawTable | None, list[Issue]]:
-    """Find the header among the first rows, then read the data rows up to the footer."""
-    lookup = _title_lookup()
+def _read_rows(rows, *, name: str, file_format: str, mapping: dict | None = None, saved_for=None) -> RegisterRead:
+    """Find the header among the first rows (``core.imports.columns``: known titles, a two-row
+    header under merged cells, the user's or the county's saved mapping), then read the data rows
+    up to the footer."""
     head: list[tuple[int, list]] = []
     rows = iter(rows)
     for number, values in rows:
         head.append((number, values))
-        if number >= HEADER_SEARCH_ROWS + 1:
+        if len(head) >= HEADER_SEARCH_ROWS:
             break
-
-    # The header block: the first row with known titles, and the rows right below it whose every
-    # filled cell is a known title in a column not titled yet (two header rows under merged cells).
-    recognised = [(n, {i: lookup.get(_normalise_title(v)) for i, v in enumerate(vals) if not _is_blank(v)})
-                  for n, vals in head]
-    start = next((pos for pos, (n, cells) in enumerate(recognised)
-                  if n <= HEADER_SEARCH_ROWS and any(cells.values())), None)
-    if start is None:
+    plan = columns_.locate(head, FIELDS, given=mapping, saved_for=saved_for)
+    if plan is None or not plan.by_field:
         titles = "、".join(REGISTER_COLUMN_BY_KEY[k].title for k in REQUIRED_KEYS)
-        return None, [Issue(_("No header row was found in the first %(n)s rows of “%(name)s”: the register needs "
-                              "a row with the column titles %(titles)s.")
-                            % {"n": HEADER_SEARCH_ROWS, "name": name, "titles": titles})]
-    columns: dict[str, tuple[str, str]] = {}
-    ignored: list[tuple[str, str]] = []
-    issues: list[Issue] = []
-    titled: set[int] = set()
-    header_end = start
-    for pos in range(start, len(recognised)):
-        number, cells = recognised[pos]
-        if pos > start and not (cells and all(cells.values()) and not titled & set(cells)):
-            break
-        header_end = pos
-        values = head[pos][1]
-        for index, key in cells.items():
-            letter, title = get_column_letter(index + 1), str(values[index]).strip()
-            if key is None:
-                continue
-            titled.add(index)
-            if key in columns:
-                issues.append(Issue(_("the column “%(title)s” appears twice (columns %(first)s and %(second)s); "
-                                      "keep one.") % {"title": title, "first": columns[key][0], "second": letter},
-                                    row=number, column=letter, title=title))
-                continue
-            columns[key] = (letter, title)
-    first_header, last_header = recognised[start][0], recognised[header_end][0]
-    # Titles we do not know, in the header rows (group titles above known columns are not reported).
-    for pos in range(start, header_end + 1):
-        number, cells = recognised[pos]
-        for index, key in cells.items():
-            letter = get_column_letter(index + 1)
-            if key is None and not any(letter == c[0] for c in columns.values()) and pos == header_end:
-                ignored.append((letter, str(head[pos][1][index]).strip()))
-    for key in REQUIRED_KEYS:
-        if key not in columns:
-            title = REGISTER_COLUMN_BY_KEY[key].title
-            issues.append(Issue(_("the header has no column “%(title)s”; it is required.") % {"title": title},
-                                row=last_header, title=title))
-    if issues:
-        return None, issues
-
+        return RegisterRead(None, [Issue(_("No header row was found in the first %(n)s rows of “%(name)s”: the "
+                                           "register needs a row with the column titles %(titles)s.")
+                                         % {"n": HEADER_SEARCH_ROWS, "name": name, "titles": titles})], plan)
+    header_end = plan.position
+    first_header, last_header = plan.header_row - plan.header_rows + 1, plan.header_row
+    if plan.errors:
+        return RegisterRead(None, [Issue(text, row=last_header) for text in plan.errors], plan)
+    columns = {key: (column.letter, column.title) for key, column in plan.by_field.items()}
+    ignored = [(c.letter, c.title) for c in plan.columns if c.title and not c.field]
     index_of = {key: uploads.column_index(letter) for key, (letter, _t) in columns.items()}
     data_rows: list[tuple[int, dict[str, Any]]] = []
     blank_run = 0
@@ -211,14 +210,15 @@ def _read_rows(rows, *, name: str, file_format: str) -> tuple[RawTable | None, l
             continue
         blank_run = 0
         if len(data_rows) >= MAX_DATA_ROWS:
-            return None, [Issue(_("“%(name)s” has more than %(n)s rows; import the register in parts.")
-                                % {"name": name, "n": MAX_DATA_ROWS})]
+            return RegisterRead(None, [Issue(_("“%(name)s” has more than %(n)s rows; import the register in parts.")
+                                             % {"name": name, "n": MAX_DATA_ROWS})], plan)
         data_rows.append((number, {k: v for k, v in cells.items() if k not in IGNORED_KEYS}))
     if not data_rows:
-        return None, [Issue(_("“%(name)s” has a header (row %(row)s) but no data rows below it.")
-                            % {"name": name, "row": last_header})]
-    return RawTable(filename=name, file_format=file_format, header_rows=(first_header, last_header),
-                    columns=columns, ignored_columns=ignored, rows=data_rows), []
+        return RegisterRead(None, [Issue(_("“%(name)s” has a header (row %(row)s) but no data rows below it.")
+                                         % {"name": name, "row": last_header})], plan)
+    table = RawTable(filename=name, file_format=file_format, header_rows=(first_header, last_header),
+                     columns=columns, ignored_columns=ignored, rows=data_rows, mapping=plan.to_json())
+    return RegisterRead(table, [], plan)
 
 
 def _is_footer(values: list) -> bool:

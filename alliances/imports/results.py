@@ -30,6 +30,7 @@ class RawTable:
     columns: dict[str, tuple[str, str]]  # key -> (column letter, title as written in the file)
     ignored_columns: list[tuple[str, str]]  # (letter, title) of columns with titles we do not know
     rows: list[tuple[int, dict[str, Any]]]
+    mapping: dict = field(default_factory=dict)  # the column plan (``ColumnPlan.to_json``)
 
     def to_json(self) -> str:
         def encode(value):
@@ -39,6 +40,7 @@ class RawTable:
             "filename": self.filename, "file_format": self.file_format, "header_rows": list(self.header_rows),
             "columns": self.columns, "ignored_columns": self.ignored_columns,
             "rows": [[number, {k: encode(v) for k, v in values.items()}] for number, values in self.rows],
+            "mapping": self.mapping,
         }, ensure_ascii=False)
 
     @classmethod
@@ -53,6 +55,7 @@ class RawTable:
             columns={k: tuple(v) for k, v in data["columns"].items()},
             ignored_columns=[tuple(c) for c in data["ignored_columns"]],
             rows=[(number, {k: decode(v) for k, v in values.items()}) for number, values in data["rows"]],
+            mapping=data.get("mapping", {}),
         )
 
 

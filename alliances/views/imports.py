@@ -25,7 +25,10 @@ from alliances.models import Institution, Region
 from alliances.views.common import CHANGE, VIEW
 from core import audit
 from core import pending as pending_store
+from core.imports import mappings
 
+REGISTER = "institutions"
+FILES_KIND = "institution-files"  # the uploaded files themselves, for a new column mapping
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # Columns of the preview table, in the order of the register.
 PREVIEW_KEYS = ("name", "kind", "parent", "credit_code", "beds", "service_population", "alliance", "role", "joined")
@@ -69,19 +72,52 @@ def region_institutions_import(request, region_pk: int):
     county = _county(user, region_pk, CHANGE)
     if request.method == "POST" and "token" in request.POST:
         return _confirm(request, county)
+    if request.method == "POST" and "remap" in request.POST:
+        return _remap(request, county)
     form = RegisterUploadForm(*((request.POST, request.FILES) if request.method == "POST" else ()))
     if request.method == "POST" and form.is_valid():
-        table, problems = imports.read_upload(form.cleaned_data["file"])
-        if table is not None:
-            result = imports.validate(table, county=county, user=user)
-            token = None
-            if result.ok and result.has_changes:
-                token = imports.store_pending(request.session, table=table, county=county, user=user,
-                                              fingerprint=result.fingerprint())
-            return _preview(request, county, result, token=token)
-        for problem in problems:
-            form.add_error("file", problem.text)
+        read = imports.read_register(form.cleaned_data["file"], saved_for=mappings.saver(REGISTER, county.pk))
+        return _after_reading(request, county, read, form=form)
     return _upload_page(request, county, form)
+
+
+def _after_reading(request, county: Region, read: imports.RegisterRead, *, form=None, file_token: str = "",
+                   mapping_errors=()):
+    """The preview of a file just read, with its columns and the fields they fill (to map by hand)."""
+    user = request.user
+    if read.columns is not None and read.data and not file_token:
+        file_token = pending_store.store_file(request.session, FILES_KIND, data=read.data, name=read.name,
+                                              owner=imports.pending_owner(user, county),
+                                              extra={"columns": read.columns.to_json()})
+    mapping = {"mapping_columns": read.columns.to_json() if read.columns is not None and file_token else None,
+               "remap_token": file_token, "mapping_errors": list(mapping_errors),
+               "mapping_open": bool(mapping_errors) or bool(read.columns and read.columns.needs_user),
+               "remap_url": reverse("alliances:region_institutions_import", kwargs={"region_pk": county.pk})}
+    if read.table is None:
+        form = form or RegisterUploadForm()
+        for problem in read.problems:
+            form.add_error("file", problem.text)
+        return _upload_page(request, county, form, **mapping)
+    result = imports.validate(read.table, county=county, user=user)
+    token = None
+    if result.ok and result.has_changes:
+        token = imports.store_pending(request.session, table=read.table, county=county, user=user,
+                                      fingerprint=result.fingerprint())
+    return _preview(request, county, result, token=token, mapping=mapping)
+
+
+def _remap(request, county: Region):
+    found = pending_store.load_file(request.session, FILES_KIND, request.POST.get("remap", ""),
+                                    owner=imports.pending_owner(request.user, county))
+    if found is None:
+        return _upload_page(request, county, RegisterUploadForm(), status=400,
+                            error=_("This preview is no longer valid: it has expired, has been imported already, "
+                                    "or belongs to another session. Nothing was saved. Upload the file again."))
+    data, name, extra = found
+    given, errors = mappings.mapping_from_post(request.POST, extra.get("columns") or {})
+    read = imports.read_register_data(data, name, mapping=given if not errors else None,
+                                      saved_for=mappings.saver(REGISTER, county.pk))
+    return _after_reading(request, county, read, file_token=request.POST["remap"], mapping_errors=errors)
 
 
 def _confirm(request, county: Region):
@@ -124,6 +160,7 @@ def _confirm(request, county: Region):
         pending_store.release(imports.PENDING_KIND, token)
         raise
     imports.discard_pending(request.session, token)
+    mappings.remember(table.mapping, register=REGISTER, scope=county.pk, user=user)
     pending_store.record_outcome(imports.PENDING_KIND, token, owner=owner, url=done_url)
     audit.record(audit.Event.IMPORT_CONFIRM, request=request, target=county, details={
         "register": "institutions", "file": table.filename, "rows": counts["create"] + counts["update"],
@@ -134,7 +171,7 @@ def _confirm(request, county: Region):
     return redirect(done_url)
 
 
-def _upload_page(request, county: Region, form, *, status: int = 200, error: str = ""):
+def _upload_page(request, county: Region, form, *, status: int = 200, error: str = "", **mapping):
     kinds = [str(label) for label in Institution.Kind.labels]
     return render(request, "alliances/import_upload.html", {
         "county": county,
@@ -143,11 +180,12 @@ def _upload_page(request, county: Region, form, *, status: int = 200, error: str
         "max_mb": imports.MAX_UPLOAD_BYTES // (1024 * 1024),
         "header_rows": imports.HEADER_SEARCH_ROWS,
         "error": error,
+        **mapping,
     }, status=status)
 
 
 def _preview(request, county: Region, result: imports.ImportResult, *, token: str | None = None,
-             notice: str = "", apply_issues=None):
+             notice: str = "", apply_issues=None, mapping: dict | None = None):
     titles = {key: column.title for key, column in exports.REGISTER_COLUMN_BY_KEY.items()}
     letters = {key: letter for key, (letter, _title) in (result.table.columns.items() if result.table else ())}
     rows = []
@@ -176,4 +214,5 @@ def _preview(request, county: Region, result: imports.ImportResult, *, token: st
         "notice": notice,
         "apply_issues": apply_issues or [],
         "form": RegisterUploadForm(),
+        **(mapping or {}),
     })

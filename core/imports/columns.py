@@ -148,7 +148,14 @@ def locate(head: list[tuple[int, list]], fields: Sequence[Field], *, given: dict
         if score > best_score:
             best, best_score = position, score
     if best is None:
-        best = next((p for p, (_n, cells) in enumerate(head) if sum(1 for t in _texts(cells) if t) >= 2), None)
+        # No known word anywhere: the first row about as wide as the table, all text, none a
+        # "label：value" line (填报单位：…), is the header the user will map.
+        widths = [sum(1 for t in _texts(cells) if t) for _n, cells in head]
+        wide = max(widths, default=0)
+        best = next((p for p, (_n, cells) in enumerate(head)
+                     if widths[p] >= max(2, 0.6 * wide)
+                     and all(isinstance(v, str) and not re.search(r"[:：]", v) for v in cells if v not in (None, ""))),
+                    None)
         if best is None:
             return None
     upper = _texts(head[best][1])
