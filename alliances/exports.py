@@ -26,6 +26,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from alliances import scoping
 from alliances.models import Alliance, AllianceMembership, Institution, Region
 from core import xlsx
+from core.clock import date_zh as _date_zh
 
 OFFICIAL_LANGUAGE = "zh-hans"
 FONT_NAME = "宋体"
@@ -49,10 +50,6 @@ STRUCTURE_COLUMNS = [
     (gettext_noop("村卫生室数"), 11),
 ]
 TITLE_ROW, INFO_ROW, HEADER_ROW_1, HEADER_ROW_2, FIRST_DATA_ROW = 1, 2, 3, 4, 5
-
-
-def _date_zh(day: date) -> str:
-    return f"{day.year}年{day.month}月{day.day}日"
 
 
 def county_structure_title(county: Region) -> str:

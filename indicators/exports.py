@@ -33,16 +33,17 @@ from alliances.exports import (
     OFFICIAL_LANGUAGE,
     RIGHT,
     _cell,
-    _date_zh,
     _footer_row,
     _merge,
     _save,
     page_setup,
 )
+from core.clock import date_zh
+from core.http import safe_filename
 from core.periods import Period
 from indicators.models import EvaluationRun, Indicator, SchemeItem
 from indicators.services.evaluation import EvaluationTable, UnitScores, evaluation_table
-from tasks.exports import _fit_height, _safe_filename
+from tasks.exports import _fit_height
 
 TITLE_ROW, INFO_ROW, HEADER_ROW_1, HEADER_ROW_2, FIRST_DATA_ROW = 1, 2, 3, 4, 5
 UNMET_FILL = PatternFill("solid", fgColor="FFC7CE")
@@ -188,7 +189,7 @@ def evaluation_title(run: EvaluationRun) -> str:
 
 
 def evaluation_filename(run: EvaluationRun, on: date) -> str:
-    return f"{_safe_filename(evaluation_title(run))}_{on:%Y%m%d}.xlsx"
+    return f"{safe_filename(evaluation_title(run))}_{on:%Y%m%d}.xlsx"
 
 
 def evaluation_xlsx(run: EvaluationRun, *, table: EvaluationTable | None = None, on: date | None = None) -> bytes:
@@ -206,7 +207,7 @@ def evaluation_xlsx(run: EvaluationRun, *, table: EvaluationTable | None = None,
 
 def _particulars(run: EvaluationRun, on: date) -> tuple[str, str]:
     unit = _("填报单位：%(unit)s卫生健康局") % {"unit": run.county.name}
-    day = _("导出日期：%(date)s") % {"date": _date_zh(on)}
+    day = _("导出日期：%(date)s") % {"date": date_zh(on)}
     return unit, day
 
 
@@ -387,7 +388,7 @@ CALCULATION_GROUP = gettext_noop("计算数据")
 
 
 def indicator_table_filename(title: str, on: date) -> str:
-    return f"{_safe_filename(title)}_{on:%Y%m%d}.xlsx"
+    return f"{safe_filename(title)}_{on:%Y%m%d}.xlsx"
 
 
 def _raw_number_format(value) -> str:
@@ -432,7 +433,7 @@ def _indicator_table(*, title: str, scope_label: str, period: Period, rows: list
     _info_row(ws, [
         (1, third, _("统计范围：%(scope)s") % {"scope": scope_label}),
         (third + 1, 2 * third, _("统计期：%(period)s") % {"period": period.label}),
-        (2 * third + 1, ncols, _("导出日期：%(date)s") % {"date": _date_zh(on)}),
+        (2 * third + 1, ncols, _("导出日期：%(date)s") % {"date": date_zh(on)}),
     ])
     for key in keys:
         header, width = INDICATOR_TABLE_COLUMNS[key]

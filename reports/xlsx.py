@@ -24,8 +24,9 @@ from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Si
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.merge import MergedCellRange
 
-from alliances.exports import OFFICIAL_LANGUAGE, _date_zh, page_setup
+from alliances.exports import OFFICIAL_LANGUAGE, page_setup
 from core import xlsx as cells
+from core.clock import date_zh as _date_zh
 
 FONT = "宋体"
 _THIN = Side(style="thin", color="000000")

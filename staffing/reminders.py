@@ -17,10 +17,10 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from accounts.models import Grant, Role
-from alliances.exports import OFFICIAL_LANGUAGE, _date_zh
+from alliances.exports import OFFICIAL_LANGUAGE
 from alliances.models import AllianceMembership
+from core.clock import date_zh, local_date
 from staffing.models import ContractReminder, Staff
-from tasks.status import local_date
 
 logger = logging.getLogger(__name__)
 LEAD_DAYS = (60, 30)
@@ -81,7 +81,7 @@ def send_contract_reminders(now: datetime) -> dict[str, int]:
         for user_id, staff_ids in recipients.items():
             lines = [_("· %(name)s (%(institution)s): the contract ends on %(day)s, in %(days)s days") % {
                 "name": by_pk[pk][0].name, "institution": by_pk[pk][0].institution.name,
-                "day": _date_zh(by_pk[pk][0].contract_end), "days": (by_pk[pk][0].contract_end - today).days}
+                "day": date_zh(by_pk[pk][0].contract_end), "days": (by_pk[pk][0].contract_end - today).days}
                 for pk in sorted(staff_ids) if pk in by_pk]
             user = users.get(user_id)
             if not lines or user is None or not user.email:

@@ -37,12 +37,13 @@ from alliances.exports import (
     OFFICIAL_LANGUAGE,
     RIGHT,
     _cell,
-    _date_zh,
     _footer_row,
     _merge,
     _save,
     page_setup,
 )
+from core.clock import date_zh as _date_zh
+from core.http import safe_filename as _safe_filename
 from tasks.models import Assignment, Ledger, ProgressReport, TaskItem
 from tasks.selectors import latest_reports
 from tasks.status import Light, Status, local_date
@@ -69,12 +70,6 @@ ROLE_TEXTS = {Assignment.Role.LEAD: gettext_noop("责任"), Assignment.Role.COOP
 PROGRESS_CHARS = 120  # each unit's latest progress is cut to this many characters
 # Characters that, right after the item number, would stop the importer from reading it (2021年…).
 _NUMBER_GLUE = "年月日%％个.．"
-_FILENAME_UNSAFE = re.compile(r'[\\/:*?"<>|\r\n\t]+')
-
-
-def _safe_filename(text: str) -> str:
-    return _FILENAME_UNSAFE.sub("_", text).strip() or "export"
-
 
 # The ledger (任务台账) ----------------------------------------------------------------------------
 
