@@ -9,4 +9,10 @@ class TasksConfig(AppConfig):
     verbose_name = _("Task ledgers")
 
     def ready(self) -> None:
+        from core import demo
         from tasks import scoping  # noqa: F401  (registers the scoping functions)
+
+        demo.register(demo.DemoPart(
+            name="ledgers", loader="tasks.demo.load_demo_part", needs=("organisation",),
+            skip_flag="--without-ledgers",
+            skip_help="Load the organisation and logins only, not the demo task ledgers."))
