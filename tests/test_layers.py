@@ -10,6 +10,9 @@ from pathlib import Path
 
 from importlinter.cli import lint_imports
 
+from core import demo
+from core.demo import DemoReport
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 APPS = tuple(tomllib.loads((BASE_DIR / "pyproject.toml").read_text())["tool"]["importlinter"]["root_packages"])
 
@@ -118,3 +121,27 @@ def test_core_imports_no_domain_app():
             offenders += [f"{path.relative_to(BASE_DIR)}:{node.lineno}: {m}" for m in modules
                           if m.split(".")[0] in domain]
     assert not offenders, offenders
+
+
+# The demo, loaded by parts each app registers (core imports none of them) ------------------------
+
+def fake_loader(*, now, today):
+    return DemoReport(summary=f"loaded {now}")
+
+
+def test_each_app_registers_its_demo_part_in_the_order_of_the_layers():
+    names = [part.name for part in demo.parts()]
+    assert names == ["organisation", "ledgers", "filings", "finance", "staffing", "reports"]
+    assert {part.skip_flag for part in demo.parts()} == {
+        None, "--without-ledgers", "--without-filings", "--without-staffing", "--without-reports"}
+    assert demo.logins() is not None and demo.logins().rows()
+
+
+def test_a_demo_part_is_skipped_with_what_it_needs(monkeypatch):
+    monkeypatch.setattr(demo, "_parts", [])
+    for name, needs in [("a", ()), ("b", ("a",)), ("c", ("a",)), ("d", ("b", "c"))]:
+        demo.register(demo.DemoPart(name=name, loader="tests.test_layers.fake_loader", needs=needs))
+    done = demo.load(now="n", today="t", skip={"b"})
+    assert [part.name for part, _report in done] == ["a", "c"]
+    assert [report.summary for _part, report in done] == ["loaded n", "loaded n"]
+    assert demo.load(now="n", today="t", skip={"a"}) == []
