@@ -19,23 +19,22 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from openpyxl import Workbook
-from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from alliances import scoping
 from alliances.models import Alliance, AllianceMembership, Institution, Region
-from core import xlsx
-from core.clock import date_zh as _date_zh
-
-OFFICIAL_LANGUAGE = "zh-hans"
-FONT_NAME = "宋体"
-THIN = Side(style="thin", color="000000")
-BORDER = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
-CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
-LEFT = Alignment(horizontal="left", vertical="center", wrap_text=True)
-RIGHT = Alignment(horizontal="right", vertical="center")
-HEADER_FILL = PatternFill("solid", fgColor="D9E1F2")
+from core import workbook as book
+from core.workbook import (
+    CENTER,
+    LEFT,
+    OFFICIAL_LANGUAGE,
+    RIGHT,
+    cell,
+    date_zh,
+    merge,
+    page_setup,
+)
 
 # Column layout of the county structure table.
 STRUCTURE_COLUMNS = [
@@ -61,70 +60,21 @@ def county_structure_filename(county: Region, on: date) -> str:
         return f"{county_structure_title(county)}_{on:%Y%m%d}.xlsx"
 
 
-def _cell(ws, row: int, column: int, value=None, *, bold=False, align=CENTER, border=True, size=11, fill=None):
-    cell = xlsx.put(ws, row, column, value)  # text stays text, never a formula (core.xlsx)
-    cell.font = Font(name=FONT_NAME, bold=bold, size=size)
-    cell.alignment = align
-    if border:
-        cell.border = BORDER
-    if fill is not None:
-        cell.fill = fill
-    return cell
-
-
-def _merge(ws, first_row: int, first_col: int, last_row: int, last_col: int) -> None:
-    if (first_row, first_col) != (last_row, last_col):
-        ws.merge_cells(start_row=first_row, start_column=first_col, end_row=last_row, end_column=last_col)
-
-
 def _title_rows(ws, *, title: str, county: Region, date_text: str, ncols: int, split: int) -> None:
     """Row 1: the title merged across the table; row 2: 填报单位 on the left (columns 1..``split``)
     and the date on the right."""
-    _cell(ws, TITLE_ROW, 1, title, bold=True, size=16, border=False)
-    _merge(ws, TITLE_ROW, 1, TITLE_ROW, ncols)
-    ws.row_dimensions[TITLE_ROW].height = 32
-    _cell(ws, INFO_ROW, 1, _("填报单位：%(unit)s卫生健康局") % {"unit": county.name}, align=LEFT, border=False)
-    _merge(ws, INFO_ROW, 1, INFO_ROW, split)
-    _cell(ws, INFO_ROW, split + 1, date_text, align=RIGHT, border=False)
-    _merge(ws, INFO_ROW, split + 1, INFO_ROW, ncols)
+    book.title_row(ws, title, ncols, row=TITLE_ROW)
+    book.info_row(ws, [(1, split, _("填报单位：%(unit)s卫生健康局") % {"unit": county.name}),
+                       (split + 1, ncols, date_text)], row=INFO_ROW)
 
 
-def _footer_row(ws, row: int, *, on: date, ncols: int, splits: tuple[int, int]) -> None:
-    """填报人 from column 1, 审核人 from ``splits[0]``, 日期 from ``splits[1]`` to the last column."""
-    reviewer, day = splits
-    _cell(ws, row, 1, _("填报人："), align=LEFT, border=False)
-    _merge(ws, row, 1, row, reviewer - 1)
-    _cell(ws, row, reviewer, _("审核人："), align=LEFT, border=False)
-    _merge(ws, row, reviewer, row, day - 1)
-    _cell(ws, row, day, _("日期：%(date)s") % {"date": _date_zh(on)}, align=LEFT, border=False)
-    _merge(ws, row, day, row, ncols)
-
-
-def page_setup(ws, *, header_rows: tuple[int, int], last_col: str, last_row: int, frozen_cols: int = 0,
-               freeze: str | None = None, landscape: bool = True) -> None:
-    """The print setup of every official table: A4 (landscape by default), one page wide, centred,
-    the header rows (and ``frozen_cols`` label columns) repeated on every page and frozen on screen
-    (``freeze`` names the top-left free cell when it is not the one below the header)."""
-    first, last = header_rows
-    ws.freeze_panes = freeze or ws.cell(row=last + 1, column=frozen_cols + 1)
-    ws.page_setup.orientation = "landscape" if landscape else "portrait"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.print_title_rows = f"{first}:{last}"
-    if frozen_cols:
-        ws.print_title_cols = f"A:{get_column_letter(frozen_cols)}"
-    ws.print_area = f"A1:{last_col}{last_row}"
-    ws.print_options.horizontalCentered = True
-
-
-def _print_setup(ws, *, last_col: str, footer_row: int) -> None:
-    page_setup(ws, header_rows=(HEADER_ROW_1, HEADER_ROW_2), last_col=last_col, last_row=footer_row)
-
-
-def _save(wb: Workbook) -> bytes:
-    return xlsx.save(wb)
+def _finish(ws, wb: Workbook, *, ncols: int, last_data_row: int, footer_row: int, splits: tuple[int, int],
+            on: date) -> bytes:
+    """Rows fitted to their text, the footer, the print setup; the file."""
+    book.fit_row_heights(ws, FIRST_DATA_ROW, last_data_row, min_height=20)
+    book.footer_row(ws, footer_row, on=on, ncols=ncols, splits=splits)
+    page_setup(ws, header_rows=(HEADER_ROW_1, HEADER_ROW_2), last_col=get_column_letter(ncols), last_row=footer_row)
+    return book.save(wb)
 
 
 def county_structure_workbook(*, county: Region, alliances: list[Alliance], unaffiliated: list[Institution],
@@ -146,25 +96,14 @@ def _county_structure_workbook(*, county: Region, alliances: list[Alliance], una
     ws = wb.active
     ws.title = _("医共体组成情况")
     ncols = len(STRUCTURE_COLUMNS)
-    last_col = get_column_letter(ncols)
 
     # Title, reporting unit and date.
     _title_rows(ws, title=county_structure_title(county), county=county,
-                date_text=_("统计日期：%(date)s") % {"date": _date_zh(on)}, ncols=ncols, split=4)
+                date_text=_("统计日期：%(date)s") % {"date": date_zh(on)}, ncols=ncols, split=4)
 
     # Two header rows: 序号 / 医共体 / 牵头单位 span both; the member columns sit under 成员单位情况.
-    for col, (header, width) in enumerate(STRUCTURE_COLUMNS, start=1):
-        ws.column_dimensions[get_column_letter(col)].width = width
-        if col <= 3:
-            _cell(ws, HEADER_ROW_1, col, _(header), bold=True, fill=HEADER_FILL)
-            _cell(ws, HEADER_ROW_2, col, None, bold=True, fill=HEADER_FILL)
-            _merge(ws, HEADER_ROW_1, col, HEADER_ROW_2, col)
-        else:
-            _cell(ws, HEADER_ROW_1, col, _("成员单位情况") if col == 4 else None, bold=True, fill=HEADER_FILL)
-            _cell(ws, HEADER_ROW_2, col, _(header), bold=True, fill=HEADER_FILL)
-    _merge(ws, HEADER_ROW_1, 4, HEADER_ROW_1, ncols)
-    ws.row_dimensions[HEADER_ROW_1].height = 22
-    ws.row_dimensions[HEADER_ROW_2].height = 22
+    book.header(ws, [(_(header), width, _("成员单位情况") if col > 3 else "")
+                     for col, (header, width) in enumerate(STRUCTURE_COLUMNS, start=1)], row=HEADER_ROW_1)
 
     # Data: one row per member institution; 序号, 医共体 and 牵头单位 are merged over the alliance's rows.
     row = FIRST_DATA_ROW
@@ -175,14 +114,14 @@ def _county_structure_workbook(*, county: Region, alliances: list[Alliance], una
         first = row
         rows = institutions or [(None, "", 0)]
         for institution, kind_label, clinic_count in rows:
-            _cell(ws, row, 1, number)
-            _cell(ws, row, 2, group_name)
-            _cell(ws, row, 3, lead_name)
-            _cell(ws, row, 4, institution.name if institution else "", align=LEFT)
-            _cell(ws, row, 5, kind_label)
-            _cell(ws, row, 6, institution.beds if institution else None, align=RIGHT)
-            _cell(ws, row, 7, institution.service_population if institution else None, align=RIGHT)
-            _cell(ws, row, 8, clinic_count if institution else None, align=RIGHT)
+            cell(ws, row, 1, number)
+            cell(ws, row, 2, group_name)
+            cell(ws, row, 3, lead_name)
+            cell(ws, row, 4, institution.name if institution else "", align=LEFT)
+            cell(ws, row, 5, kind_label)
+            cell(ws, row, 6, institution.beds if institution else None, align=RIGHT)
+            cell(ws, row, 7, institution.service_population if institution else None, align=RIGHT)
+            cell(ws, row, 8, clinic_count if institution else None, align=RIGHT)
             if institution:
                 totals["members"] += 1
                 totals["beds"] += institution.beds
@@ -190,7 +129,7 @@ def _county_structure_workbook(*, county: Region, alliances: list[Alliance], una
                 totals["clinics"] += clinic_count
             row += 1
         for col in (1, 2, 3):
-            _merge(ws, first, col, row - 1, col)
+            merge(ws, first, col, row - 1, col)
 
     lead_label = _("牵头单位")
     for number, alliance in enumerate(alliances, start=1):
@@ -209,22 +148,20 @@ def _county_structure_workbook(*, county: Region, alliances: list[Alliance], una
         write_group(None, _("（未加入医共体）"), "", rows)
 
     # Totals.
-    _cell(ws, row, 1, _("合计"), bold=True)
-    _merge(ws, row, 1, row, 3)
+    cell(ws, row, 1, _("合计"), bold=True)
+    merge(ws, row, 1, row, 3)
     for col in (2, 3):
-        ws.cell(row=row, column=col).border = BORDER
-    _cell(ws, row, 4, _("%(n)s家") % {"n": totals["members"]}, bold=True, align=LEFT)
-    _cell(ws, row, 5, None)
-    _cell(ws, row, 6, totals["beds"], bold=True, align=RIGHT)
-    _cell(ws, row, 7, totals["population"], bold=True, align=RIGHT)
-    _cell(ws, row, 8, totals["clinics"], bold=True, align=RIGHT)
+        ws.cell(row=row, column=col).border = book.BORDER
+    cell(ws, row, 4, _("%(n)s家") % {"n": totals["members"]}, bold=True, align=LEFT)
+    cell(ws, row, 5, None)
+    cell(ws, row, 6, totals["beds"], bold=True, align=RIGHT)
+    cell(ws, row, 7, totals["population"], bold=True, align=RIGHT)
+    cell(ws, row, 8, totals["clinics"], bold=True, align=RIGHT)
     last_data_row = row
 
     # Footer: 填报人 / 审核人 / 日期.
-    footer_row = last_data_row + 2
-    _footer_row(ws, footer_row, on=on, ncols=ncols, splits=(4, 6))
-    _print_setup(ws, last_col=last_col, footer_row=footer_row)
-    return _save(wb)
+    return _finish(ws, wb, ncols=ncols, last_data_row=last_data_row, footer_row=last_data_row + 2, splits=(4, 6),
+                   on=on)
 
 
 # The institution register (医疗卫生机构名册) --------------------------------------------------
@@ -318,26 +255,13 @@ def _institution_register_workbook(*, county: Region, entries: list[RegisterEntr
     ws = wb.active
     ws.title = _("机构名册")
     ncols = len(REGISTER_COLUMNS)
-    last_col = get_column_letter(ncols)
     col_of = {c.key: n for n, c in enumerate(REGISTER_COLUMNS, start=1)}
 
     _title_rows(ws, title=institution_register_title(county), county=county,
-                date_text=_("导出日期：%(date)s") % {"date": _date_zh(on)}, ncols=ncols, split=6)
+                date_text=_("导出日期：%(date)s") % {"date": date_zh(on)}, ncols=ncols, split=6)
 
-    group = [col_of[key] for key in REGISTER_GROUP_KEYS]
-    for col, column in enumerate(REGISTER_COLUMNS, start=1):
-        ws.column_dimensions[get_column_letter(col)].width = column.width
-        if col in group:
-            _cell(ws, HEADER_ROW_1, col, _(REGISTER_GROUP_TITLE) if col == group[0] else None, bold=True,
-                  fill=HEADER_FILL)
-            _cell(ws, HEADER_ROW_2, col, _(column.title), bold=True, fill=HEADER_FILL)
-        else:
-            _cell(ws, HEADER_ROW_1, col, _(column.title), bold=True, fill=HEADER_FILL)
-            _cell(ws, HEADER_ROW_2, col, None, bold=True, fill=HEADER_FILL)
-            _merge(ws, HEADER_ROW_1, col, HEADER_ROW_2, col)
-    _merge(ws, HEADER_ROW_1, group[0], HEADER_ROW_1, group[-1])
-    ws.row_dimensions[HEADER_ROW_1].height = 22
-    ws.row_dimensions[HEADER_ROW_2].height = 22
+    book.header(ws, [(_(column.title), column.width, _(REGISTER_GROUP_TITLE) if column.key in REGISTER_GROUP_KEYS
+                      else "") for column in REGISTER_COLUMNS], row=HEADER_ROW_1)
 
     row = FIRST_DATA_ROW
     for number, entry in enumerate(entries, start=1):
@@ -359,21 +283,21 @@ def _institution_register_workbook(*, county: Region, entries: list[RegisterEntr
         for column in REGISTER_COLUMNS:
             align = {"name": LEFT, "parent": LEFT, "alliance": LEFT, "beds": RIGHT,
                      "service_population": RIGHT}.get(column.key, CENTER)
-            cell = _cell(ws, row, col_of[column.key], values[column.key] if values[column.key] != "" else None,
-                         align=align)
+            written = cell(ws, row, col_of[column.key], values[column.key] if values[column.key] != "" else None,
+                           align=align)
             if column.key == "credit_code":
-                cell.number_format = "@"  # an all-digit code must stay text
+                written.number_format = "@"  # an all-digit code must stay text
             elif column.key == "joined":
-                cell.number_format = "yyyy-mm-dd"
+                written.number_format = "yyyy-mm-dd"
         row += 1
     if blank:
         for _n in range(BLANK_TEMPLATE_ROWS):
             for column in REGISTER_COLUMNS:
-                cell = _cell(ws, row, col_of[column.key], None)
+                written = cell(ws, row, col_of[column.key], None)
                 if column.key == "credit_code":
-                    cell.number_format = "@"
+                    written.number_format = "@"
                 elif column.key == "joined":
-                    cell.number_format = "yyyy-mm-dd"
+                    written.number_format = "yyyy-mm-dd"
             row += 1
     last_data_row = row - 1
 
@@ -390,7 +314,5 @@ def _institution_register_workbook(*, county: Region, entries: list[RegisterEntr
             validation.add(f"{letter}{FIRST_DATA_ROW}:{letter}{last_data_row}")
             ws.add_data_validation(validation)
 
-    footer_row = max(last_data_row, HEADER_ROW_2) + 2
-    _footer_row(ws, footer_row, on=on, ncols=ncols, splits=(5, 9))
-    _print_setup(ws, last_col=last_col, footer_row=footer_row)
-    return _save(wb)
+    return _finish(ws, wb, ncols=ncols, last_data_row=last_data_row,
+                   footer_row=max(last_data_row, HEADER_ROW_2) + 2, splits=(5, 9), on=on)

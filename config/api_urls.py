@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import DefaultRouter
 
 from alliances.api import register_routes as register_alliance_routes
+from core.imports.api import ImportConfirmView, ImportPreviewView
 from indicators.api import register_routes as register_indicator_routes
 from security.api import MeView
 from security.api import register_routes as register_security_routes
@@ -30,6 +31,8 @@ register_security_routes(router)
 urlpatterns = [
     path("", include(router.urls)),
     path("token/", ObtainTokenView.as_view(), name="api-token"),
+    path("imports/", ImportPreviewView.as_view(), name="api-imports"),
+    path("imports/<str:token>/confirm/", ImportConfirmView.as_view(), name="api-import-confirm"),
     path("me/", MeView.as_view(), name="api-me"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", docs_csp(SpectacularSwaggerSplitView.as_view(url_name="api-schema")), name="api-docs"),

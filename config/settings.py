@@ -72,7 +72,6 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
-    "import_export",
     "csp",
     "core",
     "accounts",

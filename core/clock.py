@@ -1,6 +1,6 @@
-"""The time of the portal's business rules: the day in Asia/Shanghai, the moment of a request read
-once, dates written the Chinese way. Every app reads "today" through these, so a page, a job and an
-export agree on which day it is."""
+"""The time of the portal's business rules: the day in Asia/Shanghai and the moment of a request, read
+once. Every app reads "today" through these, so a page, a job and an export agree on which day it is
+(dates written the Chinese way: ``core.workbook.date_zh``)."""
 
 from __future__ import annotations
 
@@ -22,8 +22,3 @@ def request_now(request) -> datetime:
     if not hasattr(request, "_portal_now"):
         request._portal_now = timezone.now()
     return request._portal_now
-
-
-def date_zh(day: date) -> str:
-    """``day`` as official tables write it: 2026年6月5日."""
-    return f"{day.year}年{day.month}月{day.day}日"

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -77,3 +78,27 @@ class AuditChain(models.Model):
 
     def __str__(self) -> str:
         return f"security log chain at {self.last_seq}"
+
+
+class ImportMapping(models.Model):
+    """How a county's files of one register map their columns to the register's fields, saved when
+    a user maps a file's columns in the preview and applied to the next file with the same headers
+    (``signature``: the normalised titles in order). ``scope`` is the county's id."""
+
+    register = models.CharField(_("register"), max_length=40)
+    scope = models.BigIntegerField(_("county"))
+    signature = models.CharField(_("header signature"), max_length=64)
+    headers = models.JSONField(_("headers"), default=list)  # the titles as written, for the page
+    mapping = models.JSONField(_("mapping"), default=dict)  # {column key: field name or null}
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("updated by"), null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("column mapping")
+        verbose_name_plural = _("column mappings")
+        constraints = [models.UniqueConstraint(fields=["register", "scope", "signature"],
+                                               name="importmapping_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.register}@{self.scope}"

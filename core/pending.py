@@ -88,6 +88,62 @@ def load(session, kind: str, token: str, *, owner: dict[str, Any]) -> tuple[dict
     return document["payload"], entry["fingerprint"]
 
 
+def store_file(session, kind: str, *, data: bytes, name: str, owner: dict[str, Any],
+               extra: dict[str, Any] | None = None) -> str:
+    """Keep an uploaded file itself (for a new column mapping of the same file without uploading it
+    again), with ``extra`` (JSON: what the upload form said); returns the token. Same owner rules
+    and age as ``store``."""
+    token = store(session, kind, payload={"name": name, "extra": extra or {}}, owner=owner, fingerprint="")
+    (_directory(kind) / f"{token}.bin").write_bytes(data)
+    return token
+
+
+def load_file(session, kind: str, token: str, *, owner: dict[str, Any]) -> tuple[bytes, str, dict] | None:
+    """The file kept by ``store_file`` under ``token`` for this session and owner: (bytes, name, extra)."""
+    found = load(session, kind, token, owner=owner)
+    if found is None:
+        return None
+    try:
+        data = (_directory(kind) / f"{token}.bin").read_bytes()
+    except OSError:
+        return None
+    return data, str(found[0].get("name", "")), dict(found[0].get("extra") or {})
+
+
+def store_detached(kind: str, *, payload: dict[str, Any], owner: dict[str, Any], fingerprint: str) -> str:
+    """``store`` for a client without a session (the import API): the token, 256 random bits, is
+    bound to ``owner`` (the user and the county) in the file itself and is known only to the client."""
+    directory = _directory(kind)
+    directory.mkdir(parents=True, exist_ok=True)
+    _sweep(directory)
+    token = secrets.token_urlsafe(32)
+    document = {"owner": owner, "payload": payload, "fingerprint": fingerprint}
+    (directory / f"{token}.json").write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    return token
+
+
+def load_detached(kind: str, token: str, *, owner_user: int) -> tuple[dict[str, Any], dict[str, Any], str] | None:
+    """(payload, owner, fingerprint) stored by ``store_detached`` for this user, or None."""
+    if not isinstance(token, str) or not TOKEN_RE.match(token):
+        return None
+    path = _directory(kind) / f"{token}.json"
+    try:
+        if time.time() - path.stat().st_mtime > PENDING_MAX_AGE.total_seconds():
+            return None
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    owner = document.get("owner") or {}
+    if owner.get("user") != owner_user:
+        return None
+    return document["payload"], owner, str(document.get("fingerprint", ""))
+
+
+def discard_detached(kind: str, token: str) -> None:
+    if isinstance(token, str) and TOKEN_RE.match(token):
+        (_directory(kind) / f"{token}.json").unlink(missing_ok=True)
+
+
 def update_fingerprint(session, kind: str, token: str, fingerprint: str) -> None:
     key = _session_key(kind)
     entries = dict(session.get(key, {}))
@@ -103,6 +159,7 @@ def discard(session, kind: str, token: str) -> None:
     session[key] = entries
     if isinstance(token, str) and TOKEN_RE.match(token):
         (_directory(kind) / f"{token}.json").unlink(missing_ok=True)
+        (_directory(kind) / f"{token}.bin").unlink(missing_ok=True)
 
 
 def new_token() -> str:

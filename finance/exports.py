@@ -12,9 +12,9 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from alliances.exports import OFFICIAL_LANGUAGE
+from core import workbook as xlsx
 from core.http import safe_filename
 from finance.insurance import HUNDRED, AllianceSettlement, PrepaymentLine, fen
-from reports import xlsx
 
 
 def settlement_title(county_name: str, year: int, final: bool) -> str:

@@ -1,6 +1,6 @@
 """Excel both ways for filing: templates to download, filled templates to upload.
 
-Two workbooks, both in the official layout of ``alliances.exports`` (title row, 填报单位 and 报告期
+Two workbooks, both in the official layout of ``core.workbook`` (title row, 填报单位 and 报告期
 line, merged header, borders, the 填报人 / 审核人 / 日期 footer) and in Chinese whatever the user's
 language:
 
@@ -48,22 +48,16 @@ from openpyxl.styles import Font, PatternFill, Protection
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from alliances.exports import (
-    FONT_NAME,
-    HEADER_FILL,
-    LEFT,
-    OFFICIAL_LANGUAGE,
-    RIGHT,
-    _cell,
-    _footer_row,
-    _merge,
-    _save,
-    page_setup,
-)
 from alliances.models import Alliance, AllianceMembership, Institution
 from core import uploads, xlsx
+from core import workbook as book
 from core.issues import ImportFailed, Issue
 from core.periods import Period, PeriodError
+from core.workbook import FONT_NAME, HEADER_FILL, LEFT, OFFICIAL_LANGUAGE, RIGHT, page_setup
+from core.workbook import cell as _cell
+from core.workbook import footer_row as _footer_row
+from core.workbook import merge as _merge
+from core.workbook import save as _save
 from indicators import permissions, selectors
 from indicators.models import (
     DataElement,
@@ -460,6 +454,7 @@ def _validations(ws, cells: dict[str, list[str]]) -> None:
 
 
 def _page_setup(ws, *, last_col: str, last_row: int, freeze: str, landscape: bool) -> None:
+    book.fit_row_heights(ws, HEADER_ROW_1, last_row)  # element names and the note, wrapped
     page_setup(ws, header_rows=(HEADER_ROW_1, HEADER_ROW_2), last_col=last_col, last_row=last_row, freeze=freeze,
                landscape=landscape)
 

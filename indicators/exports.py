@@ -1,4 +1,4 @@
-"""Excel exports of indicators, in the official layout of ``alliances.exports``: a title row merged
+"""Excel exports of indicators, in the official layout of ``core.workbook``: a title row merged
 across the table, the reporting unit and date, two merged header rows, the data, the 填报人 / 审核人 /
 日期 footer, frozen panes, column widths and an A4 landscape print setup. Written in Chinese whatever
 the user's language: they are official forms.
@@ -27,29 +27,27 @@ from openpyxl import Workbook
 from openpyxl.styles import PatternFill
 from openpyxl.utils import get_column_letter
 
-from alliances.exports import (
+from core import workbook as book
+from core.http import safe_filename
+from core.periods import Period
+from core.workbook import (
     HEADER_FILL,
     LEFT,
     OFFICIAL_LANGUAGE,
     RIGHT,
-    _cell,
-    _footer_row,
-    _merge,
-    _save,
-    page_setup,
+    SECTION_FILL_COLOR,
+    cell,
+    date_zh,
+    merge,
 )
-from core.clock import date_zh
-from core.http import safe_filename
-from core.periods import Period
 from indicators.models import EvaluationRun, Indicator, SchemeItem
 from indicators.services.evaluation import EvaluationTable, UnitScores, evaluation_table
-from tasks.exports import _fit_height
 
 TITLE_ROW, INFO_ROW, HEADER_ROW_1, HEADER_ROW_2, FIRST_DATA_ROW = 1, 2, 3, 4, 5
 UNMET_FILL = PatternFill("solid", fgColor="FFC7CE")
 MET_FILL = PatternFill("solid", fgColor="C6EFCE")
-FLAGGED_FILL = PatternFill("solid", fgColor="F2F2F2")
-TOTAL_FILL = PatternFill("solid", fgColor="F2F2F2")
+FLAGGED_FILL = PatternFill("solid", fgColor=SECTION_FILL_COLOR)
+TOTAL_FILL = book.TOTAL_FILL
 SCORE_FORMAT = "0.00"
 NOT_APPLICABLE = "—"
 
@@ -95,56 +93,49 @@ def _indicator_label(indicator: Indicator) -> str:
 
 def _info_row(ws, parts: list[tuple[int, int, str]]) -> None:
     """Row 2: texts over column ranges, the last one right-aligned."""
-    for n, (first, last, text) in enumerate(parts):
-        if first > last:
-            continue
-        _cell(ws, INFO_ROW, first, text, align=RIGHT if n == len(parts) - 1 else LEFT, border=False)
-        _merge(ws, INFO_ROW, first, INFO_ROW, last)
-    ws.row_dimensions[INFO_ROW].height = 20
+    book.info_row(ws, parts, row=INFO_ROW)
 
 
 def _title(ws, title: str, ncols: int) -> None:
-    _cell(ws, TITLE_ROW, 1, title, bold=True, size=16, border=False)
-    _merge(ws, TITLE_ROW, 1, TITLE_ROW, ncols)
-    ws.row_dimensions[TITLE_ROW].height = 32
+    book.title_row(ws, title, ncols, row=TITLE_ROW)
 
 
 def _header_spanning(ws, col: int, title: str, width: float) -> None:
     """A header cell spanning both header rows."""
     ws.column_dimensions[get_column_letter(col)].width = width
-    _cell(ws, HEADER_ROW_1, col, title, bold=True, fill=HEADER_FILL)
-    _cell(ws, HEADER_ROW_2, col, None, bold=True, fill=HEADER_FILL)
-    _merge(ws, HEADER_ROW_1, col, HEADER_ROW_2, col)
+    cell(ws, HEADER_ROW_1, col, title, bold=True, fill=HEADER_FILL)
+    cell(ws, HEADER_ROW_2, col, None, bold=True, fill=HEADER_FILL)
+    merge(ws, HEADER_ROW_1, col, HEADER_ROW_2, col)
 
 
 def _header_group(ws, first: int, title: str, subtitles: list[tuple[str, float]]) -> None:
     """A group title over ``subtitles`` (row 3 merged across, the subtitles in row 4)."""
-    for offset, (subtitle, width) in enumerate(subtitles):
-        col = first + offset
-        ws.column_dimensions[get_column_letter(col)].width = width
-        _cell(ws, HEADER_ROW_1, col, title if offset == 0 else None, bold=True, fill=HEADER_FILL)
-        _cell(ws, HEADER_ROW_2, col, subtitle, bold=True, fill=HEADER_FILL)
-    _merge(ws, HEADER_ROW_1, first, HEADER_ROW_1, first + len(subtitles) - 1)
+    book.header(ws, [(subtitle, width, title) for subtitle, width in subtitles], row=HEADER_ROW_1, first_col=first)
 
 
 def _print_setup(ws, *, ncols: int, footer_row: int, frozen_cols: int) -> None:
-    page_setup(ws, header_rows=(HEADER_ROW_1, HEADER_ROW_2), last_col=get_column_letter(ncols), last_row=footer_row,
-               frozen_cols=frozen_cols)
+    book.page_setup(ws, header_rows=(HEADER_ROW_1, HEADER_ROW_2), last_col=get_column_letter(ncols),
+                    last_row=footer_row, frozen_cols=frozen_cols)
 
 
 def _number_cell(ws, row: int, col: int, value, number_format: str, *, fill=None, bold=False):
-    cell = _cell(ws, row, col, value, align=RIGHT, fill=fill, bold=bold)
-    cell.number_format = number_format
-    return cell
+    written = cell(ws, row, col, value, align=RIGHT, fill=fill, bold=bold)
+    written.number_format = number_format
+    return written
 
 
 def _note_row(ws, row: int, ncols: int, text: str) -> None:
-    _cell(ws, row, 1, text, align=LEFT, border=False, size=10)
-    _merge(ws, row, 1, row, ncols)
-    # About 1.1 characters per unit of width for CJK text at size 10.
-    width = sum((ws.column_dimensions[get_column_letter(c)].width or 9) for c in range(1, ncols + 1))
-    lines = sum(max(1, -(-len(part) * 2 // max(10, int(width)))) for part in text.split("\n"))
-    ws.row_dimensions[row].height = max(18, 14 * lines + 4)
+    """The note under a table, merged across it, as tall as its wrapped lines."""
+    cell(ws, row, 1, text, align=LEFT, border=False, size=10)
+    merge(ws, row, 1, row, ncols)
+    book.fit_row_heights(ws, row, row, min_height=18)
+
+
+def _finish(ws, *, first_row: int, last_row: int, ncols: int, footer_row: int, on: date, frozen_cols: int) -> None:
+    """The body's rows as tall as their wrapped text, the footer and the print setup."""
+    book.fit_row_heights(ws, first_row, last_row, min_height=20)
+    book.footer_row(ws, footer_row, on=on, ncols=ncols, splits=_footer_splits(ncols))
+    _print_setup(ws, ncols=ncols, footer_row=footer_row, frozen_cols=frozen_cols)
 
 
 # The evaluation (季度评价指标表) ----------------------------------------------------------------------
@@ -202,7 +193,7 @@ def evaluation_xlsx(run: EvaluationRun, *, table: EvaluationTable | None = None,
         wb = Workbook()
         _alliance_sheet(wb.active, run, table, on)
         _member_sheet(wb.create_sheet(), run, table, on)
-        return _save(wb)
+        return book.save(wb)
 
 
 def _particulars(run: EvaluationRun, on: date) -> tuple[str, str]:
@@ -242,54 +233,45 @@ def _alliance_sheet(ws, run: EvaluationRun, table: EvaluationTable, on: date) ->
     ws.row_dimensions[HEADER_ROW_2].height = 20
 
     row = FIRST_DATA_ROW
-    category_runs: list[tuple[int, int, str]] = []
     for number, item in enumerate(table.items, start=1):
         indicator = item.indicator
         name = _indicator_label(indicator)
-        _cell(ws, row, 1, number)
-        _cell(ws, row, 2, indicator.category or None)
-        _cell(ws, row, 3, name, align=LEFT)
-        _cell(ws, row, 4, orientation_text(indicator))
+        cell(ws, row, 1, number)
+        cell(ws, row, 2, indicator.category or None)
+        cell(ws, row, 3, name, align=LEFT)
+        cell(ws, row, 4, orientation_text(indicator))
         _number_cell(ws, row, 5, item.weight, "General")
         for n, column in enumerate(table.alliances):
             _write_value_and_score(ws, row, labels + 1 + 2 * n, column, item)
-        last = category_runs[-1] if category_runs else None
-        if indicator.category and last and last[2] == indicator.category and last[1] == row - 1:
-            category_runs[-1] = (last[0], row, last[2])
-        else:
-            category_runs.append((row, row, indicator.category))
-        _fit_height(ws, row, [None, indicator.category, name],
-                    [("", "", width) for _title, width in EVALUATION_COLUMNS])
         row += 1
-    for first, last, category in category_runs:
-        if category:
-            _merge(ws, first, 2, last, 2)
+    if row > FIRST_DATA_ROW:
+        book.merge_repeated(ws, [2], FIRST_DATA_ROW, row - 1)  # 指标项目 merged over its indicators
+    last_item_row = row - 1
 
     # 合计 and 排名: one merged cell per alliance over its value and score columns.
     for label, key in ((_("合计"), "total"), (_("排名"), "rank")):
-        _cell(ws, row, 1, label, bold=True, fill=TOTAL_FILL)
+        cell(ws, row, 1, label, bold=True, fill=TOTAL_FILL)
         for col in range(2, labels):
-            _cell(ws, row, col, None, fill=TOTAL_FILL)
-        _merge(ws, row, 1, row, labels - 1)
+            cell(ws, row, col, None, fill=TOTAL_FILL)
+        merge(ws, row, 1, row, labels - 1)
         if key == "total":
             _number_cell(ws, row, labels, table.full_marks, "General", bold=True, fill=TOTAL_FILL)
         else:
-            _cell(ws, row, labels, None, fill=TOTAL_FILL)
+            cell(ws, row, labels, None, fill=TOTAL_FILL)
         for n, column in enumerate(table.alliances):
             col = labels + 1 + 2 * n
             if key == "total":
                 _number_cell(ws, row, col, column.total, SCORE_FORMAT, bold=True, fill=TOTAL_FILL)
             else:
                 _number_cell(ws, row, col, column.rank, "0", bold=True, fill=TOTAL_FILL)
-            _cell(ws, row, col + 1, None, fill=TOTAL_FILL)
-            _merge(ws, row, col, row, col + 1)
+            cell(ws, row, col + 1, None, fill=TOTAL_FILL)
+            merge(ws, row, col, row, col + 1)
         ws.row_dimensions[row].height = 22
         row += 1
 
     _note_row(ws, row + 1, ncols, _rules_note(run, table))
-    footer_row = row + 3
-    _footer_row(ws, footer_row, on=on, ncols=ncols, splits=_footer_splits(ncols))
-    _print_setup(ws, ncols=ncols, footer_row=footer_row, frozen_cols=labels)
+    _finish(ws, first_row=FIRST_DATA_ROW, last_row=last_item_row, ncols=ncols, footer_row=row + 3, on=on,
+            frozen_cols=labels)
 
 
 def _footer_splits(ncols: int) -> tuple[int, int]:
@@ -300,14 +282,14 @@ def _footer_splits(ncols: int) -> tuple[int, int]:
 
 
 def _write_value_and_score(ws, row: int, col: int, column: UnitScores, item: SchemeItem) -> None:
-    cell = column.cell(item)
-    if cell is None:
-        _cell(ws, row, col, NOT_APPLICABLE)
-        _cell(ws, row, col + 1, NOT_APPLICABLE)
+    scored = column.cell(item)
+    if scored is None:
+        cell(ws, row, col, NOT_APPLICABLE)
+        cell(ws, row, col + 1, NOT_APPLICABLE)
         return
-    fill = UNMET_FILL if cell.met is False else None
-    _number_cell(ws, row, col, cell.value, value_format(item.indicator.decimals), fill=fill)
-    _number_cell(ws, row, col + 1, cell.score, SCORE_FORMAT, fill=FLAGGED_FILL if cell.flagged else None)
+    fill = UNMET_FILL if scored.met is False else None
+    _number_cell(ws, row, col, scored.value, value_format(item.indicator.decimals), fill=fill)
+    _number_cell(ws, row, col + 1, scored.score, SCORE_FORMAT, fill=FLAGGED_FILL if scored.flagged else None)
 
 
 def _member_sheet(ws, run: EvaluationRun, table: EvaluationTable, on: date) -> None:
@@ -335,25 +317,24 @@ def _member_sheet(ws, run: EvaluationRun, table: EvaluationTable, on: date) -> N
     for offset, (title, width) in enumerate(MEMBER_TOTAL_COLUMNS):
         _header_spanning(ws, first_total + offset, _(title), width)
     ws.row_dimensions[HEADER_ROW_1].height = 22
-    longest = max((len(ws.cell(row=HEADER_ROW_2, column=labels + 1 + k).value or "") for k in range(len(numbered))),
-                  default=0)
-    ws.row_dimensions[HEADER_ROW_2].height = max(20, 15 * -(-longest * 2 // (ITEM_COLUMN_WIDTH - 1)) + 5)
+    ws.row_dimensions[HEADER_ROW_2].height = None
+    book.fit_row_heights(ws, HEADER_ROW_2, HEADER_ROW_2, min_height=20)  # the items' names, wrapped
 
     row = FIRST_DATA_ROW
     lead, member = _("牵头单位"), _("成员单位")
     for number, column in enumerate(table.members, start=1):
-        _cell(ws, row, 1, number)
-        _cell(ws, row, 2, column.alliance.name, align=LEFT)
-        _cell(ws, row, 3, column.unit.name, align=LEFT)
-        _cell(ws, row, 4, lead if column.is_lead else member)
+        cell(ws, row, 1, number)
+        cell(ws, row, 2, column.alliance.name, align=LEFT)
+        cell(ws, row, 3, column.unit.name, align=LEFT)
+        cell(ws, row, 4, lead if column.is_lead else member)
         for offset, (_n, item) in enumerate(numbered):
-            cell = column.cell(item)
+            scored = column.cell(item)
             col = labels + 1 + offset
-            if cell is None:
-                _cell(ws, row, col, NOT_APPLICABLE)
+            if scored is None:
+                cell(ws, row, col, NOT_APPLICABLE)
             else:
-                _number_cell(ws, row, col, cell.score, SCORE_FORMAT,
-                             fill=FLAGGED_FILL if cell.flagged else (UNMET_FILL if cell.met is False else None))
+                _number_cell(ws, row, col, scored.score, SCORE_FORMAT,
+                             fill=FLAGGED_FILL if scored.flagged else (UNMET_FILL if scored.met is False else None))
         _number_cell(ws, row, first_total, column.total, SCORE_FORMAT, bold=True)
         _number_cell(ws, row, first_total + 1, column.full_marks, "General")
         _number_cell(ws, row, first_total + 2, column.rate, SCORE_FORMAT)
@@ -364,9 +345,7 @@ def _member_sheet(ws, run: EvaluationRun, table: EvaluationTable, on: date) -> N
     note = _("说明：得分率 = 合计得分 ÷ 应得满分 × 100%，应得满分为适用于该单位的指标权重之和；"
              "“—”表示该指标不适用于该单位（如牵头医院类指标之于镇卫生院）；灰底表示无数据或无法判断，计0分。")
     _note_row(ws, row + 1, ncols, note)
-    footer_row = row + 3
-    _footer_row(ws, footer_row, on=on, ncols=ncols, splits=_footer_splits(ncols))
-    _print_setup(ws, ncols=ncols, footer_row=footer_row, frozen_cols=3)
+    _finish(ws, first_row=FIRST_DATA_ROW, last_row=row - 1, ncols=ncols, footer_row=row + 3, on=on, frozen_cols=3)
 
 
 # The indicator table (指标表) --------------------------------------------------------------------------
@@ -452,11 +431,11 @@ def _indicator_table(*, title: str, scope_label: str, period: Period, rows: list
         decimals = data.get("decimals", 2)
         met = data.get("met")
         fill = UNMET_FILL if met is False else (MET_FILL if met is True else None)
-        _cell(ws, row, col_of["seq"], number)
-        _cell(ws, row, col_of["name"], data.get("name") or None, align=LEFT)
+        cell(ws, row, col_of["seq"], number)
+        cell(ws, row, col_of["name"], data.get("name") or None, align=LEFT)
         if "unit_name" in col_of:
-            _cell(ws, row, col_of["unit_name"], data.get("unit_name") or None, align=LEFT)
-        _cell(ws, row, col_of["unit_label"], data.get("unit_label") or None)
+            cell(ws, row, col_of["unit_name"], data.get("unit_name") or None, align=LEFT)
+        cell(ws, row, col_of["unit_label"], data.get("unit_label") or None)
         _number_cell(ws, row, col_of["value"], data.get("value"), value_format(decimals),
                      fill=UNMET_FILL if met is False else None)
         if "baseline" in col_of:
@@ -464,13 +443,10 @@ def _indicator_table(*, title: str, scope_label: str, period: Period, rows: list
         for key in ("numerator", "denominator"):
             raw = data.get(key)
             _number_cell(ws, row, col_of[key], raw, _raw_number_format(raw))
-        _cell(ws, row, col_of["target"], data.get("target") or None)
-        _cell(ws, row, col_of["met"], _(MET_TEXTS[met]) if met in MET_TEXTS else NOT_APPLICABLE, fill=fill)
-        widths = [("", "", INDICATOR_TABLE_COLUMNS[key][1]) for key in keys]
-        _fit_height(ws, row, [None if key != "name" else data.get("name") for key in keys], widths)
+        cell(ws, row, col_of["target"], data.get("target") or None)
+        cell(ws, row, col_of["met"], _(MET_TEXTS[met]) if met in MET_TEXTS else NOT_APPLICABLE, fill=fill)
         row += 1
 
-    footer_row = max(row - 1, HEADER_ROW_2) + 2
-    _footer_row(ws, footer_row, on=on, ncols=ncols, splits=_footer_splits(ncols))
-    _print_setup(ws, ncols=ncols, footer_row=footer_row, frozen_cols=col_of.get("unit_name", col_of["name"]))
-    return _save(wb)
+    _finish(ws, first_row=FIRST_DATA_ROW, last_row=row - 1, ncols=ncols, footer_row=max(row - 1, HEADER_ROW_2) + 2,
+            on=on, frozen_cols=col_of.get("unit_name", col_of["name"]))
+    return book.save(wb)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from indicators.views import definitions, evaluation, excel, filing, pages
+from indicators.views import definitions, evaluation, excel, filing, history, pages
 
 app_name = "indicators"
 urlpatterns = [
@@ -36,6 +36,7 @@ urlpatterns = [
     path("regions/<int:region_pk>/report-forms/new/", definitions.report_form_create, name="report_form_create"),
     path("report-forms/<int:form_pk>/", definitions.report_form_detail, name="report_form_detail"),
     path("report-forms/<int:form_pk>/edit/", definitions.report_form_edit, name="report_form_edit"),
+    path("report-forms/<int:form_pk>/history/", history.history_import, name="history_import"),
     path("regions/<int:region_pk>/indicators/definitions/", definitions.indicator_definitions,
          name="indicator_definitions"),
     path("regions/<int:region_pk>/indicators/definitions/new/", definitions.indicator_create,

@@ -16,6 +16,7 @@ from openpyxl import load_workbook
 from openpyxl.styles import Alignment
 
 from alliances.exports import OFFICIAL_LANGUAGE
+from core import workbook as book
 from core import xlsx as core_xlsx
 from core.clock import local_date
 from core.http import safe_filename
@@ -153,6 +154,7 @@ def signed_workbook(content: bytes, *, commentary: str, signer: str, on: date) -
             core_xlsx.put(ws, number, 1, label)
             cell = core_xlsx.put(ws, number, 2, value)  # the commentary and the signer's name: text
             cell.alignment = Alignment(wrap_text=True, vertical="top")
+        book.fit_row_heights(ws, 1, len(rows))  # a long commentary wraps in column B
     return core_xlsx.save(wb)
 
 

@@ -30,7 +30,7 @@ from alliances.models import Alliance, Region
 from alliances.scoping import CHANGE
 from core.clock import request_now
 from core.http import xlsx_response
-from reports import services
+from reports import golive, services
 from reports.models import (
     Delivery,
     Kind,
@@ -330,3 +330,14 @@ def unread(request):
     """The navigation's badge: how many reports sent to the user are unread (loaded after the page)."""
     count = Delivery.objects.filter(user=request.user, read_at__isnull=True).count()
     return render(request, "reports/_unread.html", {"count": count})
+
+
+@login_required
+def go_live(request, region_pk):
+    """上线准备: the county's go-live checklist, for its bureau."""
+    county = county_for(request.user, region_pk)
+    if not scoping.scope_of(request.user).can_change_county(county.pk):
+        raise PermissionDenied(_("Only the county health bureau sees the go-live checklist."))
+    lines = golive.checklist(county, timezone.localdate(request_now(request)))
+    return render(request, "reports/go_live.html", {
+        "county": county, "lines": lines, "done": sum(1 for line in lines if line.done)})

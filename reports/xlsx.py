@@ -1,287 +1,23 @@
-"""The 进度监测表 workbook in the official layout: on each sheet the title merged across the table,
-填报单位 and the reporting date, a header (two rows where columns are grouped, merged), the rows, and
-the 填报单位 / 审核人 / 日期 footer; landscape A4, one page wide, the header repeated on each page.
-
-Cells take named styles (one assignment per cell instead of four), so writing a workbook costs
-little more than writing its values; ``plain_workbook`` writes the same values without any style
-(the floor the report benchmark measures against). Nothing here queries the database.
-"""
+"""The reports' tables (进度监测表, 逾期未报名单, the half-year's financial analysis) as
+``core.workbook.Table`` lists; ``core.workbook.workbook`` writes them in the official layout.
+``Column``, ``Heading``, ``Chart``, ``Table``, ``workbook`` and ``plain_workbook`` are the core
+writer's, named here too for the callers that import them from this module."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from copy import copy
-from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal
-from io import BytesIO
 
-from django.utils import translation
 from django.utils.translation import gettext as _
-from openpyxl import Workbook
-from openpyxl.chart import BarChart, Reference
-from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.merge import MergedCellRange
 
-from alliances.exports import OFFICIAL_LANGUAGE, page_setup
-from core import xlsx as cells
-from core.clock import date_zh as _date_zh
-
-FONT = "宋体"
-_THIN = Side(style="thin", color="000000")
-_BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
-LIGHT_FILLS = {"red": "FFC7CE", "yellow": "FFEB9C", "blue": "DDEBF7"}
-
-
-def _styles() -> list[NamedStyle]:
-    def style(name, *, bold=False, size=11, align="center", border=True, fill=None) -> NamedStyle:
-        s = NamedStyle(name=name)
-        s.font = Font(name=FONT, bold=bold, size=size)
-        s.alignment = Alignment(horizontal=align, vertical="center", wrap_text=True)
-        if border:
-            s.border = _BORDER
-        if fill:
-            s.fill = PatternFill("solid", fgColor=fill)
-        return s
-
-    styles = [style("r_title", bold=True, size=16, border=False), style("r_info", align="left", border=False),
-              style("r_info_right", align="right", border=False), style("r_head", bold=True, fill="D9E1F2"),
-              style("r_num"), style("r_text", align="left"), style("r_total", bold=True, fill="F2F2F2")]
-    styles += [style(f"r_{light}", fill=fill) for light, fill in LIGHT_FILLS.items()]
-    return styles
-
-
-@dataclass
-class Column:
-    title: str
-    width: float
-    group: str = ""  # columns with the same group share a merged header above their titles
-    text: bool = False
-
-
-@dataclass
-class Heading:
-    """A row across the whole table (a ledger's title above its sections)."""
-
-    text: str
-
-
-@dataclass
-class Chart:
-    """A clustered bar chart under a table: ``categories`` across, one bar series per ``series``
-    entry ((name, values)); its figures are written to the 图表数据 sheet, which it reads."""
-
-    title: str
-    categories: list[str]
-    series: list[tuple[str, list]]
-    y_title: str = ""
-    horizontal: bool = False
-
-
-@dataclass
-class Table:
-    sheet: str
-    title: str
-    columns: list[Column]
-    rows: list[Sequence | Heading]
-    total: Sequence | None = None
-    light_column: int | None = None  # rows carry their light as an extra last value
-    note: str = ""
-    chart: Chart | None = None
-
-
-def workbook(tables: list[Table], *, unit: str, on: date) -> bytes:
-    with translation.override(OFFICIAL_LANGUAGE):
-        wb = Workbook()
-        for style in _styles():
-            wb.add_named_style(style)
-        wb._portal_styles = _Styles(wb)
-        wb.remove(wb.active)
-        charted = []
-        for table in tables:
-            ws = wb.create_sheet(table.sheet[:31])
-            footer = _write(ws, table, unit=unit, on=on)
-            if table.chart is not None:
-                charted.append((ws, footer, table.chart))
-        if charted:
-            _charts(wb.create_sheet(CHART_DATA_SHEET), charted)
-        return cells.save(wb)
-
-
-def _merge(ws, r1, c1, r2, c2) -> None:
-    """Merge a range without ``merge_cells``' re-styling of its edges (a millisecond a range, more
-    than the rest of the sheet): the cells under a bordered merge get their style from the
-    caller."""
-    if (r1, c1) != (r2, c2):
-        ws.merged_cells.add(MergedCellRange(ws, f"{get_column_letter(c1)}{r1}:{get_column_letter(c2)}{r2}"))
-
-
-class _Styles:
-    """The style arrays of the named styles, made once per workbook: giving a cell a copy is what
-    ``cell.style = name`` ends in, without looking the name up among the workbook's styles each
-    time (a tenth of the cost)."""
-
-    def __init__(self, wb: Workbook):
-        ws = wb.create_sheet("_styles")
-        self.arrays = {}
-        for number, style in enumerate(wb._named_styles, start=1):
-            cell = ws.cell(row=number, column=1)
-            cell.style = style.name
-            self.arrays[style.name] = cell._style
-        wb.remove(ws)
-
-    def apply(self, cell, name: str) -> None:
-        cell._style = copy(self.arrays[name])
-
-
-def _put(ws, row, col, value, style):
-    cell = ws.cell(row=row, column=col)
-    ws.parent._portal_styles.apply(cell, style)
-    # After the style (which replaces the cell's style array): text stays text, never a formula.
-    return cells.set_value(cell, value) if value is not None else cell
-
-
-def _style(ws, row, col, style) -> None:
-    ws.parent._portal_styles.apply(ws.cell(row=row, column=col), style)
-
-
-def _write(ws, table: Table, *, unit: str, on: date) -> int:
-    ncols = len(table.columns)
-    split = max(1, ncols // 2)
-    _put(ws, 1, 1, table.title, "r_title")
-    _merge(ws, 1, 1, 1, ncols)
-    ws.row_dimensions[1].height = 32
-    _put(ws, 2, 1, _("填报单位：%(unit)s") % {"unit": unit}, "r_info")
-    _merge(ws, 2, 1, 2, split)
-    _put(ws, 2, split + 1, _("报送日期：%(date)s") % {"date": _date_zh(on)}, "r_info_right")
-    _merge(ws, 2, split + 1, 2, ncols)
-
-    grouped = any(c.group for c in table.columns)
-    header_rows = 2 if grouped else 1
-    first_header, last_header = 3, 2 + header_rows
-    col = 1
-    while col <= ncols:
-        column = table.columns[col - 1]
-        ws.column_dimensions[get_column_letter(col)].width = column.width
-        if column.group:
-            span = col
-            while span < ncols and table.columns[span].group == column.group:
-                span += 1
-            _put(ws, first_header, col, column.group, "r_head")
-            _merge(ws, first_header, col, first_header, span)
-            for c in range(col, span + 1):
-                ws.column_dimensions[get_column_letter(c)].width = table.columns[c - 1].width
-                _put(ws, last_header, c, table.columns[c - 1].title, "r_head")
-            for c in range(col + 1, span + 1):
-                _style(ws, first_header, c, "r_head")
-            col = span + 1
-            continue
-        _put(ws, first_header, col, column.title, "r_head")
-        if grouped:
-            _style(ws, last_header, col, "r_head")
-            _merge(ws, first_header, col, last_header, col)
-        col += 1
-
-    styles = ["r_text" if c.text else "r_num" for c in table.columns]
-    row = last_header + 1
-    for values in table.rows:
-        if isinstance(values, Heading):
-            _put(ws, row, 1, values.text, "r_total")
-            for c in range(2, ncols + 1):
-                _style(ws, row, c, "r_total")
-            _merge(ws, row, 1, row, ncols)
-            row += 1
-            continue
-        light = values[ncols] if table.light_column is not None and len(values) > ncols else ""
-        for c in range(ncols):
-            style = styles[c]
-            if c == table.light_column and light in LIGHT_FILLS:
-                style = f"r_{light}"
-            _put(ws, row, c + 1, values[c], style)
-        row += 1
-    if not table.rows:
-        _put(ws, row, 1, _("（无）"), "r_num")
-        _merge(ws, row, 1, row, ncols)
-        for c in range(2, ncols + 1):
-            _style(ws, row, c, "r_num")
-        row += 1
-    if table.total is not None:
-        for c in range(ncols):
-            _put(ws, row, c + 1, table.total[c], "r_total")
-        row += 1
-    if table.note:
-        _put(ws, row, 1, table.note, "r_info")
-        _merge(ws, row, 1, row, ncols)
-        row += 1
-    footer = row + 1
-    reviewer, day = max(2, ncols // 3 + 1), max(3, 2 * ncols // 3 + 1)
-    _put(ws, footer, 1, _("填报单位（盖章）："), "r_info")
-    _merge(ws, footer, 1, footer, reviewer - 1)
-    _put(ws, footer, reviewer, _("审核人："), "r_info")
-    _merge(ws, footer, reviewer, footer, day - 1)
-    _put(ws, footer, day, _("日期：%(date)s") % {"date": _date_zh(on)}, "r_info")
-    _merge(ws, footer, day, footer, ncols)
-
-    page_setup(ws, header_rows=(first_header, last_header), last_col=get_column_letter(ncols), last_row=footer)
-    return footer
-
-
-CHART_DATA_SHEET = "图表数据"
-
-
-def _charts(data_ws, charted) -> None:
-    """Each chart's figures as a block on the data sheet (a title row, a header row, a row per
-    category), and the chart itself two rows under its table's footer."""
-    row = 1
-    for ws, footer, chart in charted:
-        cells.put(data_ws, row, 1, chart.title).font = Font(name=FONT, bold=True)
-        header = row + 1
-        cells.put(data_ws, header, 1, _("项目"))
-        for n, (name, _values) in enumerate(chart.series, start=2):
-            cells.put(data_ws, header, n, name)
-        for i, category in enumerate(chart.categories, start=1):
-            cells.put(data_ws, header + i, 1, category)
-            for n, (_name, values) in enumerate(chart.series, start=2):
-                cells.put(data_ws, header + i, n, values[i - 1])
-        last = header + len(chart.categories)
-        bar = BarChart()
-        bar.type = "bar" if chart.horizontal else "col"
-        bar.title = chart.title
-        bar.y_axis.title = chart.y_title
-        bar.y_axis.delete = False
-        bar.x_axis.delete = False
-        bar.height, bar.width = 9, 22
-        bar.add_data(Reference(data_ws, min_col=2, max_col=1 + len(chart.series), min_row=header, max_row=last),
-                     titles_from_data=True)
-        bar.set_categories(Reference(data_ws, min_col=1, min_row=header + 1, max_row=last))
-        ws.add_chart(bar, f"A{footer + 2}")
-        row = last + 2
-    data_ws.column_dimensions["A"].width = 28
-
-
-def plain_workbook(tables: list[Table]) -> bytes:
-    """The same values in a workbook without styles, merges or print setup: what openpyxl alone
-    costs (the benchmark's floor)."""
-    wb = Workbook(write_only=False)
-    wb.remove(wb.active)
-    for table in tables:
-        ws = wb.create_sheet(table.sheet[:31])
-        ws.append([table.title])
-        ws.append(["", ""])
-        ws.append([c.group or c.title for c in table.columns])
-        if any(c.group for c in table.columns):
-            ws.append([c.title for c in table.columns])
-        ncols = len(table.columns)
-        for values in table.rows:
-            ws.append([values.text] if isinstance(values, Heading) else list(values[:ncols]))
-        if table.total is not None:
-            ws.append(list(table.total))
-        ws.append(["", "", ""])
-    buffer = BytesIO()
-    wb.save(buffer)
-    return buffer.getvalue()
-
+from core.workbook import (  # noqa: F401  (re-exported)
+    CHART_DATA_SHEET,
+    Chart,
+    Column,
+    Heading,
+    Table,
+    plain_workbook,
+    workbook,
+)
 
 # The 进度监测表 --------------------------------------------------------------------------------
 
@@ -311,7 +47,7 @@ def monthly_tables(data: dict) -> list[Table]:
         rows.append([s["action"] or _("（未分行动）"), s["key_task"], *counts(s)])
     progress = Table(
         sheet=_("进度监测表"), title=data["title"], columns=columns, rows=rows,
-        total=[_("合计"), "", *counts(summary)],
+        total=[_("合计"), "", *counts(summary)], group_columns=(0,),
         note=_("统计截至%(date)s；完成情况按责任单位计。") % {"date": data["as_of"]})
 
     overdue = Table(
@@ -331,7 +67,7 @@ def monthly_tables(data: dict) -> list[Table]:
         rows=[[r["action"], r["key_task"], r["number"], r["task"], r["units"], r["deadline"] or r["due"],
                f"{r['status']}（{r['done']}/{r['total']}）", r["latest"] or _("未报送进展"), r["light"]]
               for r in data["items"]],
-        light_column=6)
+        light_column=6, group_columns=(0, 1))
 
     filing = Table(
         sheet=_("填报完整性"), title=_("%(title)s——数据填报完整性") % {"title": data["title"]},

@@ -26,7 +26,7 @@ from alliances import scoping
 from alliances.models import Region
 from core import audit
 from core.models import SecurityEvent
-from reports.xlsx import Column, Table, workbook
+from core.workbook import Column, Table, workbook
 
 PAGE_SIZE = 50
 # An export is one sheet of the official layout; beyond this the filter must be narrowed.

@@ -46,10 +46,10 @@ from alliances.exports import OFFICIAL_LANGUAGE
 from alliances.models import Region
 from alliances.scoping import Scope
 from core import audit, uploads
+from core import workbook as xlsx
 from core import xlsx as core_xlsx
 from core.audit import Event
 from core.issues import Issue, cap
-from reports import xlsx
 from security.forms import email_problem, phone_problem, username_problem
 from security.grants import GrantRefused, check_grant, grant_words
 from security.services import one_time_password

@@ -9,8 +9,8 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from alliances.exports import OFFICIAL_LANGUAGE
+from core import workbook as xlsx
 from core.http import safe_filename
-from reports import xlsx
 
 
 def roster_filename(on: date) -> str:

@@ -29,9 +29,9 @@ from alliances import scoping
 from alliances.exports import OFFICIAL_LANGUAGE
 from alliances.models import Alliance, AllianceMembership, Institution, Region
 from alliances.scoping import CHANGE, VIEW
+from core import workbook as xlsx
 from core.clock import local_date, request_now
 from core.http import safe_filename, xlsx_response
-from reports import xlsx
 from staffing.models import RecruitmentPlan, Staff, TrainingRecord
 
 FIRST_YEAR = 2015

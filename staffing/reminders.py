@@ -17,9 +17,10 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from accounts.models import Grant, Role
-from alliances.exports import OFFICIAL_LANGUAGE
 from alliances.models import AllianceMembership
-from core.clock import date_zh, local_date
+from core.clock import local_date
+from core.workbook import OFFICIAL_LANGUAGE
+from core.workbook import date_zh as _date_zh
 from staffing.models import ContractReminder, Staff
 
 logger = logging.getLogger(__name__)
@@ -81,7 +82,7 @@ def send_contract_reminders(now: datetime) -> dict[str, int]:
         for user_id, staff_ids in recipients.items():
             lines = [_("· %(name)s (%(institution)s): the contract ends on %(day)s, in %(days)s days") % {
                 "name": by_pk[pk][0].name, "institution": by_pk[pk][0].institution.name,
-                "day": date_zh(by_pk[pk][0].contract_end), "days": (by_pk[pk][0].contract_end - today).days}
+                "day": _date_zh(by_pk[pk][0].contract_end), "days": (by_pk[pk][0].contract_end - today).days}
                 for pk in sorted(staff_ids) if pk in by_pk]
             user = users.get(user_id)
             if not lines or user is None or not user.email:

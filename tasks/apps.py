@@ -10,8 +10,11 @@ class TasksConfig(AppConfig):
 
     def ready(self) -> None:
         from core import demo
+        from core.imports import registry
         from tasks import scoping  # noqa: F401  (registers the scoping functions)
+        from tasks.imports.register import LedgerRegister
 
+        registry.add(LedgerRegister())
         demo.register(demo.DemoPart(
             name="ledgers", loader="tasks.demo.load_demo_part", needs=("organisation",),
             skip_flag="--without-ledgers",

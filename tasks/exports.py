@@ -1,4 +1,4 @@
-"""Excel exports of the task ledgers, in the official layout (``alliances.exports``): a title row
+"""Excel exports of the task ledgers, in the official layout (``core.workbook``): a title row
 merged across the table, a row of particulars, the header, the data and the 填报人 / 审核人 / 日期
 footer.
 
@@ -18,7 +18,6 @@ list's rows come from ``tasks.selectors.with_list_data`` with their latest repor
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable
 from datetime import date, datetime
@@ -30,20 +29,9 @@ from openpyxl import Workbook
 from openpyxl.styles import PatternFill
 from openpyxl.utils import get_column_letter
 
-from alliances.exports import (
-    CENTER,
-    HEADER_FILL,
-    LEFT,
-    OFFICIAL_LANGUAGE,
-    RIGHT,
-    _cell,
-    _footer_row,
-    _merge,
-    _save,
-    page_setup,
-)
-from core.clock import date_zh as _date_zh
-from core.http import safe_filename as _safe_filename
+from core import workbook as book
+from core.http import safe_filename
+from core.workbook import CENTER, LEFT, OFFICIAL_LANGUAGE, RIGHT, SECTION_FILL_COLOR, cell, date_zh
 from tasks.models import Assignment, Ledger, ProgressReport, TaskItem
 from tasks.selectors import latest_reports
 from tasks.status import Light, Status, local_date
@@ -55,7 +43,7 @@ LIGHT_FILLS = {
     Light.YELLOW: PatternFill("solid", fgColor="FFEB9C"),
     Light.BLUE: PatternFill("solid", fgColor="DDEBF7"),
 }
-SECTION_FILL = PatternFill("solid", fgColor="F2F2F2")
+SECTION_FILL = PatternFill("solid", fgColor=SECTION_FILL_COLOR)
 LIGHT_TEXTS = {Light.RED: gettext_noop("红"), Light.YELLOW: gettext_noop("黄"), Light.BLUE: gettext_noop("蓝")}
 STATUS_TEXTS = {
     Status.NOT_STARTED: gettext_noop("未启动"),
@@ -67,6 +55,7 @@ STATUS_TEXTS = {
 }
 ROLE_TEXTS = {Assignment.Role.LEAD: gettext_noop("责任"), Assignment.Role.COOPERATING: gettext_noop("配合")}
 
+ROW_MIN_HEIGHT = 20
 PROGRESS_CHARS = 120  # each unit's latest progress is cut to this many characters
 # Characters that, right after the item number, would stop the importer from reading it (2021年…).
 _NUMBER_GLUE = "年月日%％个.．"
@@ -126,7 +115,7 @@ def ledger_export_data(ledger: Ledger) -> tuple[list[TaskItem], dict[int, list[A
 
 def ledger_filename(ledger: Ledger, on: date) -> str:
     with translation.override(OFFICIAL_LANGUAGE):
-        return f"{_safe_filename(ledger.title)}_{on:%Y%m%d}.xlsx"
+        return f"{safe_filename(ledger.title)}_{on:%Y%m%d}.xlsx"
 
 
 def ledger_workbook(*, ledger: Ledger, items: list[TaskItem], assignments_by_item: dict[int, list[Assignment]],
@@ -151,35 +140,30 @@ def _ledger_workbook(*, ledger, items, assignments_by_item, latest_by_assignment
     titles = [_(title) for _key, title, _width in columns]
     if not numbered and not _headed_by_actions(items):
         titles[0] = _(TREE_CATEGORY_TITLE)
-    _header_row(ws, titles, [width for _key, _title, width in columns])
+    book.header(ws, [(title, width) for title, (_key, _title, width) in zip(titles, columns, strict=True)],
+                row=HEADER_ROW)
 
     writer = _numbered_rows if numbered else _tree_rows
     last_data_row = writer(ws, items, assignments_by_item, latest_by_assignment)
 
-    footer_row = max(last_data_row, HEADER_ROW) + 2
-    _footer_row(ws, footer_row, on=today, ncols=ncols, splits=(3, 5) if numbered else (4, 6))
-    _page_setup(ws, ncols=ncols, footer_row=footer_row)
-    return _save(wb)
+    return _finish(ws, wb, ncols=ncols, last_data_row=last_data_row, on=today,
+                   splits=(3, 5) if numbered else (4, 6))
 
 
 def _ledger_title_rows(ws, *, ledger: Ledger, today: date, ncols: int) -> None:
     """Row 1: the ledger's title; row 2: 文号, 发文机关 and 年度 (the importer reads them back), and the
     export date on the right."""
-    _title_row(ws, ledger.title, ncols)
-    particulars = [
-        (DOC_NUMBER_COLS, _("文号：%(value)s") % {"value": ledger.doc_number}),
-        (ISSUER_COLS, _("发文机关：%(value)s") % {"value": ledger.issuer}),
-        (YEAR_COLS, _("年度：%(value)s") % {"value": ledger.year}),
-    ]
-    for (first, last), text in particulars:
-        _cell(ws, INFO_ROW, first, text, align=LEFT, border=False)
-        _merge(ws, INFO_ROW, first, INFO_ROW, last)
-    # A date cell shown as 导出日期：…: the importer takes the longest text above the header for the
-    # title, and a date reads as 10 characters where "导出日期：2026年12月31日" would be 16.
-    cell = _cell(ws, INFO_ROW, DATE_FIRST_COL, today, align=RIGHT, border=False)
-    cell.number_format = '"{}"yyyy"年"m"月"d"日"'.format(_("导出日期："))
-    _merge(ws, INFO_ROW, DATE_FIRST_COL, INFO_ROW, ncols)
-    ws.row_dimensions[INFO_ROW].height = 20
+    book.title_row(ws, ledger.title, ncols, row=TITLE_ROW)
+    # The export date is a date cell shown as 导出日期：…: the importer takes the longest text above
+    # the header for the title, and a date reads as 10 characters where "导出日期：2026年12月31日"
+    # would be 16.
+    *_particulars, day = book.info_row(ws, [
+        (*DOC_NUMBER_COLS, _("文号：%(value)s") % {"value": ledger.doc_number}),
+        (*ISSUER_COLS, _("发文机关：%(value)s") % {"value": ledger.issuer}),
+        (*YEAR_COLS, _("年度：%(value)s") % {"value": ledger.year}),
+        (DATE_FIRST_COL, ncols, today),
+    ], row=INFO_ROW)
+    day.number_format = '"{}"yyyy"年"m"月"d"日"'.format(_("导出日期："))
 
 
 def _headed_by_actions(items: list[TaskItem]) -> bool:
@@ -200,9 +184,12 @@ def _section_labels(item: TaskItem) -> tuple[str, str]:
 
 def item_content(item: TaskItem) -> str:
     """The 主要内容 cell: the number, then the text ("1.1制定…"), as the seed ledgers write it and the
-    importer splits it. A space keeps a text that starts with a figure (12 + 2021年…) apart."""
+    importer splits it. A space keeps a text that starts with a figure (12 + 2021年…) apart, and
+    follows a number with a prefix (督1, made from an inspection finding), which the importer reads
+    only when a space ends it."""
     text = item.text or ""
-    glue = " " if text[:1].isdigit() or text[:1] in _NUMBER_GLUE else ""
+    prefixed = bool(item.number) and not item.number[:1].isdigit() and item.number[:1] not in "（("
+    glue = " " if prefixed or text[:1].isdigit() or text[:1] in _NUMBER_GLUE else ""
     return f"{item.number}{glue}{text}"
 
 
@@ -299,9 +286,9 @@ NONE_TEXT = "——"  # the seed ledgers' "none" in a unit or deadline cell
 
 
 def _tree_rows(ws, items, assignments_by_item, latest_by_assignment) -> int:
-    """One row per item; the headings in the first two columns, merged down over their items."""
+    """One row per item; the headings in the first two columns, merged down over their items (the
+    level-2 heading only under the same level-1 heading)."""
     row = FIRST_DATA_ROW
-    runs: dict[int, list[tuple[int, int, str]]] = {1: [], 2: []}  # column → (first row, last row, key)
     carry = _CarryDown()
     for item in items:
         assignments = assignments_by_item.get(item.pk, [])
@@ -313,21 +300,10 @@ def _tree_rows(ws, items, assignments_by_item, latest_by_assignment) -> int:
                   cells["deadline"] or None, status, progress or None]
         aligns = [CENTER, CENTER, LEFT, LEFT, LEFT, CENTER, CENTER, LEFT]
         for col, (value, align) in enumerate(zip(values, aligns, strict=True), start=1):
-            _cell(ws, row, col, value, align=align, fill=fill if col == 7 else None)
-        # A heading spans the rows of its items that follow each other (the level-2 heading only
-        # under the same level-1 heading).
-        for col, key in ((1, l1), (2, f"{l1}|{l2}" if l2 else "")):
-            last = runs[col][-1] if runs[col] else None
-            if key and last and last[2] == key and last[1] == row - 1:
-                runs[col][-1] = (last[0], row, key)
-            else:
-                runs[col].append((row, row, key))
-        _fit_height(ws, row, values, TREE_COLUMNS)
+            cell(ws, row, col, value, align=align, fill=fill if col == 7 else None)
         row += 1
-    for col, spans in runs.items():
-        for first, last, key in spans:
-            if key:
-                _merge(ws, first, col, last, col)
+    if row > FIRST_DATA_ROW:
+        book.merge_repeated(ws, [1, 2], FIRST_DATA_ROW, row - 1)
     return row - 1
 
 
@@ -353,8 +329,7 @@ def _numbered_rows(ws, items, assignments_by_item, latest_by_assignment) -> int:
             numeral, text = _numbered_heading(heading)
             for col in range(1, ncols + 1):
                 value = (numeral or None) if col == 1 else (text if col == 2 else None)
-                _cell(ws, row, col, value, bold=True, align=LEFT if col == 2 else CENTER, fill=SECTION_FILL)
-            _fit_height(ws, row, [numeral, text], NUMBERED_COLUMNS)
+                cell(ws, row, col, value, bold=True, align=LEFT if col == 2 else CENTER, fill=SECTION_FILL)
             row += 1
         current = heading or current
         assignments = assignments_by_item.get(item.pk, [])
@@ -363,8 +338,7 @@ def _numbered_rows(ws, items, assignments_by_item, latest_by_assignment) -> int:
                   deadline_display(item) or None, status, progress or None]
         aligns = [CENTER, LEFT, LEFT, LEFT, CENTER, CENTER, LEFT]
         for col, (value, align) in enumerate(zip(values, aligns, strict=True), start=1):
-            _cell(ws, row, col, value, align=align, fill=fill if col == 6 else None)
-        _fit_height(ws, row, values, NUMBERED_COLUMNS)
+            cell(ws, row, col, value, align=align, fill=fill if col == 6 else None)
         row += 1
     return row - 1
 
@@ -390,7 +364,7 @@ LIST_COLUMNS = [
 def assignment_list_filename(county_name: str, on: date) -> str:
     with translation.override(OFFICIAL_LANGUAGE):
         title = _("%(county)s任务督办清单") % {"county": county_name}
-        return f"{_safe_filename(title)}_{on:%Y%m%d}.xlsx"
+        return f"{safe_filename(title)}_{on:%Y%m%d}.xlsx"
 
 
 def assignment_list_workbook(*, title: str, county_name: str, rows: list[Assignment], filters_text: str,
@@ -408,17 +382,13 @@ def _assignment_list_workbook(*, title, county_name, rows, filters_text, today: 
     ws = wb.active
     ws.title = _("督办清单")
 
-    _title_row(ws, title, ncols)
-    info = [
-        ((1, 4), _("填报单位：%(unit)s卫生健康局") % {"unit": county_name} if county_name else ""),
-        ((5, 9), _("筛选条件：%(filters)s") % {"filters": filters_text or _("全部")}),
-        ((10, ncols), _("导出日期：%(date)s") % {"date": _date_zh(today)}),
-    ]
-    for (first, last), text in info:
-        _cell(ws, INFO_ROW, first, text, align=RIGHT if first == 10 else LEFT, border=False)
-        _merge(ws, INFO_ROW, first, INFO_ROW, last)
-    ws.row_dimensions[INFO_ROW].height = 20
-    _header_row(ws, [_(t) for _k, t, _w in LIST_COLUMNS], [w for _k, _t, w in LIST_COLUMNS])
+    book.title_row(ws, title, ncols, row=TITLE_ROW)
+    book.info_row(ws, [
+        (1, 4, _("填报单位：%(unit)s卫生健康局") % {"unit": county_name} if county_name else ""),
+        (5, 9, _("筛选条件：%(filters)s") % {"filters": filters_text or _("全部")}),
+        (10, ncols, _("导出日期：%(date)s") % {"date": date_zh(today)}),
+    ], row=INFO_ROW)
+    book.header(ws, [(_(t), w) for _k, t, w in LIST_COLUMNS], row=HEADER_ROW)
 
     row = FIRST_DATA_ROW
     for number, assignment in enumerate(rows, start=1):
@@ -445,49 +415,21 @@ def _assignment_list_workbook(*, title, county_name, rows, filters_text, today: 
         aligns = {"ledger": LEFT, "task": LEFT, "unit": LEFT, "progress": LEFT, "days_late": RIGHT,
                   "percent": RIGHT}
         for col, (key, _title, _width) in enumerate(LIST_COLUMNS, start=1):
-            _cell(ws, row, col, values[key], align=aligns.get(key, CENTER),
+            cell(ws, row, col, values[key], align=aligns.get(key, CENTER),
                   fill=LIGHT_FILLS.get(assignment.light) if key == "light" else None)
-        _fit_height(ws, row, [values[key] for key, _t, _w in LIST_COLUMNS], LIST_COLUMNS)
         row += 1
 
-    footer_row = max(row - 1, HEADER_ROW) + 2
-    _footer_row(ws, footer_row, on=today, ncols=ncols, splits=(5, 9))
-    _page_setup(ws, ncols=ncols, footer_row=footer_row)
-    return _save(wb)
+    return _finish(ws, wb, ncols=ncols, last_data_row=row - 1, on=today, splits=(5, 9))
 
 
-# Layout helpers (one header row, where ``alliances.exports`` has two) -----------------------------
+# The end of both tables ----------------------------------------------------------------------------
 
-def _title_row(ws, title: str, ncols: int) -> None:
-    _cell(ws, TITLE_ROW, 1, title, bold=True, size=16, border=False)
-    _merge(ws, TITLE_ROW, 1, TITLE_ROW, ncols)
-    ws.row_dimensions[TITLE_ROW].height = 32
-
-
-def _header_row(ws, titles: list[str], widths: list[int]) -> None:
-    for col, (title, width) in enumerate(zip(titles, widths, strict=True), start=1):
-        ws.column_dimensions[get_column_letter(col)].width = width
-        _cell(ws, HEADER_ROW, col, title, bold=True, fill=HEADER_FILL)
-    ws.row_dimensions[HEADER_ROW].height = 24
-
-
-def _fit_height(ws, row: int, values: list, columns: list[tuple[str, str, int]]) -> None:
-    """A row tall enough for its wrapped text (Excel does not grow rows written by a program): a
-    CJK character takes about two units of column width."""
-    lines = 1
-    for value, (_key, _title, width) in zip(values, columns, strict=False):
-        if value in (None, ""):
-            continue
-        per_line = max(2, width - 1)
-        lines = max(lines, sum(max(1, math.ceil(_display_width(part) / per_line))
-                               for part in str(value).split("\n")))
-    ws.row_dimensions[row].height = max(20, 15 * lines + 5)
-
-
-def _display_width(text: str) -> int:
-    return sum(1 if ord(ch) < 0x2E80 else 2 for ch in text)
-
-
-def _page_setup(ws, *, ncols: int, footer_row: int) -> None:
-    page_setup(ws, header_rows=(HEADER_ROW, HEADER_ROW), last_col=get_column_letter(ncols), last_row=footer_row)
-
+def _finish(ws, wb, *, ncols: int, last_data_row: int, on: date, splits: tuple[int, int]) -> bytes:
+    """Rows as tall as their wrapped text, the footer two rows under the data, the print setup (the
+    header repeated on every page); the file."""
+    last_data_row = max(last_data_row, HEADER_ROW)
+    book.fit_row_heights(ws, FIRST_DATA_ROW, last_data_row, min_height=ROW_MIN_HEIGHT)
+    footer_row = last_data_row + 2
+    book.footer_row(ws, footer_row, on=on, ncols=ncols, splits=splits)
+    book.page_setup(ws, header_rows=(HEADER_ROW, HEADER_ROW), last_col=get_column_letter(ncols), last_row=footer_row)
+    return book.save(wb)

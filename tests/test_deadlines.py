@@ -270,3 +270,209 @@ def test_choices_have_english_labels():
     assert dict(Recurrence.choices) == {
         "": "None", "monthly": "Monthly", "quarterly": "Quarterly", "half_yearly": "Half-yearly", "yearly": "Yearly",
     }
+
+
+# Issue 17: phrases real ledgers use that were flagged before, by kind. Read in a 2026 ledger.
+LEDGER_YEAR = 2026
+
+# Ranges of years, months or quarters, with any dash or 至/到: the end of the range is the deadline.
+RANGE_PHRASES = [
+    ("2026—2027年", FIXED, date(2027, 12, 31)),
+    ("2026——2027年底", FIXED, date(2027, 12, 31)),
+    ("2026-2027年", FIXED, date(2027, 12, 31)),
+    ("2026–2027年", FIXED, date(2027, 12, 31)),  # en dash
+    ("2026―2027年", FIXED, date(2027, 12, 31)),  # horizontal bar
+    ("2026~2027年", FIXED, date(2027, 12, 31)),
+    ("2026～2027年", FIXED, date(2027, 12, 31)),  # full-width tilde
+    ("2026〜2027年", FIXED, date(2027, 12, 31)),  # wave dash
+    ("2026至2027年", FIXED, date(2027, 12, 31)),
+    ("2026到2027年底", FIXED, date(2027, 12, 31)),
+    ("2026年—2027年", FIXED, date(2027, 12, 31)),
+    ("2026年至2028年底前完成", FIXED, date(2028, 12, 31)),
+    ("二〇二六至二〇二七年", FIXED, date(2027, 12, 31)),
+    ("3—5月", FIXED, date(2026, 5, 31)),  # a month range without a year: the ledger's year
+    ("3月至5月", FIXED, date(2026, 5, 31)),
+    ("3月-5月底", FIXED, date(2026, 5, 31)),
+    ("3到5月份", FIXED, date(2026, 5, 31)),
+    ("3～5月", FIXED, date(2026, 5, 31)),
+    ("三至五月", FIXED, date(2026, 5, 31)),
+    ("九至十一月", FIXED, date(2026, 11, 30)),
+    ("2026年3-5月", FIXED, date(2026, 5, 31)),
+    ("2025年3—5月", FIXED, date(2025, 5, 31)),  # the phrase's year wins over the ledger's
+    ("2024年1—2月", FIXED, date(2024, 2, 29)),
+    ("明年3—5月", FIXED, date(2027, 5, 31)),
+    ("3月1日至5月15日", FIXED, date(2026, 5, 15)),
+    ("2026年10月至次年3月", FIXED, date(2027, 3, 31)),
+    ("2026年3月—2027年6月", FIXED, date(2027, 6, 30)),
+    ("2026.03-2026.06", FIXED, date(2026, 6, 30)),
+    ("2026/3至2027/6", FIXED, date(2027, 6, 30)),
+    ("3—5月底前完成", FIXED, date(2026, 5, 31)),
+    ("3—5月完成并持续推进", ONGOING, date(2026, 5, 31)),
+    ("第二至第三季度", FIXED, date(2026, 9, 30)),
+    ("二至三季度", FIXED, date(2026, 9, 30)),
+    ("2-3季度", FIXED, date(2026, 9, 30)),
+    ("第1—2季度", FIXED, date(2026, 6, 30)),
+    ("一季度至三季度末", FIXED, date(2026, 9, 30)),
+    ("2027年第三至第四季度", FIXED, date(2027, 12, 31)),
+]
+
+# 截至 / 截止 / 截止到 / 截至到 / 截止于: the date after the prefix.
+BY_PHRASES = [
+    ("截至明年6月底", FIXED, date(2027, 6, 30)),
+    ("截止2026年12月31日", FIXED, date(2026, 12, 31)),
+    ("截至年底", FIXED, date(2026, 12, 31)),
+    ("截止到2026年底前完成", FIXED, date(2026, 12, 31)),
+    ("截至到10月底", FIXED, date(2026, 10, 31)),
+    ("截止于9月30日", FIXED, date(2026, 9, 30)),
+    ("截止12月底前完成阶段性目标", MILESTONE, date(2026, 12, 31)),
+    ("截至6月底完成并持续推进", ONGOING, date(2026, 6, 30)),
+    ("截至2026—2027年", FIXED, date(2027, 12, 31)),
+    ("截至第三季度末", FIXED, date(2026, 9, 30)),
+]
+
+# Punctuation, brackets and quotes inside one phrase.
+PUNCTUATION_PHRASES = [
+    ("12月底前完成；长期坚持", ONGOING, date(2026, 12, 31)),
+    ("12月底前完成,并长期坚持", ONGOING, date(2026, 12, 31)),
+    ("12月底前完成，并长期坚持", ONGOING, date(2026, 12, 31)),
+    ("年底前完成。持续推进", ONGOING, date(2026, 12, 31)),
+    ("4月底前完成;常态化开展", ONGOING, date(2026, 4, 30)),
+    ("１２月底前完成；长期坚持", ONGOING, date(2026, 12, 31)),  # full-width digits
+    ("12月底前完成，，长期坚持", ONGOING, date(2026, 12, 31)),
+    ("12月底前完成（阶段性目标）", MILESTONE, date(2026, 12, 31)),
+    ("12月底前完成(阶段性目标)", MILESTONE, date(2026, 12, 31)),
+    ("12月底前完成【阶段性目标】", MILESTONE, date(2026, 12, 31)),
+    ("12月底前完成；阶段性目标", MILESTONE, date(2026, 12, 31)),
+    ("12月底前完成阶段性目标；长期坚持", MILESTONE, date(2026, 12, 31)),  # as in one phrase: 阶段性 wins
+    ("12月底前完成，出台文件", FIXED, date(2026, 12, 31)),
+    ("12月底前完成。", FIXED, date(2026, 12, 31)),
+    ("“12月底”", FIXED, date(2026, 12, 31)),
+    ("\"12月底前\"", FIXED, date(2026, 12, 31)),
+    ("12月底前出台《实施方案》", FIXED, date(2026, 12, 31)),
+    ("12月份", FIXED, date(2026, 12, 31)),
+]
+
+
+# An ongoing part after a verb's object (not lost in the fixed tail), and 持续 inside the object.
+TAIL_PHRASES = [
+    ("10月底前完成验收并长期坚持", ONGOING, date(2026, 10, 31)),
+    ("10月底前出台文件后持续推进", ONGOING, date(2026, 10, 31)),
+    ("10月底前印发持续改进方案", FIXED, date(2026, 10, 31)),
+]
+NEW_KIND_PHRASES = RANGE_PHRASES + BY_PHRASES + PUNCTUATION_PHRASES + TAIL_PHRASES
+
+
+@pytest.mark.parametrize("phrase, kind, due", NEW_KIND_PHRASES, ids=[p for p, _k, _d in NEW_KIND_PHRASES])
+def test_ranges_prefixes_and_punctuation_are_read(phrase, kind, due):
+    parsed = parse_deadline(phrase, year=LEDGER_YEAR)
+    assert (parsed.kind, parsed.due_date, parsed.recurrence) == (kind, due, Recurrence.NONE)
+    assert parsed.milestones == ()
+    assert parsed.text == phrase
+    assert not parsed.needs_review and parsed.note == ""
+
+
+# Two or more dates in one cell: the last is the deadline, the earlier ones its milestones, in order.
+MULTI_DATE_PHRASES = [
+    ("3月底前制定方案，10月底前完成验收", FIXED, date(2026, 10, 31), (date(2026, 3, 31),)),
+    ("3月底前制定方案,10月底前完成验收", FIXED, date(2026, 10, 31), (date(2026, 3, 31),)),
+    ("3月底前制定方案；6月底前启动；10月底前完成验收", FIXED, date(2026, 10, 31),
+     (date(2026, 3, 31), date(2026, 6, 30))),
+    ("6月底前出台文件。年底前完成", FIXED, date(2026, 12, 31), (date(2026, 6, 30),)),
+    ("上半年启动，下半年完成", FIXED, date(2026, 12, 31), (date(2026, 6, 30),)),
+    ("2026年6月底前制定方案，2027年底前完成", FIXED, date(2027, 12, 31), (date(2026, 6, 30),)),
+    ("10月底前制定方案，次年3月底前完成", FIXED, date(2027, 3, 31), (date(2026, 10, 31),)),
+    ("3月底前制定方案，12月底", FIXED, date(2026, 12, 31), (date(2026, 3, 31),)),
+    ("10月15日前上报，10月底前完成", FIXED, date(2026, 10, 31), (date(2026, 10, 15),)),
+    ("3月底前制定方案，12月底前完成阶段性目标", MILESTONE, date(2026, 12, 31), (date(2026, 3, 31),)),
+    ("3月底前制定方案，10月底前完成验收并长期坚持", ONGOING, date(2026, 10, 31), (date(2026, 3, 31),)),
+    ("3月底前制定方案，10月底前完成验收；长期坚持", ONGOING, date(2026, 10, 31), (date(2026, 3, 31),)),
+    ("3月底前制定方案（10月底前完成验收）", FIXED, date(2026, 10, 31), (date(2026, 3, 31),)),
+    ("截至3月底制定方案，截至10月底完成验收", FIXED, date(2026, 10, 31), (date(2026, 3, 31),)),
+    ("3—5月底前启动，2026—2027年完成", FIXED, date(2027, 12, 31), (date(2026, 5, 31),)),
+]
+
+
+@pytest.mark.parametrize("phrase, kind, due, milestones", MULTI_DATE_PHRASES, ids=[m[0] for m in MULTI_DATE_PHRASES])
+def test_the_last_date_is_the_deadline_and_earlier_dates_are_milestones(phrase, kind, due, milestones):
+    parsed = parse_deadline(phrase, year=LEDGER_YEAR)
+    assert (parsed.kind, parsed.due_date, parsed.recurrence) == (kind, due, Recurrence.NONE)
+    assert parsed.milestones == milestones
+    assert not parsed.needs_review and parsed.note == ""
+
+
+def test_whitespace_between_two_dates_is_removed():
+    parsed = parse_deadline(" 3月底前制定方案，\n10月底前完成验收 ", year=LEDGER_YEAR)
+    assert parsed.text == "3月底前制定方案，10月底前完成验收"
+    assert (parsed.kind, parsed.due_date, parsed.milestones) == (FIXED, date(2026, 10, 31), (date(2026, 3, 31),))
+
+
+# Phrases of the same kinds that must stay flagged: a part not understood makes the whole cell unknown.
+UNREAD_OF_NEW_KINDS = [
+    "3—15月",  # no 15th month
+    "13—15月",
+    "0—5月",
+    "2月30日至3月底",  # the start is no date
+    "3—5",  # no unit
+    "2026—27年",  # a two-digit end year is not guessed
+    "截至",
+    "截止到",
+    "截至尽快",
+    "截止日期",
+    "3月底前制定方案，10月底前全面推开",  # the second date is followed by words not understood
+    "3月底前制定方案，另行通知",
+    "3—5月试点，2026—2027年全面完成",  # neither 试点 nor 全面完成 is understood  # the second part has no date and is not understood
+    "长期坚持，12月底前完成",  # nothing dated before "长期坚持" for it to go on from
+    "阶段性目标，12月底前完成",
+    "12月底(暂定)",
+    "12月底前完成，每周报送",
+    "6月底前完成12月底前全面推开",  # two dates without punctuation: never the first one alone
+    "12月底前完成并持续推进至2027年底",
+    "3月、6月、9月底前",  # a list of months: milestones or a recurrence? a person decides
+    "，",
+]
+
+
+@pytest.mark.parametrize("phrase", UNREAD_OF_NEW_KINDS)
+def test_new_kinds_not_understood_are_never_guessed(phrase):
+    parsed = parse_deadline(phrase, year=LEDGER_YEAR)
+    assert (parsed.kind, parsed.due_date, parsed.recurrence, parsed.milestones) == (UNKNOWN, None, Recurrence.NONE, ())
+    assert parsed.needs_review
+    assert parsed.text == phrase
+    if phrase == "，":
+        assert "No deadline was given" in parsed.note
+    else:
+        assert f'"{phrase}"' in parsed.note and "could not be read" in parsed.note
+
+
+# Dates that do not rise: a reversed range, a later date before an earlier one, the same date twice.
+OUT_OF_ORDER = [
+    ("2027—2026年", "2027-12-31 → 2026-12-31"),
+    ("2026至2026年", "2026-12-31 → 2026-12-31"),
+    ("5—3月", "2026-05-31 → 2026-03-31"),
+    ("3-3月", "2026-03-31 → 2026-03-31"),
+    ("第三至第二季度", "2026-09-30 → 2026-06-30"),
+    ("2026.06-2026.03", "2026-06-30 → 2026-03-31"),
+    ("10月底前完成验收，3月底前制定方案", "2026-10-31 → 2026-03-31"),
+    ("12月底前完成(10月底前制定方案)", "2026-12-31 → 2026-10-31"),
+    ("3月底前制定方案，6月底前启动，5月底前完成", "2026-03-31 → 2026-06-30 → 2026-05-31"),
+    ("12月底前制定方案，12月底前完成", "2026-12-31 → 2026-12-31"),
+    ("次年3月底前完成，10月底前制定方案", "2027-03-31 → 2026-10-31"),
+]
+
+
+@pytest.mark.parametrize("phrase, dates", OUT_OF_ORDER, ids=[o[0] for o in OUT_OF_ORDER])
+def test_dates_out_of_order_are_flagged(phrase, dates):
+    parsed = parse_deadline(phrase, year=LEDGER_YEAR)
+    assert (parsed.kind, parsed.due_date, parsed.milestones) == (UNKNOWN, None, ())
+    assert parsed.needs_review and parsed.text == phrase
+    assert parsed.note == (f'The dates in the deadline "{phrase}" are not in increasing order ({dates}); '
+                           "a person must set the deadline.")
+
+
+def test_milestones_keep_the_result_frozen_and_hashable():
+    parsed = parse_deadline("3月底前制定方案，10月底前完成验收", year=LEDGER_YEAR)
+    assert hash(parsed) == hash(parse_deadline("3月底前制定方案，10月底前完成验收", year=LEDGER_YEAR))
+    assert len({parsed, parse_deadline("12月底", year=LEDGER_YEAR)}) == 2
+    with pytest.raises(FrozenInstanceError):
+        parsed.milestones = ()  # type: ignore[misc]
+    assert ParsedDeadline(FIXED, date(2026, 12, 31), Recurrence.NONE, "12月底").milestones == ()

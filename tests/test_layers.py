@@ -16,18 +16,9 @@ from core.demo import DemoReport
 BASE_DIR = Path(__file__).resolve().parent.parent
 APPS = tuple(tomllib.loads((BASE_DIR / "pyproject.toml").read_text())["tool"]["importlinter"]["root_packages"])
 
-# Private names still borrowed across apps, each with its reason. The official-layout workbook writer
-# is split across alliances/exports.py and tasks/exports.py until it moves into core as one writer
-# (issue 17, the writer rewrite); these go with it. An entry whose import is gone fails the test, so
-# the list only shrinks.
-WRITER = "the official-layout workbook writer, until it moves into core"
-ALLOWED: dict[tuple[str, str, str], str] = {
-    **{("indicators/excel.py", "alliances.exports", name): WRITER for name in ("_cell", "_footer_row", "_merge", "_save")},
-    **{("indicators/exports.py", "alliances.exports", name): WRITER
-       for name in ("_cell", "_footer_row", "_merge", "_save")},
-    ("indicators/exports.py", "tasks.exports", "_fit_height"): WRITER,
-    **{("tasks/exports.py", "alliances.exports", name): WRITER for name in ("_cell", "_footer_row", "_merge", "_save")},
-}
+# Private names still borrowed across apps, ``(file, module, name): reason``; none today. An entry
+# whose import is gone fails the test, so the list only shrinks.
+ALLOWED: dict[tuple[str, str, str], str] = {}
 
 
 def _private(name: str) -> bool:

@@ -24,6 +24,7 @@ from django.core import mail
 from django.db import connection
 from openpyxl import load_workbook
 
+from core import workbook as book
 from core.periods import Period
 from indicators.catalog import install_catalog, install_forms
 from reports import jobs, services
@@ -441,6 +442,40 @@ def test_the_monthly_workbook_in_the_official_layout(rworld):
     alliance_b = reports(period="2026-11").get(alliance=w.alliance_b).versions.get().data
     assert {r["unit"] for r in alliance_b["overdue"]} == {"第三医共体"}
     assert all(r["number"] != "1.2" for r in alliance_b["items"])  # 县人民医院 is in 第一医共体
+
+
+def test_the_monthly_workbook_merges_repeated_actions_and_fits_its_rows(rworld):
+    """The 行动 and 重点任务 of consecutive items are one merged cell each (value on top), and every row
+    of the tables is at least as tall as its wrapped text (issue 17: the printed 行动 column overlapped
+    itself)."""
+    sweep_at(DEC_5_0800)
+    county = reports(period="2026-11").get(alliance=None)
+    data = county.versions.get().data
+    wb = load_workbook(BytesIO(bytes(county.versions.get().xlsx)))
+    ws = wb["任务进展明细"]
+    first = 4  # one header row
+    actions = [r["action"] for r in data["items"]]
+    assert actions[:2] == ["一、深化改革", "一、深化改革"] and actions[2] != actions[0]
+    ranges = {str(r) for r in ws.merged_cells.ranges}
+    assert f"A{first}:A{first + 1}" in ranges and f"B{first}:B{first + 1}" in ranges
+    assert ws.cell(row=first, column=1).value == "一、深化改革" and ws.cell(row=first + 1, column=1).value is None
+    assert ws.cell(row=first + 2, column=1).value == actions[2]
+    for sheet in wb.worksheets:
+        if sheet.title == "图表数据":
+            continue
+        widths = book.column_widths(sheet, sheet.max_column)
+        spans = {(r.min_row, r.min_col): r for r in sheet.merged_cells.ranges}
+        for row in sheet.iter_rows(min_row=3):
+            for c in row:
+                if not isinstance(c.value, str) or not c.alignment.wrap_text:
+                    continue
+                span = spans.get((c.row, c.column))
+                width = (sum(widths[k] for k in range(span.min_col, span.max_col + 1)) if span
+                         else widths[c.column])
+                rows = range(c.row, (span.max_row if span else c.row) + 1)
+                height = sum(sheet.row_dimensions[r].height or 15 for r in rows)
+                needed = book.lines_height(book.wrapped_lines(c.value, width, size=c.font.sz))
+                assert height >= needed - 0.5, (sheet.title, c.coordinate, c.value)
 
 
 def test_regenerate_keeps_the_old_version_and_resend_reaches_one_recipient(rworld, as_user):

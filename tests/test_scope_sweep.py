@@ -68,6 +68,7 @@ KWARG_MODELS = {
     "grant_pk": Grant,
     "token_pk": ApiToken,
     "event_pk": SecurityEvent,
+    "token": "import preview",  # a preview of the import API (POST /api/imports/), by its token
 }
 MISSING_PK = 987_654_321
 # Routes that are not the portal's own pages or data.
@@ -168,7 +169,23 @@ def foreign_objects(ledger_world):
         Inspection: inspection,
         InspectionFinding: finding,
         Notification: notification,
+        "import preview": _import_preview(world),
     }
+
+
+def _import_preview(world):
+    """A 郁南县 ledger previewed through the import API by its bureau: the confirmation route's token."""
+    from types import SimpleNamespace
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.test_import_mapping import LEAD_AND_RESPONSIBLE, sheet
+
+    answer = client_for(world.bureau).post(reverse("api-imports"), {
+        "register": "ledger", "county": world.yn.pk, "year": "2026",
+        "file": SimpleUploadedFile("郁南县台账.xlsx", sheet(LEAD_AND_RESPONSIBLE))})
+    assert answer.status_code == 200 and answer.json()["token"], answer.content
+    return SimpleNamespace(pk=answer.json()["token"])
 
 
 def _filing_objects(world):

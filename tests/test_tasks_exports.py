@@ -15,6 +15,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from openpyxl import load_workbook
 
+from core import workbook as book
 from tasks.deadlines import DeadlineKind
 from tasks.exports import (
     assignment_list_filename,
@@ -123,6 +124,11 @@ def test_ledger_workbook_has_the_official_layout(ledger_world):
     assert progress.startswith(f"{w.assignment_hospital.unit_name}：已完成就诊流向分析， 制定提升方案。具体措施")
     assert progress.endswith("…（2026-06）") and len(progress) < 160
     assert ws["H4"].value is None
+    # Each row as tall as its longest wrapped cell (here 1.2's progress in the 40-wide column), a row
+    # of short texts at the minimum.
+    assert book.wrapped_lines(progress, 40) >= 3
+    assert ws.row_dimensions[5].height == book.lines_height(book.wrapped_lines(progress, 40)) > 20
+    assert ws.row_dimensions[6].height == 20
 
     # Footer two rows below the data; nothing after it.
     assert (ws["A8"].value, ws["D8"].value) == ("填报人：", "审核人：")
@@ -351,3 +357,24 @@ def test_assignment_list_fills_yellow_and_blue(ledger_world):
 
 def test_assignment_list_filename():
     assert assignment_list_filename("郁南县", date(2026, 7, 3)) == "郁南县任务督办清单_20260703.xlsx"
+
+
+def test_the_rectification_ledger_made_from_findings_reimports_unchanged(ledger_world):
+    """督查整改任务: items made from inspection findings (numbered 督1, 督2, no key task) export in a
+    layout the ledger importer reads back as it is."""
+    from tasks.services.ledgers import finding_to_task
+    from tasks.services.supervision import finding_add, inspection_record
+
+    w = ledger_world
+    with time_machine.travel(w.now, tick=False):
+        inspection = inspection_record(county=w.yn, user=w.supervisor, title="2026年上半年督查",
+                                       half_year="2026H1", held_on=date(2026, 6, 1))
+        items = []
+        for text in ("家庭医生签约服务台账不完整", "医共体财务统一管理未落实到位"):
+            finding = finding_add(inspection=inspection, text=text, severity="minor", unit=w.health)
+            items.append(finding_to_task(finding=finding, user=w.bureau, deadline_text="9月底", now=w.now))
+    ledger = items[0].ledger
+    table, plan = reimport(w, export_ledger(ledger, w.now))
+    assert plan.ledger == ledger and plan.errors == [], [i.text for i in plan.errors]
+    assert [(i.key, i.action) for i in plan.items] == [("督1", "unchanged"), ("督2", "unchanged")]
+    assert not plan.has_changes

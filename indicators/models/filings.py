@@ -129,6 +129,7 @@ class FilingEvent(models.Model):
         LOCK = "lock", _("Locked")
         UNLOCK = "unlock", _("Unlocked")
         DERIVE = "derive", _("Derived from the roster")
+        HISTORY = "history", _("Loaded as history (历史数据导入)")
 
     filing = models.ForeignKey(Filing, verbose_name=_("filing"), on_delete=models.CASCADE, related_name="events")
     action = models.CharField(_("action"), max_length=10, choices=Action.choices)

@@ -146,7 +146,7 @@ def user_export(request):
 def _export_xlsx(accounts, *, unit: str, on) -> bytes:
     from django.utils import timezone, translation
 
-    from reports import xlsx
+    from core import workbook as xlsx
 
     with translation.override(OFFICIAL_LANGUAGE):
         def when(moment) -> str:

@@ -25,9 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from django.utils.translation import gettext as _
-from openpyxl.utils import get_column_letter
+from django.utils.translation import gettext_lazy
 
 from core import uploads
+from core.imports import columns
+from core.imports.columns import Field
 from core.issues import Issue
 from tasks.units import is_none_text
 
@@ -36,7 +38,7 @@ logger = logging.getLogger(__name__)
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_DATA_ROWS = 20_000
 MAX_COLUMNS = 30
-HEADER_SEARCH_ROWS = 10
+HEADER_SEARCH_ROWS = columns.HEADER_SEARCH_ROWS
 BLANK_RUN_LIMIT = 500
 MAX_MERGED_CELLS = 2_000_000
 MAX_TEXT = 5000
@@ -53,12 +55,21 @@ TITLES: dict[str, tuple[str, ...]] = {
     "target": ("量化目标", "目标值", "目标要求"),
 }
 REQUIRED = ("content", "lead", "deadline")
+_LEAD_WORDS = ("牵头单位", "牵头部门", "牵头责任单位")
+_RESPONSIBLE_WORDS = ("责任单位", "责任部门", "责任主体")
+# The register's fields for ``core.imports.columns``. 责任单位 is the lead unit, unless a 牵头单位
+# column is there too: then it names the units that share the work (cooperating units).
+FIELDS = (
+    Field("action", gettext_lazy("Action or category"), TITLES["action"]),
+    Field("key_task", gettext_lazy("Key task"), TITLES["key_task"]),
+    Field("content", gettext_lazy("Task text"), TITLES["content"]),
+    Field("number", gettext_lazy("Item number"), TITLES["number"]),
+    Field("lead", gettext_lazy("Responsible (lead) units"), _LEAD_WORDS, also=_RESPONSIBLE_WORDS, required=True),
+    Field("coop", gettext_lazy("Cooperating units"), TITLES["coop"], also=_RESPONSIBLE_WORDS),
+    Field("deadline", gettext_lazy("Deadline"), TITLES["deadline"], required=True),
+    Field("target", gettext_lazy("Quantitative target"), TITLES["target"]),
+)
 FOOTER_PREFIXES = ("填报人", "审核人", "填表人", "制表人", "负责人", "注：", "注:", "说明：", "说明:", "备注：", "备注:")
-_TITLE_LOOKUP: dict[str, str] = {}
-for _key, _titles in TITLES.items():
-    for _title in _titles:
-        _TITLE_LOOKUP.setdefault(re.sub(r"\s+", "", _title), _key)
-
 _META_RE = {
     "doc_number": re.compile(r"^(?:文号|发文字号|文件编号)[:：]\s*(.*)$"),
     "issuer": re.compile(r"^(?:发文机关|印发机关|发文单位|制发机关|发文部门)[:：]\s*(.*)$"),
@@ -76,12 +87,6 @@ _ITEM_NUMBER_RE = re.compile(
     r"\s*[、.．:：]?\s*")
 _PREFIXED_NUMBER_RE = re.compile(r"^\s*([\u4e00-\u9fff]{1,2}\d{1,4})\s+")
 _CHINESE_NUMERAL_RE = re.compile(r"^[（(]?[一二三四五六七八九十百]+[)）]?[、.．]?$")
-
-
-def _normalise_title(value: Any) -> str:
-    text = unicodedata.normalize("NFKC", str(value or ""))
-    text = re.sub(r"\s+", "", text).replace("*", "")
-    return re.sub(r"\([^()]*\)$", "", text)
 
 
 _text = uploads.cell_text
@@ -143,12 +148,13 @@ class LedgerTable:
     carry: set[str] = field(default_factory=set)
     ignored: list[tuple[int, str]] = field(default_factory=list)  # rows after the table (notes)
     section_rows: int = 0
+    mapping: dict = field(default_factory=dict)  # the column plan (``ColumnPlan.to_json``), for the preview
 
     def to_json(self) -> dict:
         return {"filename": self.filename, "file_format": self.file_format, "layout": self.layout,
                 "header_row": self.header_row, "columns": self.columns, "meta": self.meta,
                 "items": [i.to_json() for i in self.items], "issues": [i.to_json() for i in self.issues],
-                "ignored": self.ignored, "section_rows": self.section_rows}
+                "ignored": self.ignored, "section_rows": self.section_rows, "mapping": self.mapping}
 
     @classmethod
     def from_json(cls, data: dict) -> LedgerTable:
@@ -156,66 +162,102 @@ class LedgerTable:
                    header_row=data["header_row"], columns={k: tuple(v) for k, v in data["columns"].items()},
                    meta=data["meta"], items=[RawItem.from_json(i) for i in data["items"]],
                    issues=[Issue.from_json(i) for i in data["issues"]],
-                   ignored=[tuple(i) for i in data["ignored"]], section_rows=data["section_rows"])
+                   ignored=[tuple(i) for i in data["ignored"]], section_rows=data["section_rows"],
+                   mapping=data.get("mapping", {}))
 
     def column(self, key: str) -> tuple[str | None, str | None]:
         letter, title = self.columns.get(key, (None, None))
         return letter, title
 
 
-def read_ledger_upload(upload) -> tuple[LedgerTable | None, list[Issue]]:
+@dataclass
+class LedgerRead:
+    """What reading a file gave: the table, or the problems; the column plan when a header was found
+    (the preview's mapping panel); the file's bytes, kept for a new mapping of the same file."""
+
+    table: LedgerTable | None
+    problems: list[Issue]
+    columns: columns.ColumnPlan | None = None
+    data: bytes | None = None
+    name: str = ""
+
+
+def read_ledger_upload(upload, *, mapping: dict | None = None, saved_for=None) -> tuple[LedgerTable | None, list[Issue]]:
     """Check and read an uploaded ledger. Returns the table (with the row-level issues found while
     reading), or None and the reasons the file cannot be read at all."""
+    result = read_ledger(upload, mapping=mapping, saved_for=saved_for)
+    return result.table, result.problems
+
+
+def read_ledger(upload, *, mapping: dict | None = None, saved_for=None) -> LedgerRead:
+    """``read_ledger_upload`` with what a mapping step needs. ``mapping`` ({column key: field or
+    None}) is the user's for this file; ``saved_for(signature)`` the county's saved mapping."""
     name = Path(upload.name or "").name
     suffix = Path(name).suffix.lower()
     if suffix == ".xls":
-        return None, [Issue(_("“%(name)s” is an old-style Excel file (.xls). Open it in Excel and save it as "
-                              "“Excel workbook (*.xlsx)”.") % {"name": name})]
+        return LedgerRead(None, [Issue(_("“%(name)s” is an old-style Excel file (.xls). Open it in Excel and save "
+                                         "it as “Excel workbook (*.xlsx)”.") % {"name": name})])
     if suffix == ".xlsm":
-        return None, [Issue(_("“%(name)s” is a workbook with macros (.xlsm). Save it in Excel as “Excel workbook "
-                              "(*.xlsx)”, without macros, and upload that.") % {"name": name})]
+        return LedgerRead(None, [Issue(_("“%(name)s” is a workbook with macros (.xlsm). Save it in Excel as “Excel "
+                                         "workbook (*.xlsx)”, without macros, and upload that.") % {"name": name})])
     if suffix not in (".xlsx", ".csv"):
-        return None, [Issue(_("“%(name)s” is neither an .xlsx workbook nor a .csv file. Upload the ledger as .xlsx "
-                              "(Excel) or .csv.") % {"name": name})]
+        return LedgerRead(None, [Issue(_("“%(name)s” is neither an .xlsx workbook nor a .csv file. Upload the "
+                                         "ledger as .xlsx (Excel) or .csv.") % {"name": name})])
     data = uploads.read_limited(upload, MAX_UPLOAD_BYTES)
     if data is None:
-        return None, [Issue(_("“%(name)s” is larger than %(limit)s MB. Upload the ledger sheet only, or split it.")
-                            % {"name": name, "limit": MAX_UPLOAD_BYTES // (1024 * 1024)})]
+        return LedgerRead(None, [Issue(_("“%(name)s” is larger than %(limit)s MB. Upload the ledger sheet only, or "
+                                         "split it.") % {"name": name, "limit": MAX_UPLOAD_BYTES // (1024 * 1024)})])
+    return read_ledger_data(data, name, mapping=mapping, saved_for=saved_for)
+
+
+def read_ledger_data(data: bytes, name: str, *, mapping: dict | None = None, saved_for=None) -> LedgerRead:
+    """Read a ledger file's bytes (checked as every upload is)."""
+    suffix = Path(name).suffix.lower()
     if not data.strip():
-        return None, [Issue(_("“%(name)s” is empty.") % {"name": name})]
+        return LedgerRead(None, [Issue(_("“%(name)s” is empty.") % {"name": name})])
     kind = uploads.sniff_zip(data)
+    options = {"mapping": mapping, "saved_for": saved_for}
     if suffix == ".xlsx":
         refused = uploads.refusal(kind, name)  # zip bomb, macros, XML entities: as every upload says it
         if refused:
-            return None, [Issue(refused)]
+            return LedgerRead(None, [Issue(refused)])
         if kind != uploads.XLSX:
             if data.startswith(uploads.OLE_SIGNATURE):
-                return None, [Issue(_("“%(name)s” is an old-style Excel file (.xls) renamed .xlsx. Open it in "
-                                      "Excel and save it as “Excel workbook (*.xlsx)”.") % {"name": name})]
-            return None, [Issue(_("“%(name)s” is not an Excel workbook: its content is not in the .xlsx format, "
-                                  "whatever its name says.") % {"name": name})]
-        return _read_xlsx(data, name)
+                return LedgerRead(None, [Issue(_("“%(name)s” is an old-style Excel file (.xls) renamed .xlsx. Open "
+                                                 "it in Excel and save it as “Excel workbook (*.xlsx)”.")
+                                               % {"name": name})])
+            return LedgerRead(None, [Issue(_("“%(name)s” is not an Excel workbook: its content is not in the .xlsx "
+                                             "format, whatever its name says.") % {"name": name})])
+        return _kept(_read_xlsx(data, name, options), data, name)
     if kind == uploads.XLSX or kind in uploads.REFUSED_KINDS or data.startswith((uploads.ZIP_SIGNATURE, uploads.OLE_SIGNATURE)):
-        return None, [Issue(_("“%(name)s” is named .csv but is an Excel workbook, not a text file. Upload it "
-                              "with the .xlsx extension, or save it from Excel as “CSV UTF-8”.") % {"name": name})]
+        return LedgerRead(None, [Issue(_("“%(name)s” is named .csv but is an Excel workbook, not a text file. "
+                                         "Upload it with the .xlsx extension, or save it from Excel as “CSV "
+                                         "UTF-8”.") % {"name": name})])
     text = uploads.decode_text(data)
     if text is None:
-        return None, [Issue(_("“%(name)s” is not a text CSV file (it is not UTF-8 or GB18030 text).")
-                            % {"name": name})]
+        return LedgerRead(None, [Issue(_("“%(name)s” is not a text CSV file (it is not UTF-8 or GB18030 text).")
+                                       % {"name": name})])
     try:
-        return _read_rows(uploads.csv_rows(text, max_col=MAX_COLUMNS), {}, name=name, file_format="csv")
+        return _kept(_read_rows(uploads.csv_rows(text, max_col=MAX_COLUMNS), {}, name=name, file_format="csv",
+                                **options), data, name)
     except csv.Error as exc:
-        return None, [Issue(_("“%(name)s” is not a well-formed CSV file (%(error)s).") % {"name": name, "error": exc})]
+        return LedgerRead(None, [Issue(_("“%(name)s” is not a well-formed CSV file (%(error)s).")
+                                       % {"name": name, "error": exc})])
 
 
-def _read_xlsx(data: bytes, name: str) -> tuple[LedgerTable | None, list[Issue]]:
+def _kept(result: LedgerRead, data: bytes, name: str) -> LedgerRead:
+    result.data, result.name = data, name
+    return result
+
+
+def _read_xlsx(data: bytes, name: str, options: dict) -> LedgerRead:
     damaged = Issue(_("“%(name)s” could not be read as an Excel workbook; it may be damaged. Open it in Excel, "
                       "save it again and upload it.") % {"name": name})
     try:
         workbook = uploads.Workbook(data)
     except Exception:  # openpyxl raises many kinds of errors on damaged files
         logger.info("unreadable workbook %r", name, exc_info=True)
-        return None, [damaged]
+        return LedgerRead(None, [damaged])
     try:
         merged: dict[tuple[int, int], tuple[int, int]] = {}
         for min_col, min_row, max_col, max_row in workbook.merged_ranges():
@@ -223,18 +265,18 @@ def _read_xlsx(data: bytes, name: str) -> tuple[LedgerTable | None, list[Issue]]
                 continue
             max_col = min(max_col, MAX_COLUMNS)
             if len(merged) + (max_col - min_col + 1) * (max_row - min_row + 1) > MAX_MERGED_CELLS:
-                return None, [Issue(_("“%(name)s” has merged cells over more than %(n)s cells; unmerge them and "
-                                      "upload it again.") % {"name": name, "n": MAX_MERGED_CELLS})]
+                return LedgerRead(None, [Issue(_("“%(name)s” has merged cells over more than %(n)s cells; unmerge "
+                                                 "them and upload it again.") % {"name": name, "n": MAX_MERGED_CELLS})])
             for row in range(min_row, max_row + 1):
                 for col in range(min_col, max_col + 1):
                     if (row, col) != (min_row, min_col):
                         merged[(row, col)] = (min_row, min_col)
         merged_columns = {col - 1 for (row, col), (origin_row, _c) in merged.items() if row != origin_row}
         return _read_rows(workbook.rows(MAX_COLUMNS), merged, name=name, file_format="xlsx",
-                          merged_columns=merged_columns)
+                          merged_columns=merged_columns, **options)
     except Exception:
         logger.info("unreadable workbook %r", name, exc_info=True)
-        return None, [damaged]
+        return LedgerRead(None, [damaged])
     finally:
         workbook.close()
 
@@ -265,18 +307,6 @@ def _expand(rows, merged: dict[tuple[int, int], tuple[int, int]]):
             elif (number, col) in origins:
                 values[(number, col)] = cells[col - 1]
         yield number, cells
-
-
-def _find_header(head: list[tuple[int, list]]) -> tuple[int, dict[int, str]] | None:
-    best = None
-    for position, (_number, cells) in enumerate(head):
-        found = {i: _TITLE_LOOKUP[t] for i, v in enumerate(cells) if (t := _normalise_title(v)) in _TITLE_LOOKUP}
-        keys = set(found.values())
-        if "lead" in keys and ({"content", "key_task"} & keys):
-            return position, found
-        if best is None and len(keys) >= 2:
-            best = (position, found)
-    return best
 
 
 def _read_meta(head: list[tuple[int, list]]) -> dict[str, str]:
@@ -324,48 +354,43 @@ def split_item_number(text: str) -> tuple[str, str]:
     return re.sub(r"\s+", "", match.group(1)).replace("．", "."), text[match.end():].strip()
 
 
-def _read_rows(rows, merged, *, name: str, file_format: str,
-               merged_columns: set[int] | None = None) -> tuple[LedgerTable | None, list[Issue]]:
+def _read_rows(rows, merged, *, name: str, file_format: str, merged_columns: set[int] | None = None,
+               mapping: dict | None = None, saved_for=None) -> LedgerRead:
     rows = _expand(iter(rows), merged)
     head: list[tuple[int, list]] = []
     for number, cells in rows:
         head.append((number, cells))
         if len(head) >= HEADER_SEARCH_ROWS:
             break
-    found = _find_header(head)
-    if found is None:
-        return None, [Issue(_("No header row was found in the first %(n)s rows of “%(name)s”: a ledger needs a row "
-                              "with the column titles 主要内容 (or 重点工作), 责任单位 and 完成时限.")
-                            % {"n": HEADER_SEARCH_ROWS, "name": name})]
-    position, cells = found
+    plan = columns.locate(head, FIELDS, given=mapping, saved_for=saved_for)
+    if plan is None or not plan.by_field:
+        # No column title the ledger knows (the plan, if any, lets the user map the columns).
+        return LedgerRead(None, [Issue(_("No header row was found in the first %(n)s rows of “%(name)s”: a ledger "
+                                         "needs a row with the column titles 主要内容 (or 重点工作), 责任单位 and "
+                                         "完成时限.") % {"n": HEADER_SEARCH_ROWS, "name": name})], plan)
+    position = plan.position
     header_number, header_values = head[position]
-    keys = set(cells.values())
+    found = plan.by_field
     # 重点工作 is the key task beside a separate item column (seed 001), the item itself otherwise (seed 004).
-    layout = "tree" if "content" in keys else "numbered"
-    columns: dict[str, tuple[str, str]] = {}
-    issues: list[Issue] = []
-    for index, key in cells.items():
+    layout = "tree" if "content" in found else "numbered"
+    table_columns: dict[str, tuple[str, str]] = {}
+    for key, column in found.items():
         if layout == "numbered" and key == "key_task":
             key = "content"
-        letter, title = get_column_letter(index + 1), _text(header_values[index])
-        if key in columns:
-            issues.append(Issue(_("the column “%(title)s” appears twice (columns %(first)s and %(second)s); keep one.")
-                                % {"title": title, "first": columns[key][0], "second": letter},
-                                row=header_number, column=letter, title=title))
-            continue
-        columns[key] = (letter, title)
-    for key in REQUIRED:
-        if key not in columns:
-            issues.append(Issue(_("the header has no column “%(title)s”; it is required.") % {"title": TITLES[key][0]},
-                                row=header_number, title=TITLES[key][0]))
+        table_columns[key] = (column.letter, column.title)
+    if "content" not in table_columns:  # the item text: 主要内容, or 重点工作 in the numbered layout
+        plan.errors.append(_("No column is mapped to the required field “%(field)s” (a column titled %(words)s): "
+                             "map one of the file's columns to it.")
+                           % {"field": _("Task text"), "words": "、".join((*TITLES["content"][:2], "重点工作"))})
+    issues = [Issue(text, row=header_number) for text in plan.errors]
     if issues:
-        return None, issues
-    meta = _read_meta(head[:position])
+        return LedgerRead(None, issues, plan)
+    meta = _read_meta(head[:position + 1 - plan.header_rows])
     table = LedgerTable(filename=name, file_format=file_format, layout=layout, header_row=header_number,
-                        columns=columns, meta=meta, items=[])
-    index_of = {key: uploads.column_index(letter) for key, (letter, _t) in columns.items()}
+                        columns=table_columns, meta=meta, items=[], mapping=plan.to_json())
+    index_of = {key: uploads.column_index(letter) for key, (letter, _t) in table_columns.items()}
     table.carry = {key for key, index in index_of.items() if index not in (merged_columns or set())}
-    header_titles = {_normalise_title(v) for v in header_values if v is not None}
+    header_titles = {columns.normalise_title(v) for v in header_values if v is not None}
 
     def remaining():
         yield from head[position + 1:]
@@ -385,21 +410,21 @@ def _read_rows(rows, merged, *, name: str, file_format: str,
         if filled[0].startswith(FOOTER_PREFIXES):
             table.ignored.append((number, " ".join(filled)[:200]))
             break
-        if _normalise_title(filled[0]) in header_titles and {_normalise_title(t) for t in filled} <= header_titles:
+        if columns.normalise_title(filled[0]) in header_titles and {columns.normalise_title(t) for t in filled} <= header_titles:
             continue  # the header repeated (a table per section, or a page break)
         cell = {key: (values[i] if i < len(values) else None) for key, i in index_of.items()}
         if len(table.items) >= MAX_DATA_ROWS:
-            return None, [Issue(_("“%(name)s” has more than %(n)s rows; import the ledger in parts.")
-                                % {"name": name, "n": MAX_DATA_ROWS})]
+            return LedgerRead(None, [Issue(_("“%(name)s” has more than %(n)s rows; import the ledger in parts.")
+                                           % {"name": name, "n": MAX_DATA_ROWS})], plan)
         if layout == "tree":
             _tree_row(table, state, number, cell, filled, pending_text)
         else:
             _numbered_row(table, state, number, cell, filled, pending_text)
     table.ignored += pending_text
     if not table.items:
-        return None, [Issue(_("“%(name)s” has a header (row %(row)s) but no task rows below it.")
-                            % {"name": name, "row": header_number})]
-    return table, []
+        return LedgerRead(None, [Issue(_("“%(name)s” has a header (row %(row)s) but no task rows below it.")
+                                       % {"name": name, "row": header_number})], plan)
+    return LedgerRead(table, [], plan)
 
 
 def _issue(table: LedgerTable, row: int, key: str | None, message: str) -> None:

@@ -13,17 +13,20 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from core import audit, pending
+from core import pending
+from core.imports import mappings
 from core.issues import ImportFailed
 from tasks.deadlines import DeadlineKind
 from tasks.forms import LedgerUploadForm
 from tasks.imports.applying import apply_plan
 from tasks.imports.planning import CREATE, CREATE_OTHER, LedgerPlan, plan_import
-from tasks.imports.reading import MAX_UPLOAD_BYTES, LedgerTable, read_ledger_upload
-from tasks.models import Ledger
+from tasks.imports.reading import MAX_UPLOAD_BYTES, LedgerRead, LedgerTable, read_ledger, read_ledger_data
+from tasks.imports.register import finish
 from tasks.views.common import county_for, request_now
 
 PENDING_KIND = "ledgers"
+FILES_KIND = "ledger-files"  # the uploaded files themselves, for a new column mapping
+REGISTER = "ledger"
 PREVIEW_ROWS = 500
 
 
@@ -42,23 +45,65 @@ def ledger_import(request, region_pk):
     now = request_now(request)
     if request.method == "POST" and "token" in request.POST:
         return _confirm(request, county, now)
+    if request.method == "POST" and "remap" in request.POST:
+        return _remap(request, county, now)
     form = LedgerUploadForm(*((request.POST, request.FILES) if request.method == "POST" else ()))
     if request.method == "POST" and form.is_valid():
-        table, problems = read_ledger_upload(form.cleaned_data["file"])
-        if table is not None:
-            overrides = _overrides_json(form.overrides())
-            plan = plan_import(table, county=county, user=user, now=now, overrides=overrides)
-            token = None
-            if plan.ok and plan.has_changes:
-                token = pending.store(request.session, PENDING_KIND,
-                                      payload={"table": table.to_json(), "overrides": overrides},
-                                      owner=_owner(user, county), fingerprint=plan.fingerprint())
-            return _preview(request, county, plan, token=token)
-        for problem in problems:
-            form.add_error("file", problem.text)
+        result = read_ledger(form.cleaned_data["file"], saved_for=mappings.saver(REGISTER, county.pk))
+        overrides = _overrides_json(form.overrides())
+        return _after_reading(request, county, now, result, overrides, form=form)
+    return _upload_page(request, county, form)
+
+
+def _upload_page(request, county, form, *, error: str = "", status: int = 200, columns=None, **mapping):
     return render(request, "tasks/import_upload.html", {
-        "county": county, "form": form, "max_mb": MAX_UPLOAD_BYTES // (1024 * 1024),
-    }, status=200)
+        "county": county, "form": form, "max_mb": MAX_UPLOAD_BYTES // (1024 * 1024), "error": error,
+        "columns": columns, **mapping}, status=status)
+
+
+def _after_reading(request, county, now, result: LedgerRead, overrides: dict, *, form=None, file_token: str = "",
+                   mapping_errors=()):
+    """The preview of a file just read (or the mapping panel, when its columns need the user)."""
+    user = request.user
+    if result.columns is not None and result.data is not None and not file_token:
+        file_token = pending.store_file(request.session, FILES_KIND, data=result.data, name=result.name,
+                                        owner=_owner(user, county),
+                                        extra={"overrides": overrides, "columns": result.columns.to_json()})
+    mapping = {"remap_token": file_token, "mapping_errors": list(mapping_errors),
+               "remap_url": reverse("tasks:ledger_import", kwargs={"region_pk": county.pk})}
+    if result.table is None:
+        form = form or LedgerUploadForm()
+        if result.columns is None or not file_token:
+            for problem in result.problems:
+                form.add_error("file", problem.text)
+            return _upload_page(request, county, form)
+        return _upload_page(request, county, form, error=" ".join(p.text for p in result.problems),
+                            columns=result.columns.to_json(), mapping_open=True, **mapping)
+    table = result.table
+    plan = plan_import(table, county=county, user=user, now=now, overrides=overrides)
+    token = None
+    if plan.ok and plan.has_changes:
+        token = pending.store(request.session, PENDING_KIND,
+                              payload={"table": table.to_json(), "overrides": overrides},
+                              owner=_owner(user, county), fingerprint=plan.fingerprint())
+    return _preview(request, county, plan, token=token, mapping=mapping,
+                    mapping_open=bool(mapping_errors) or result.columns.needs_user)
+
+
+def _remap(request, county, now):
+    """The same file read again with the columns mapped as the user said in the preview."""
+    found = pending.load_file(request.session, FILES_KIND, request.POST.get("remap", ""),
+                              owner=_owner(request.user, county))
+    if found is None:
+        return _upload_page(request, county, LedgerUploadForm(), status=400, error=_(
+            "This preview is no longer valid: it has expired, has been imported already, or belongs to another "
+            "session. Nothing was saved. Upload the file again."))
+    data, name, extra = found
+    given, errors = mappings.mapping_from_post(request.POST, extra.get("columns") or {})
+    result = read_ledger_data(data, name, mapping=given if not errors else None,
+                              saved_for=mappings.saver(REGISTER, county.pk))
+    return _after_reading(request, county, now, result, extra.get("overrides", {}),
+                          file_token=request.POST["remap"], mapping_errors=errors)
 
 
 def _decisions(request) -> dict[str, str]:
@@ -81,10 +126,9 @@ def _confirm(request, county, now):
                                          fallback=reverse("tasks:ledger_list"))
     found = pending.load(request.session, PENDING_KIND, token, owner=owner)
     if found is None:
-        return render(request, "tasks/import_upload.html", {
-            "county": county, "form": LedgerUploadForm(), "max_mb": MAX_UPLOAD_BYTES // (1024 * 1024),
-            "error": _("This preview is no longer valid: it has expired, has been imported already, or belongs to "
-                       "another session. Nothing was saved. Upload the file again.")}, status=400)
+        return _upload_page(request, county, LedgerUploadForm(), status=400, error=_(
+            "This preview is no longer valid: it has expired, has been imported already, or belongs to another "
+            "session. Nothing was saved. Upload the file again."))
     payload, fingerprint = found
     table = LedgerTable.from_json(payload["table"])
     plan = plan_import(table, county=county, user=user, now=now, overrides=payload["overrides"],
@@ -107,13 +151,9 @@ def _confirm(request, county, now):
         pending.discard(request.session, PENDING_KIND, token)
         return _preview(request, county, plan, apply_issues=exc.issues)
     pending.discard(request.session, PENDING_KIND, token)
+    ledger = finish(request, county, table, result)
     pending.record_outcome(PENDING_KIND, token, owner=owner,
-                           url=reverse("tasks:ledger_detail", kwargs={"ledger_pk": result["ledger"]}))
-    ledger = Ledger.objects.get(pk=result["ledger"])
-    audit.record(audit.Event.IMPORT_CONFIRM, request=request, target=ledger, details={
-        "register": "ledger", "file": table.filename, "rows": result["create"] + result["update"],
-        "created": result["create"], "updated": result["update"], "assignments": result["assignments"],
-        "departments": result["departments"]})
+                           url=reverse("tasks:ledger_detail", kwargs={"ledger_pk": ledger.pk}))
     messages.success(request, _("The ledger was imported: %(create)s items created, %(update)s updated, %(unchanged)s "
                                 "unchanged; %(assignments)s assignments made and %(departments)s departments "
                                 "created.") % result)
@@ -131,7 +171,8 @@ def _unit_options(plan: LedgerPlan) -> list[tuple[str, str]]:
     return options
 
 
-def _preview(request, county, plan: LedgerPlan, *, token: str | None = None, notice: str = "", apply_issues=None):
+def _preview(request, county, plan: LedgerPlan, *, token: str | None = None, notice: str = "", apply_issues=None,
+             mapping: dict | None = None, mapping_open: bool = False):
     rows = []
     flagged = {i.row for i in plan.all_issues if i.row}
     for position, item in enumerate(plan.items):
@@ -146,4 +187,5 @@ def _preview(request, county, plan: LedgerPlan, *, token: str | None = None, not
         "hidden_rows": len(plan.items) - len(rows), "errors": plan.errors, "warnings": plan.warnings,
         "unknown": unknown, "unit_options": _unit_options(plan), "token": token, "notice": notice,
         "apply_issues": apply_issues or [], "form": LedgerUploadForm(), "UNKNOWN": DeadlineKind.UNKNOWN,
+        "columns": plan.table.mapping if mapping else None, "mapping_open": mapping_open, **(mapping or {}),
     })

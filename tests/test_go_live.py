@@ -1,0 +1,82 @@
+"""上线准备: the county's go-live checklist turns green line by line as the bureau registers,
+imports and loads; constant queries; the bureau's only."""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from accounts.models import Role
+from alliances.models import Institution
+from indicators.catalog import install_catalog, install_forms
+from tests.conftest import client_for
+from tests.factories import InstitutionFactory, UserFactory, grant
+
+
+def lines_of(client, county) -> dict:
+    page = client.get(reverse("reports:go_live", kwargs={"region_pk": county.pk}))
+    assert page.status_code == 200
+    return {line.key: line for line in page.context["lines"]}
+
+
+def test_the_checklist_turns_green_line_by_line(ledger_world):
+    w = ledger_world
+    client = client_for(w.bureau_admin)
+    lines = lines_of(client, w.yn)
+    assert list(lines) == ["institutions", "alliances", "filers", "forms", "recipients", "history", "first_table"]
+    # No report form yet, so nobody needs a filer; no form, no history; the ledger of the fixture exists.
+    assert not lines["forms"].done and not lines["history"].done and lines["first_table"].done
+    assert lines["institutions"].done and lines["alliances"].done
+    # An institution in no alliance is named.
+    InstitutionFactory(county=w.yn, name="大方镇卫生院", kind=Institution.Kind.TOWNSHIP_HEALTH_CENTRE)
+    lines = lines_of(client, w.yn)
+    assert not lines["institutions"].done and "大方镇卫生院" in lines["institutions"].missing
+    # Forms without a first live period are named; with one, the line is green.
+    install_catalog()
+    forms = install_forms(w.yn)
+    lines = lines_of(client, w.yn)
+    assert not lines["forms"].done and len(lines["forms"].missing) + lines["forms"].more == len(forms)
+    for form in forms:
+        form.first_period = {"month": "2026-01", "quarter": "2026Q1", "half_year": "2026H1",
+                             "year": "2026"}[form.period_kind]
+        form.save()
+    lines = lines_of(client, w.yn)
+    assert lines["forms"].done
+    # Institutions without a filer are listed until someone files for them (第一医共体's office files
+    # for its members, the village clinic with its centre).
+    assert not lines["filers"].done and sorted(lines["filers"].missing) == sorted(["县中医院", "通门镇卫生院",
+                                                                                   "大方镇卫生院"])
+    for institution in (w.hospital, w.tcm, w.centre, w.centre2, w.centre_b):
+        filer = UserFactory(username=f"filer_{institution.pk}")
+        grant(filer, Role.INSTITUTION_FILER, institution)
+    lines = lines_of(client, w.yn)
+    assert "县中医院" not in lines["filers"].missing and "平台镇大村卫生站" not in lines["filers"].missing
+    assert lines["filers"].missing == ["大方镇卫生院"]
+    # The history line counts the periods of the year before going live per form.
+    assert not lines["history"].done and "（0/12）" in " ".join(lines["history"].missing)
+
+
+def test_constant_queries_and_the_bureau_s_only(ledger_world):
+    w = ledger_world
+    install_catalog()
+    install_forms(w.yn, first_period="2026-01")
+    client = client_for(w.bureau_admin)
+    url = reverse("reports:go_live", kwargs={"region_pk": w.yn.pk})
+    client.get(url)
+    with CaptureQueriesContext(connection) as small:
+        assert client.get(url).status_code == 200
+    for n in range(15):
+        InstitutionFactory(county=w.yn, name=f"新增卫生院{n}", kind=Institution.Kind.TOWNSHIP_HEALTH_CENTRE)
+    with CaptureQueriesContext(connection) as large:
+        assert client.get(url).status_code == 200
+    assert len(large.captured_queries) == len(small.captured_queries)
+    assert client_for(w.outsider).get(url).status_code == 404
+    assert client_for(w.supervisor).get(url).status_code == 403
+    assert client_for(w.filer_hospital).get(url).status_code == 403
+
+
+def test_the_county_page_links_to_it(ledger_world):
+    w = ledger_world
+    page = client_for(w.bureau_admin).get(reverse("alliances:region_detail", kwargs={"region_pk": w.yn.pk}))
+    assert reverse("reports:go_live", kwargs={"region_pk": w.yn.pk}) in page.content.decode()
