@@ -59,7 +59,7 @@ def test_header_under_title_lines_two_row_header_and_unknown_columns():
 def test_repeated_titles_are_not_guessed_and_an_unmapped_required_field_is_named():
     plan = columns.locate(head(["主要内容", "责任单位", "责任单位", "完成时限"], ["a", "b", "c", "d"]), FIELDS)
     assert [c.field for c in plan.columns] == ["content", None, None, "deadline"]
-    assert len(plan.errors) == 1 and "责任单位" in plan.errors[0] and "same title" in plan.errors[0]
+    assert len(plan.errors) == 1 and "标题相同的列（责任单位）" in plan.errors[0]
     # The user says which is which: that mapping is the answer.
     given = {"主要内容": "content", "责任单位": "lead", "责任单位#2": "coop", "完成时限": "deadline"}
     plan = columns.locate(head(["主要内容", "责任单位", "责任单位", "完成时限"], ["a", "b", "c", "d"]), FIELDS,
