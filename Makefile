@@ -19,7 +19,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make run           install, migrate, load demo data if empty, serve http://$(ADDRPORT)/ with a Celery worker"
 	@echo "make test          install, run the whole test suite (SQLite/embedded broker, or DATABASE_URL/REDIS_URL)"
-	@echo "make lint          ruff check + makemigrations --check"
+	@echo "make lint          ruff check + the layers contract (lint-imports) + makemigrations --check"
 	@echo "make messages      makemessages -l zh_Hans + compilemessages"
 	@echo "make check-deploy  manage.py check --deploy under DJANGO_ENV=production"
 	@echo "make install       create .venv and pip install -e '.[dev]'"
@@ -46,6 +46,7 @@ test: install
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 	$(MANAGE) makemigrations --check --dry-run
 
 messages: install

@@ -7,7 +7,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Grant, User
-from alliances.admin import SuperuserOnlyMixin
+from core.admin import SuperuserOnlyMixin
 
 
 class ReadOnlyMixin(SuperuserOnlyMixin):

@@ -14,10 +14,12 @@ the two-factor rule when it is on (the user's roles: the grants, read once for t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib.auth import logout
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponseRedirect, JsonResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -142,6 +144,24 @@ class PasswordChangeRequiredMiddleware:
         return self.get_response(request)
 
 
+# The roles a user holds, as the request's scope has them (the grants, read once per request). The
+# scope lives in ``alliances.scoping``, a layer above accounts: alliances registers it at start
+# (``AlliancesConfig.ready``) instead of accounts importing it.
+_roles_source: Callable[[object], set[str]] | None = None
+
+
+def register_roles_source(func: Callable[[object], set[str]]) -> None:
+    """Set the function that gives a user's roles (``alliances`` does, at start)."""
+    global _roles_source
+    _roles_source = func
+
+
+def roles_of(user) -> set[str]:
+    if _roles_source is None:
+        raise ImproperlyConfigured("No source of users' roles registered (the alliances app registers it).")
+    return _roles_source(user)
+
+
 def needs_two_factor(user) -> bool:
     """Whether the user's roles require two-factor sign-in (one query, cached on the user)."""
     if not user.is_authenticated:
@@ -153,9 +173,8 @@ def needs_two_factor(user) -> bool:
         # From the user's roles as the request's scope has them: the grants are read once per
         # request, here or by the view, never twice.
         from accounts.models import TWO_FACTOR_ROLES
-        from alliances.scoping import scope_of
 
-        cached = bool(scope_of(user).roles & set(TWO_FACTOR_ROLES))
+        cached = bool(roles_of(user) & set(TWO_FACTOR_ROLES))
         user._portal_needs_2fa = cached
     return cached
 

@@ -5,25 +5,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from alliances.models import Alliance, AllianceMembership, GovernanceMember, Institution, JointOffice, Region
-
-
-class SuperuserOnlyMixin:
-    """The admin is for superusers only; staff users without superuser rights see nothing here."""
-
-    def has_module_permission(self, request):
-        return request.user.is_active and request.user.is_superuser
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_superuser
-
-    def has_add_permission(self, request, *args):
-        return request.user.is_active and request.user.is_superuser
-
-    def has_change_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_superuser
-
-    def has_delete_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_superuser
+from core.admin import SuperuserOnlyMixin
 
 
 @admin.register(Region)

@@ -30,7 +30,7 @@ counted twice.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -42,6 +42,7 @@ from accounts.models import Grant, Role
 from alliances.models import Alliance, AllianceMembership, GovernanceMember, Institution, JointOffice, Region
 from alliances.services import institution_move, joint_office_create, membership_create
 from alliances.validators import uscc_check_character
+from core.demo import DemoReport
 
 DEMO_PASSWORD = "Yigongti-2026"
 
@@ -534,3 +535,14 @@ def load_demo() -> Stats:
             lookup = {"user": user, "role": role, "region": None, "alliance": None, "institution": None, **target}
             _upsert(Grant, lookup, {}, stats)
     return stats
+
+
+def load_demo_part(*, now: datetime, today: date) -> DemoReport:
+    """The organisation and the logins, as ``load_demo`` reports them (``core.demo``)."""
+    stats = load_demo()
+    totals = {key: sum(counts[key] for counts in stats.values()) for key in ("created", "updated", "unchanged")}
+    return DemoReport(
+        summary=_("Demo data loaded: %(created)d rows created, %(updated)d updated, %(unchanged)d unchanged.")
+        % totals,
+        details=[f"  {name}: {stats[name]['created']} / {stats[name]['updated']} / {stats[name]['unchanged']}"
+                 for name in sorted(stats)])

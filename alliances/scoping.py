@@ -257,7 +257,7 @@ def _alliances(scope: Scope, action: Action) -> QuerySet[Alliance]:
     return qs.filter(Q(county_id__in=scope.view_counties) | Q(pk__in=scope.view_alliances))
 
 
-def _alliance_member_ids(alliance_ids: set[int], *, current_only: bool) -> QuerySet:
+def alliance_member_ids(alliance_ids: set[int], *, current_only: bool) -> QuerySet:
     memberships = AllianceMembership.objects.filter(alliance_id__in=alliance_ids)
     if current_only:
         memberships = memberships.on(timezone.localdate())
@@ -271,12 +271,12 @@ def _institutions(scope: Scope, action: Action) -> QuerySet[Institution]:
     if action == CHANGE:
         condition = Q(county_id__in=scope.change_counties)
         if scope.change_alliances:
-            members = _alliance_member_ids(scope.change_alliances, current_only=True)
+            members = alliance_member_ids(scope.change_alliances, current_only=True)
             condition |= Q(pk__in=members) | Q(parent_id__in=members)
         return qs.filter(condition)
     condition = Q(county_id__in=scope.view_counties)
     if scope.view_alliances:
-        members = _alliance_member_ids(scope.view_alliances, current_only=False)
+        members = alliance_member_ids(scope.view_alliances, current_only=False)
         condition |= Q(pk__in=members) | Q(parent_id__in=members)
     if scope.view_institutions:
         condition |= Q(pk__in=scope.view_institutions) | Q(parent_id__in=scope.view_institutions)

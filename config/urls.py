@@ -3,6 +3,7 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 
+from alliances.views.home import home
 from security.views import login as security_login
 
 admin.site.site_header = _("医共体治理门户 · system administration")
@@ -18,6 +19,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/", include("config.api_urls")),
+    path("", home, name="home"),
     path("", include("core.urls")),
     path("", include("alliances.urls")),
     path("tasks/", include("tasks.urls")),

@@ -6,6 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+MAX_LISTED = 200  # problems of one file listed before "… and N more"
 
 
 @dataclass
@@ -51,3 +54,12 @@ class ImportFailed(Exception):
     def __init__(self, issues: list[Issue]):
         super().__init__("; ".join(i.text for i in issues))
         self.issues = issues
+
+
+def cap(errors: list[str], limit: int = MAX_LISTED) -> list[str]:
+    """At most ``limit`` errors, then how many more there are."""
+    if len(errors) <= limit:
+        return errors
+    rest = len(errors) - limit
+    return errors[:limit] + [ngettext("… and %(count)d more problem.", "… and %(count)d more problems.", rest)
+                             % {"count": rest}]

@@ -1,69 +1,18 @@
-"""The home page (what a user sees first depends on their grants) and the health check."""
+"""The health check (the home page is ``alliances.views.home``: what a user sees first is their part of
+the organisation)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from django.contrib.auth.decorators import login_required
 from django.db import connection, transaction
 from django.http import JsonResponse
-from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
-from alliances import scoping
-from alliances.models import Alliance, Institution, Region
-from alliances.views import (
-    alliance_page_context,
-    county_structure_context,
-    institution_page_context,
-    rollup_context,
-)
 from core.models import Heartbeat
 
 WORKER_ALIVE_WITHIN = timedelta(minutes=5)
-
-
-@login_required
-def home(request):
-    """Province, city and superusers: a roll-up of their counties. County users: their county's
-    structure. Alliance users: their alliance. Institution users: their institution."""
-    user = request.user
-    scope = scoping.scope_of(user)
-    if scope.is_empty:
-        # A security role alone sees no business data: its home is its work.
-        if scope.runs_accounts:
-            return redirect("security:user_list")
-        if scope.audits:
-            return redirect("security:event_list")
-        return render(request, "core/no_access.html")
-    above_county = bool(scope.granted_regions - scope.view_counties)  # a city or province grant
-    if scope.everything or above_county or len(scope.view_counties) > 1:
-        return render(request, "core/home_rollup.html", rollup_context(user))
-    if scope.view_counties:
-        county = scoping.get_for_user(user, Region, next(iter(scope.view_counties)))
-        context = county_structure_context(user, county)
-        context["is_home"] = True
-        return render(request, "alliances/region_detail.html", context)
-    if scope.view_alliances:
-        if len(scope.view_alliances) > 1:
-            return redirect("alliances:alliance_list")
-        alliance = scoping.get_for_user(
-            user, Alliance, next(iter(scope.view_alliances)),
-            queryset=scoping.queryset_for(user, Alliance).select_related("county"),
-        )
-        context = alliance_page_context(request, alliance)
-        context["is_home"] = True
-        return render(request, "alliances/alliance_detail.html", context)
-    if len(scope.view_institutions) > 1:
-        return redirect("alliances:institution_list")
-    institution = scoping.get_for_user(
-        user, Institution, next(iter(scope.view_institutions)),
-        queryset=scoping.queryset_for(user, Institution).select_related("county"),
-    )
-    context = institution_page_context(request, institution)
-    context["is_home"] = True
-    return render(request, "alliances/institution_detail.html", context)
 
 
 @never_cache

@@ -9,4 +9,8 @@ class FinanceConfig(AppConfig):
     verbose_name = _("Finance")
 
     def ready(self) -> None:
+        from core import demo
         from finance import scoping  # noqa: F401  (registers the scoping functions)
+
+        demo.register(demo.DemoPart(name="finance", loader="finance.demo.load_demo_part",
+                                    needs=("organisation", "ledgers", "filings")))

@@ -16,13 +16,13 @@ from django.views.decorators.http import require_POST
 from alliances import scoping
 from alliances.models import Alliance
 from core import audit, pending
+from core.clock import local_date, request_now
+from core.http import xlsx_response
 from finance import budget_import as budget_import_module
 from finance import budgets
 from finance.exports import budget_filename, budget_xlsx
 from finance.models import Budget, SettlementRule
 from finance.views import _year, selection
-from tasks.status import local_date
-from tasks.views.common import request_now, xlsx_response
 
 
 def _can_edit(user, alliance: Alliance) -> bool:

@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from alliances.models import Alliance, AllianceMembership, Region
+from core.demo import DemoReport
 from finance import budgets
 from finance.insurance import calendar_for, prepayment_deadline, spending_by_institution
 from finance.models import (
@@ -113,3 +114,9 @@ def _line_budget(alliance: Alliance, year: int, now: datetime) -> int:
     rows += [BudgetAmount(budget=budget, line=code, amount=amount) for code, amount in totals.items()]
     BudgetAmount.objects.bulk_create(rows)
     return 1
+
+
+def load_demo_part(*, now: datetime, today: date) -> DemoReport:
+    """Budgets, prepayments and purchases of the demo counties (``core.demo``); nothing to report."""
+    load_demo_finance(today=today, now=now)
+    return DemoReport()

@@ -13,8 +13,8 @@ from django.utils.translation import gettext as _
 
 from alliances.exports import OFFICIAL_LANGUAGE
 from core import workbook as xlsx
+from core.http import safe_filename
 from finance.insurance import HUNDRED, AllianceSettlement, PrepaymentLine, fen
-from tasks.exports import _safe_filename
 
 
 def settlement_title(county_name: str, year: int, final: bool) -> str:
@@ -25,7 +25,7 @@ def settlement_title(county_name: str, year: int, final: bool) -> str:
 
 
 def settlement_filename(title: str, on: date) -> str:
-    return f"{_safe_filename(title)}_{on:%Y%m%d}.xlsx"
+    return f"{safe_filename(title)}_{on:%Y%m%d}.xlsx"
 
 
 def _prepaid(line: PrepaymentLine | None) -> str:
@@ -78,7 +78,7 @@ def budget_title(budget) -> str:
 
 
 def budget_filename(budget, on: date) -> str:
-    return f"{_safe_filename(budget_title(budget))}_{on:%Y%m%d}.xlsx"
+    return f"{safe_filename(budget_title(budget))}_{on:%Y%m%d}.xlsx"
 
 
 def _yuan(value) -> str:
@@ -103,7 +103,7 @@ def budget_xlsx(grid, *, on: date) -> bytes:
 
 def procurement_filename(alliance, year: int, on: date) -> str:
     with translation.override(OFFICIAL_LANGUAGE):
-        return f"{_safe_filename(_('%(alliance)s%(year)s年统一采购汇总表') % {'alliance': alliance.name, 'year': year})}" \
+        return f"{safe_filename(_('%(alliance)s%(year)s年统一采购汇总表') % {'alliance': alliance.name, 'year': year})}" \
                f"_{on:%Y%m%d}.xlsx"
 
 

@@ -16,12 +16,11 @@ from django.utils.translation import gettext as _
 
 from alliances import scoping
 from alliances.models import AllianceMembership, Institution
+from core.clock import local_date, request_now
 from core.periods import Period
 from finance import budgets
 from finance.models import Budget, Purchase, SettlementRule
 from finance.views import _year
-from tasks.status import local_date
-from tasks.views.common import request_now
 
 
 @login_required

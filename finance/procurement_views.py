@@ -18,6 +18,8 @@ from django.views.decorators.http import require_POST
 from alliances import scoping
 from alliances.models import Alliance
 from core import audit, pending
+from core.clock import local_date, request_now
+from core.http import xlsx_response
 from core.periods import Period, PeriodKind
 from finance import procurement
 from finance import procurement_import as procurement_import_module
@@ -26,8 +28,6 @@ from finance.budgets import members_of, parse_amount
 from finance.exports import procurement_filename, procurement_xlsx
 from finance.models import ProcurementAccount, Purchase
 from finance.views import _visible_counties, _year
-from tasks.status import local_date
-from tasks.views.common import request_now, xlsx_response
 
 
 class AccountForm(forms.ModelForm):

@@ -29,6 +29,8 @@ from django.views.decorators.http import require_POST
 from alliances import scoping
 from alliances.models import Alliance, Region
 from alliances.scoping import CHANGE
+from core.clock import local_date, request_now
+from core.http import xlsx_response
 from finance import services
 from finance.exports import settlement_filename, settlement_title, settlement_xlsx
 from finance.insurance import (
@@ -45,8 +47,6 @@ from finance.insurance import (
     prepayment_lines,
 )
 from finance.models import AmountChange, CalendarDay, InsuranceBudget, Prepayment, SettlementRule
-from tasks.status import local_date
-from tasks.views.common import request_now, xlsx_response
 
 FIRST_YEAR = 2000
 STATE_LABELS = {ON_TIME: gettext_lazy("In time"), LATE: gettext_lazy("Arrived late"),

@@ -9,4 +9,9 @@ class IndicatorsConfig(AppConfig):
     verbose_name = _("Filing and indicators")
 
     def ready(self) -> None:
+        from core import demo
         from indicators import scoping, signals  # noqa: F401  (registers the scoping functions, the signals)
+
+        demo.register(demo.DemoPart(
+            name="filings", loader="indicators.demo.load_demo_part", needs=("organisation",),
+            skip_flag="--without-filings", skip_help="Do not load the report forms, indicators and demo filings."))

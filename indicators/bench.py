@@ -45,6 +45,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from alliances.models import Alliance, AllianceMembership, Institution, Region
+from core.bench import analyze_tables, database_description, table
 from core.bulk import can_copy, insert_rows
 from core.periods import Period, PeriodKind
 from indicators.catalog import ELEMENTS, FORMS, install_catalog, install_forms
@@ -52,7 +53,6 @@ from indicators.engine import Engine, _period_keys
 from indicators.models import DataElement, DataValue, Filing, FormElement, Indicator, ReportForm
 from indicators.services.filings import open_filing, save_values
 from indicators.signals import touch_forms
-from tasks.bench import analyze_tables, database_description, table
 
 Write = Callable[[str], None]
 

@@ -21,9 +21,11 @@ from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from alliances.models import AllianceMembership, Institution, Region
 from core.bulk import insert_rows
+from core.demo import DemoReport
 from core.periods import Period, PeriodKind
 from indicators.catalog import ELEMENTS, install_catalog, install_forms
 from indicators.models import DataElement, DataValue, Filing, FilingEvent, ReportForm
@@ -315,3 +317,10 @@ def _fill_county(county: Region, forms: dict[str, ReportForm], last_month: Perio
     stats["filings"] += len(filing_rows)
     stats["values"] += len(value_rows)
     return stats
+
+
+def load_demo_part(*, now: datetime, today) -> DemoReport:
+    """The catalogue, report forms and demo filings, as ``load_demo`` reports them (``core.demo``)."""
+    stats = load_demo_filings(today=today)
+    return DemoReport(summary=_("Demo filings: %(filings)d filings with %(values)d values created.")
+                      % {key: stats.get(key, 0) for key in ("filings", "values")})

@@ -28,6 +28,7 @@ from openpyxl.styles import PatternFill
 from openpyxl.utils import get_column_letter
 
 from core import workbook as book
+from core.http import safe_filename
 from core.periods import Period
 from core.workbook import (
     HEADER_FILL,
@@ -41,7 +42,6 @@ from core.workbook import (
 )
 from indicators.models import EvaluationRun, Indicator, SchemeItem
 from indicators.services.evaluation import EvaluationTable, UnitScores, evaluation_table
-from tasks.exports import _safe_filename
 
 TITLE_ROW, INFO_ROW, HEADER_ROW_1, HEADER_ROW_2, FIRST_DATA_ROW = 1, 2, 3, 4, 5
 UNMET_FILL = PatternFill("solid", fgColor="FFC7CE")
@@ -180,7 +180,7 @@ def evaluation_title(run: EvaluationRun) -> str:
 
 
 def evaluation_filename(run: EvaluationRun, on: date) -> str:
-    return f"{_safe_filename(evaluation_title(run))}_{on:%Y%m%d}.xlsx"
+    return f"{safe_filename(evaluation_title(run))}_{on:%Y%m%d}.xlsx"
 
 
 def evaluation_xlsx(run: EvaluationRun, *, table: EvaluationTable | None = None, on: date | None = None) -> bytes:
@@ -367,7 +367,7 @@ CALCULATION_GROUP = gettext_noop("计算数据")
 
 
 def indicator_table_filename(title: str, on: date) -> str:
-    return f"{_safe_filename(title)}_{on:%Y%m%d}.xlsx"
+    return f"{safe_filename(title)}_{on:%Y%m%d}.xlsx"
 
 
 def _raw_number_format(value) -> str:

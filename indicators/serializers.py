@@ -31,6 +31,7 @@ from alliances import scoping
 from alliances.models import Institution, Region
 from alliances.serializers import ScopedPrimaryKeyRelatedField
 from core.periods import Period, PeriodError
+from core.serializers import NamedEnumField, UserRefSerializer
 from indicators import permissions
 from indicators.engine import LEVELS
 from indicators.models import (
@@ -43,7 +44,6 @@ from indicators.models import (
     ReportForm,
 )
 from indicators.services.filings import may_edit_on
-from tasks.serializers import NamedEnumField, UserRefSerializer
 
 # Values are stored with 20 digits, 4 of them decimals: at most 16 before the point.
 VALUE_LIMIT = Decimal(10) ** 16

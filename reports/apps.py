@@ -7,4 +7,10 @@ class ReportsConfig(AppConfig):
     verbose_name = _("Scheduled reports")
 
     def ready(self) -> None:
+        from core import demo
         from reports import scoping  # noqa: F401  (registers the scoping functions)
+
+        demo.register(demo.DemoPart(
+            name="reports", loader="reports.demo.load_demo_part", needs=("organisation", "ledgers", "filings"),
+            skip_flag="--without-reports",
+            skip_help="Do not run the report schedule over the past months (the report archive stays empty)."))

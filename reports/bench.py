@@ -25,6 +25,7 @@ from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
 
 from alliances.models import Institution, Region
+from core.bench import database_description
 from core.periods import Period
 from indicators import bench as indicator_bench
 from reports import schedule, services, xlsx
@@ -90,7 +91,7 @@ def run(options: Options, write: Write) -> None:
     write("bench_reports: the monthly 进度监测表 of every county and alliance, against openpyxl alone")
     write(f"machine: {ledger_bench.os.cpu_count()} CPUs, {platform.machine()} {platform.system()}, "
           f"Python {platform.python_version()}")
-    write(f"database: {ledger_bench.database_description()}")
+    write(f"database: {database_description()}")
     if connection.vendor != "postgresql":
         write(f"WARNING: this database is {connection.vendor}; the figures that matter are PostgreSQL's.")
     write("Everything runs in one transaction that is rolled back at the end.")

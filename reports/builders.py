@@ -18,6 +18,8 @@ from openpyxl.styles import Alignment
 from alliances.exports import OFFICIAL_LANGUAGE
 from core import workbook as book
 from core import xlsx as core_xlsx
+from core.clock import local_date
+from core.http import safe_filename
 from core.periods import Period, PeriodKind
 from indicators.catalog import DERIVED_FORMS, SCHEME_CODE
 from indicators.exports import evaluation_filename, evaluation_xlsx
@@ -27,8 +29,6 @@ from indicators.services.evaluation import evaluation_run, evaluation_table
 from reports import xlsx
 from reports.content import MonthlyContext
 from reports.models import Kind, Report
-from tasks.exports import _safe_filename
-from tasks.status import local_date
 
 Progress = Callable[[int, str], None]
 
@@ -53,7 +53,7 @@ class Cache:
 
 
 def filename(title: str, on: date) -> str:
-    return f"{_safe_filename(title)}_{on:%Y%m%d}.xlsx"
+    return f"{safe_filename(title)}_{on:%Y%m%d}.xlsx"
 
 
 def build(report: Report, *, now: datetime, cache: Cache, progress: Progress) -> Built:

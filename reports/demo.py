@@ -9,9 +9,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.db.models import Q
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from alliances.models import Region
+from core.demo import DemoReport
 from core.periods import Period, PeriodKind
 from reports import schedule, services
 from reports.models import Kind, RecipientList, Report
@@ -66,3 +68,10 @@ def _sign_off(period: Period, moment: datetime) -> None:
         if signer is not None:
             services.sign_off(report, user=signer, now=moment,
                               commentary="经县卫生健康局审核，同意上报。请各医共体对照未达标指标抓好整改。")
+
+
+def load_demo_part(*, now: datetime, today) -> DemoReport:
+    """The report schedule run over the past months, as ``load_demo`` reports it (``core.demo``)."""
+    stats = load_demo_reports(now=now)
+    return DemoReport(summary=_("Demo scheduled reports: %(reports)d reports made and sent as the schedule "
+                                "would have.") % {"reports": stats["reports"]})

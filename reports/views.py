@@ -28,6 +28,8 @@ from django.views.decorators.http import require_POST
 from alliances import scoping
 from alliances.models import Alliance, Region
 from alliances.scoping import CHANGE
+from core.clock import request_now
+from core.http import xlsx_response
 from reports import golive, services
 from reports.models import (
     Delivery,
@@ -40,7 +42,7 @@ from reports.models import (
     scope_key,
 )
 from reports.recipients import CONFIGURABLE, ROLE_CHOICES, ROLE_LABELS, configured
-from tasks.views.common import county_for, request_now, xlsx_response
+from tasks.views.common import county_for
 
 logger = logging.getLogger(__name__)
 PAGE_SIZE = 30

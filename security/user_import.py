@@ -49,12 +49,11 @@ from core import audit, uploads
 from core import workbook as xlsx
 from core import xlsx as core_xlsx
 from core.audit import Event
-from core.issues import Issue
+from core.issues import Issue, cap
 from security.forms import email_problem, phone_problem, username_problem
 from security.grants import GrantRefused, check_grant, grant_words
 from security.services import one_time_password
 from security.user_selectors import Unit, Units, grantable_roles, units_of
-from staffing.roster_import import cap
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 3000

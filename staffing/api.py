@@ -13,10 +13,10 @@ from rest_framework.response import Response
 
 from alliances import scoping
 from alliances.api import ScopedViewSetMixin
+from core.clock import request_now
 from staffing import services
 from staffing.models import IdentityView, Staff
 from staffing.scoping import may_see_identity
-from tasks.views.common import request_now
 
 
 class StaffSerializer(serializers.ModelSerializer):

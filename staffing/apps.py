@@ -9,4 +9,10 @@ class StaffingConfig(AppConfig):
     verbose_name = _("Staffing")
 
     def ready(self) -> None:
+        from core import demo
         from staffing import scoping  # noqa: F401  (registers the scoping functions)
+
+        demo.register(demo.DemoPart(
+            name="staffing", loader="staffing.demo.load_demo_part", needs=("organisation", "ledgers", "filings"),
+            skip_flag="--without-staffing",
+            skip_help="Do not load the demo roster (about 6,000 people) and its monthly snapshots."))

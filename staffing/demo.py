@@ -14,6 +14,7 @@ import random
 from datetime import date, datetime, timedelta
 
 from alliances.models import Alliance, AllianceMembership, Institution, Region
+from core.demo import DemoReport
 from core.periods import Period, PeriodKind
 from indicators.models import ReportForm
 from staffing import identity
@@ -236,3 +237,9 @@ def _snapshots(county, today) -> int:
         filings += snapshot(county, month)["filings"]
         month = month.shift(1)
     return filings
+
+
+def load_demo_part(*, now: datetime, today: date) -> DemoReport:
+    """The demo roster and its monthly snapshots (``core.demo``); nothing to report."""
+    load_demo_staffing(today=today, now=now)
+    return DemoReport()

@@ -10,11 +10,11 @@ from django.utils.translation import gettext as _
 
 from alliances.exports import OFFICIAL_LANGUAGE
 from core import workbook as xlsx
-from tasks.exports import _safe_filename
+from core.http import safe_filename
 
 
 def roster_filename(on: date) -> str:
-    return f"{_safe_filename('医共体人员花名册')}_{on:%Y%m%d}.xlsx"
+    return f"{safe_filename('医共体人员花名册')}_{on:%Y%m%d}.xlsx"
 
 
 def roster_xlsx(people, numbers: dict[int, str], *, on: date, unit: str) -> bytes:
@@ -37,7 +37,7 @@ def roster_xlsx(people, numbers: dict[int, str], *, on: date, unit: str) -> byte
 
 def establishment_filename(alliance, on: date) -> str:
     with translation.override(OFFICIAL_LANGUAGE):
-        return f"{_safe_filename(_('%(alliance)s编制使用情况表') % {'alliance': alliance.name})}_{on:%Y%m%d}.xlsx"
+        return f"{safe_filename(_('%(alliance)s编制使用情况表') % {'alliance': alliance.name})}_{on:%Y%m%d}.xlsx"
 
 
 def establishment_xlsx(alliance, rows, pooled, names: dict[int, str], *, on: date) -> bytes:
@@ -62,7 +62,7 @@ def establishment_xlsx(alliance, rows, pooled, names: dict[int, str], *, on: dat
 
 def targets_filename(county, on: date) -> str:
     with translation.override(OFFICIAL_LANGUAGE):
-        return f"{_safe_filename(_('%(county)s基层卫生人才队伍目标监测表') % {'county': county.name})}_{on:%Y%m%d}.xlsx"
+        return f"{safe_filename(_('%(county)s基层卫生人才队伍目标监测表') % {'county': county.name})}_{on:%Y%m%d}.xlsx"
 
 
 def targets_xlsx(county, rows: list[dict], *, on: date) -> bytes:

@@ -30,10 +30,9 @@ from alliances.exports import OFFICIAL_LANGUAGE
 from alliances.models import Alliance, AllianceMembership, Institution, Region
 from alliances.scoping import CHANGE, VIEW
 from core import workbook as xlsx
+from core.clock import local_date, request_now
+from core.http import safe_filename, xlsx_response
 from staffing.models import RecruitmentPlan, Staff, TrainingRecord
-from tasks.exports import _safe_filename
-from tasks.status import local_date
-from tasks.views.common import request_now, xlsx_response
 
 FIRST_YEAR = 2015
 HUNDRED = Decimal(100)
@@ -277,7 +276,7 @@ def _plans_export(request, *, alliance, alliances, year, groups, total, today):
             note=_("Completion rate = hired ÷ planned; cancelled lines count in neither."))
         unit = alliance.name if alliance is not None else _unit(request.user)
         content = xlsx.workbook([table], unit=unit, on=today)
-        return xlsx_response(content, f"{_safe_filename(title)}_{today:%Y%m%d}.xlsx")
+        return xlsx_response(content, f"{safe_filename(title)}_{today:%Y%m%d}.xlsx")
 
 
 def _plans_url(plan: RecruitmentPlan | None = None, *, year: int | None = None) -> str:
@@ -458,7 +457,7 @@ def _trainings_export(request, *, institution, kind, year, rows, count_lines, co
             note=_("Training under way in the year; completed = completed by the end of the year, counted by "
                    "the working institution."))
         content = xlsx.workbook([records, counts], unit=unit, on=today)
-        return xlsx_response(content, f"{_safe_filename(title)}_{today:%Y%m%d}.xlsx")
+        return xlsx_response(content, f"{safe_filename(title)}_{today:%Y%m%d}.xlsx")
 
 
 @login_required

@@ -18,10 +18,10 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Grant, Role
 from alliances.models import AllianceMembership
+from core.clock import local_date
 from core.workbook import OFFICIAL_LANGUAGE
 from core.workbook import date_zh as _date_zh
 from staffing.models import ContractReminder, Staff
-from tasks.status import local_date
 
 logger = logging.getLogger(__name__)
 LEAD_DAYS = (60, 30)

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 from openpyxl.utils import get_column_letter
 
 from alliances.models import Institution
 from core import uploads
+from core.issues import cap
 from staffing import identity
 from staffing.models import Establishment, PostType, Staff
 
@@ -29,7 +29,6 @@ MAX_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 5000
 MAX_COLUMNS = 40
 HEADER_ROWS = 10
-MAX_ERRORS = 200
 SHEET = "花名册"
 HELP_SHEET = "填写说明"
 EXAMPLE_PREFIX = "示例"  # the template's example row (姓名 starting with 示例) is skipped
@@ -187,15 +186,6 @@ def parse_date(value) -> date | None:
     if not match:
         raise ValueError(text)
     return date(int(match[1]), int(match[2]), int(match[3]))
-
-
-def cap(errors: list[str]) -> list[str]:
-    """At most ``MAX_ERRORS`` errors, then how many more there are."""
-    if len(errors) <= MAX_ERRORS:
-        return errors
-    rest = len(errors) - MAX_ERRORS
-    return errors[:MAX_ERRORS] + [ngettext("… and %(count)d more problem.", "… and %(count)d more problems.", rest)
-                                  % {"count": rest}]
 
 
 def _file_rows(upload, parsed: Parsed):

@@ -31,10 +31,10 @@ from alliances.exports import OFFICIAL_LANGUAGE
 from alliances.models import Institution
 from alliances.scoping import CHANGE
 from core import audit, pending, xlsx
+from core.http import xlsx_response
 from staffing import identity, services
 from staffing import roster_import as importer
 from staffing.scoping import roster_institutions
-from tasks.views.common import xlsx_response
 
 SESSION_KEY = "staffing_roster_import"
 CLAIM_KIND = "roster"  # core.pending.claim: one confirmation applies, a second click is told so

@@ -22,12 +22,12 @@ from django.views.decorators.http import require_POST
 from alliances import scoping
 from alliances.models import Institution
 from alliances.scoping import CHANGE, VIEW
+from core.clock import local_date, request_now
+from core.http import xlsx_response
 from staffing import identity, rules, services
 from staffing.exports import roster_filename, roster_xlsx
 from staffing.models import IdentityView, Move, Staff
 from staffing.scoping import identity_institution_ids, may_see_identity, roster_institutions
-from tasks.status import local_date
-from tasks.views.common import request_now, xlsx_response
 
 PAGE_SIZE = 50
 EXPIRING_DAYS = 90

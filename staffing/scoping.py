@@ -16,7 +16,7 @@ from django.db.models import Q, QuerySet
 
 from alliances import scoping
 from alliances.models import Institution
-from alliances.scoping import CHANGE, VIEW, Scope, _alliance_member_ids
+from alliances.scoping import CHANGE, VIEW, Scope, alliance_member_ids
 from staffing.models import (
     Establishment,
     IdentityView,
@@ -34,7 +34,7 @@ def _within(counties: set[int], alliances: set[int], institutions: set[int]) -> 
     village clinics it manages)."""
     condition = Q(county_id__in=counties)
     if alliances:
-        members = _alliance_member_ids(alliances, current_only=True)
+        members = alliance_member_ids(alliances, current_only=True)
         condition |= Q(pk__in=members) | Q(parent_id__in=members)
     if institutions:
         condition |= Q(pk__in=institutions) | Q(parent_id__in=institutions)

@@ -12,9 +12,9 @@ from django.utils.translation import gettext as _
 
 from alliances.models import AllianceMembership, Institution
 from core import audit
+from core.clock import local_date
 from staffing import identity
 from staffing.models import IdentityView, Move, Staff
-from tasks.status import local_date
 
 # Fields a roster row sets (the import's columns and the page's form).
 ROSTER_FIELDS = ("name", "institution", "home", "employment", "nature", "profession", "post_type", "title",

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from alliances.models import Institution, Region
+from core.clock import local_date
 from core.periods import Period, PeriodKind
 from indicators.models import DataElement, DataValue, Filing, FilingEvent, ReportForm
 from indicators.services.filings import open_filing, save_values
@@ -76,8 +77,6 @@ def _file(form: ReportForm, institution: Institution | None, month: Period, valu
 def snapshot_due(now) -> dict[str, int]:
     """The nightly run: last month's snapshot of every county with the staffing form, while today is
     not past the form's due day for that month."""
-    from tasks.status import local_date
-
     today = local_date(now)
     month = Period.containing_date(PeriodKind.MONTH, today).previous
     totals = {"counties": 0, "filings": 0, "values": 0}

@@ -22,14 +22,14 @@ from django.utils.translation import gettext_lazy
 from alliances import scoping
 from alliances.models import AllianceMembership, Institution, Region
 from alliances.scoping import CHANGE, VIEW
+from core.clock import local_date, request_now
+from core.http import xlsx_response
 from core.periods import Period, PeriodKind
 from indicators.models import DataValue
 from staffing import rules, targets
 from staffing.exports import establishment_filename, establishment_xlsx, targets_filename, targets_xlsx
 from staffing.models import Establishment, Grade, Move, Population, PostQuota, PostType, Staff
 from staffing.scoping import roster_institutions
-from tasks.status import local_date
-from tasks.views.common import request_now, xlsx_response
 
 EXPIRING_DAYS = 90
 TREND_MONTHS = 12

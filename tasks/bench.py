@@ -47,6 +47,7 @@ from openpyxl import Workbook, load_workbook
 
 from accounts.models import Grant, Role, User
 from alliances.models import Alliance, AllianceMembership, Institution, Region
+from core.bench import analyze_tables, database_description, table
 from tasks import selectors
 from tasks.deadlines import DeadlineKind, Recurrence
 from tasks.imports.applying import apply_plan
@@ -516,17 +517,6 @@ def analyze() -> float:
                            TaskItem, Assignment, ProgressReport, User, Grant, UnitRollup, CountyMonthRollup])
 
 
-def analyze_tables(models) -> float:
-    """ANALYZE the tables of ``models`` (PostgreSQL), inside the transaction: the planner then sees
-    the rows as it would once autovacuum ran. Returns the seconds it took."""
-    if connection.vendor != "postgresql":
-        return 0.0
-    started = time.perf_counter()
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE " + ", ".join(connection.ops.quote_name(m._meta.db_table) for m in models))
-    return time.perf_counter() - started
-
-
 # Measurements -------------------------------------------------------------------------------
 
 
@@ -606,17 +596,6 @@ def _sql_head(sql: str) -> str:
     flat = _ID_LIST_RE.sub(lambda m: f"({m.group(0)[1:].split(',')[0]}, …{m.group(0).count(',') + 1} ids)",
                            " ".join(sql.split()))
     return flat[:200]
-
-
-def table(headers: list[str], rows: list[list[str]], left: int = 2) -> list[str]:
-    """Aligned plain-text columns: the first ``left`` to the left, the figures to the right."""
-    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
-
-    def line(cells):
-        return "  ".join(str(c).ljust(w) if n < left else str(c).rjust(w)
-                         for n, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
-
-    return [line(headers), "  ".join("-" * w for w in widths), *(line(r) for r in rows)]
 
 
 # The import of a large ledger -----------------------------------------------------------------
@@ -736,19 +715,6 @@ def bench_import(generator: Generator, rows: int, write: Write) -> None:
 
 
 # The run ------------------------------------------------------------------------------------
-
-
-def database_description() -> str:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SHOW server_version")
-            version = cursor.fetchone()[0]
-        return f"PostgreSQL {version} (database {connection.settings_dict['NAME']})"
-    if connection.vendor == "sqlite":
-        import sqlite3
-
-        return f"SQLite {sqlite3.sqlite_version} ({connection.settings_dict['NAME']})"
-    return f"{connection.display_name} ({connection.vendor})"
 
 
 def _capped(options: Options, write: Write) -> Options:

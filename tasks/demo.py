@@ -28,8 +28,10 @@ from zoneinfo import ZoneInfo
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from alliances.models import Region
+from core.demo import DemoReport
 from tasks.deadlines import DeadlineKind
 from tasks.imports.applying import apply_plan
 from tasks.imports.planning import plan_import
@@ -213,3 +215,12 @@ def _supervision(code: str, *, users, now: datetime) -> Counter:
         finding_to_task(finding=urgent, user=supervisor, deadline_text=(today + timedelta(days=6)).isoformat(), now=now)
         stats["inspections"] += 1
     return stats
+
+
+def load_demo_part(*, now: datetime, today: date) -> DemoReport:
+    """The demo task ledgers, as ``load_demo`` reports them (``core.demo``)."""
+    stats = load_demo_ledgers(now=now)
+    return DemoReport(summary=_(
+        "Demo task ledgers: %(items)d items, %(assignments)d assignments, %(departments)d departments and "
+        "%(reports)d progress reports created.")
+        % {key: stats.get(key, 0) for key in ("items", "assignments", "departments", "reports")})

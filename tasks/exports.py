@@ -30,6 +30,7 @@ from openpyxl.styles import PatternFill
 from openpyxl.utils import get_column_letter
 
 from core import workbook as book
+from core.http import safe_filename
 from core.workbook import CENTER, LEFT, OFFICIAL_LANGUAGE, RIGHT, SECTION_FILL_COLOR, cell, date_zh
 from tasks.models import Assignment, Ledger, ProgressReport, TaskItem
 from tasks.selectors import latest_reports
@@ -58,12 +59,6 @@ ROW_MIN_HEIGHT = 20
 PROGRESS_CHARS = 120  # each unit's latest progress is cut to this many characters
 # Characters that, right after the item number, would stop the importer from reading it (2021年…).
 _NUMBER_GLUE = "年月日%％个.．"
-_FILENAME_UNSAFE = re.compile(r'[\\/:*?"<>|\r\n\t]+')
-
-
-def _safe_filename(text: str) -> str:
-    return _FILENAME_UNSAFE.sub("_", text).strip() or "export"
-
 
 # The ledger (任务台账) ----------------------------------------------------------------------------
 
@@ -120,7 +115,7 @@ def ledger_export_data(ledger: Ledger) -> tuple[list[TaskItem], dict[int, list[A
 
 def ledger_filename(ledger: Ledger, on: date) -> str:
     with translation.override(OFFICIAL_LANGUAGE):
-        return f"{_safe_filename(ledger.title)}_{on:%Y%m%d}.xlsx"
+        return f"{safe_filename(ledger.title)}_{on:%Y%m%d}.xlsx"
 
 
 def ledger_workbook(*, ledger: Ledger, items: list[TaskItem], assignments_by_item: dict[int, list[Assignment]],
@@ -369,7 +364,7 @@ LIST_COLUMNS = [
 def assignment_list_filename(county_name: str, on: date) -> str:
     with translation.override(OFFICIAL_LANGUAGE):
         title = _("%(county)s任务督办清单") % {"county": county_name}
-        return f"{_safe_filename(title)}_{on:%Y%m%d}.xlsx"
+        return f"{safe_filename(title)}_{on:%Y%m%d}.xlsx"
 
 
 def assignment_list_workbook(*, title: str, county_name: str, rows: list[Assignment], filters_text: str,

@@ -16,8 +16,6 @@ from datetime import datetime
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.extensions import OpenApiSerializerFieldExtension
-from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -25,6 +23,7 @@ from rest_framework.exceptions import PermissionDenied
 
 from alliances import scoping
 from alliances.serializers import ScopedPrimaryKeyRelatedField
+from core.serializers import NamedEnumField, UserRefSerializer
 from tasks import permissions
 from tasks.deadlines import DeadlineKind, Recurrence
 from tasks.models import (
@@ -46,29 +45,6 @@ def visible(model):
     return lambda user: scoping.queryset_for(user, model, scoping.VIEW)
 
 
-class NamedEnumField(serializers.ChoiceField):
-    """A choice field whose choice set is an enum component of the given name in the schema.
-    drf-spectacular names an enum after its field, and ``role`` and ``state`` name other choice
-    sets already (alliance memberships; reports and orders), which it could only number."""
-
-    def __init__(self, choices, *, enum_name: str, **kwargs):
-        self.enum_name = enum_name
-        super().__init__(choices, **kwargs)
-
-
-class NamedEnumFieldExtension(OpenApiSerializerFieldExtension):
-    target_class = NamedEnumField
-
-    def map_serializer_field(self, auto_schema, direction):
-        field = self.target
-        component = ResolvedComponent(
-            name=field.enum_name, type=ResolvedComponent.SCHEMA, object=field.enum_name,
-            schema={"type": "string", "enum": list(field.choices),
-                    "description": "\n".join(f"* `{value}` - {label}" for value, label in field.choices.items())})
-        auto_schema.registry.register_on_missing(component)
-        return component.ref
-
-
 def _now(serializer) -> datetime:
     return serializer.context.get("now") or timezone.now()
 
@@ -79,12 +55,6 @@ def _user(serializer):
 
 
 # References --------------------------------------------------------------------------------
-
-class UserRefSerializer(serializers.Serializer):
-    """A person, as the portal names them."""
-
-    id = serializers.IntegerField()
-    name = serializers.CharField(source="display_name")
 
 
 class UnitSerializer(serializers.Serializer):

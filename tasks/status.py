@@ -25,14 +25,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+# BUSINESS_TZ and local_date are read from here by the task modules; other apps read core.clock.
+from core.clock import BUSINESS_TZ, local_date
 from tasks.deadlines import DeadlineKind
-
-BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
 
 DATED_KINDS = (DeadlineKind.FIXED, DeadlineKind.ONGOING, DeadlineKind.MILESTONE)
 
@@ -76,10 +75,6 @@ class StatusResult:
     days_left: int | None
     days_late: int | None
     next_change_at: datetime | None
-
-
-def local_date(moment: datetime) -> date:
-    return moment.astimezone(BUSINESS_TZ).date()
 
 
 def start_of_day(day: date) -> datetime:

@@ -6,9 +6,8 @@ may not change answers 403, a foreign or missing one 404). Memberships are
 written only through ``alliances.services``.
 
 The pages live in one module per domain (``regions``, ``alliance_views``, ``institutions``,
-``joint_offices``, ``imports`` for the institution register's xlsx export and import; shared helpers
-in ``common``); this package re-exports what ``alliances.urls``
-and the home page (``core.views``) use.
+``joint_offices``, ``imports`` for the institution register's xlsx export and import, ``home`` for the
+home page; shared helpers in ``common``); this package re-exports what ``alliances.urls`` uses.
 """
 
 from alliances.views.alliance_views import (

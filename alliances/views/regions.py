@@ -6,10 +6,9 @@ from datetime import date
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import render
 from django.utils import timezone
-from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 
 from alliances import exports, scoping, selectors
@@ -20,6 +19,7 @@ from alliances.views.common import (
     _joint_partners,
     natural_key,
 )
+from core.http import xlsx_response
 
 # Page contexts (used by the pages here and by the home page) ------------------------------
 
@@ -111,8 +111,4 @@ def region_structure_xlsx(request, region_pk: int):
         county=region, alliances=context["alliances"], unaffiliated=context["unaffiliated"], on=context["today"]
     )
     filename = exports.county_structure_filename(region, context["today"])
-    response = HttpResponse(
-        content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    )
-    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=filename)
-    return response
+    return xlsx_response(content, filename)

@@ -27,14 +27,14 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from alliances import scoping
 from alliances.models import Alliance, Region
+from core.clock import local_date, request_now
+from core.http import xlsx_response
 from core.periods import Period, PeriodError, PeriodKind
 from indicators.catalog import SCHEME_CODE
 from indicators.exports import evaluation_filename, evaluation_title, evaluation_xlsx, orientation_text
 from indicators.indicator_tables import number_text
 from indicators.models import EvaluationRun, EvaluationScheme, Indicator, ReportForm, SchemeItem
 from indicators.services.evaluation import Cell, UnitScores, evaluation_run, evaluation_table, latest_run
-from tasks.status import local_date
-from tasks.views.common import request_now, xlsx_response
 
 QUARTERS_OFFERED = 8
 RUNS_PAGE_SIZE = 30

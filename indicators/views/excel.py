@@ -22,12 +22,12 @@ from django.utils.translation import gettext_lazy
 from alliances import scoping
 from alliances.models import Alliance
 from core import audit, pending
+from core.http import xlsx_response
 from core.issues import ImportFailed
 from core.periods import Period, PeriodError
 from indicators import excel, permissions, selectors
 from indicators.models import Filing, ReportForm
 from indicators.services import filings as service
-from tasks.views.common import xlsx_response
 
 FILING_KIND = "filing_excel"
 ALLIANCE_KIND = "alliance_excel"

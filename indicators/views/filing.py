@@ -20,11 +20,11 @@ from django.views.decorators.http import require_POST
 
 from alliances import scoping
 from alliances.models import Alliance, Institution, Region
+from core.clock import local_date, request_now
 from core.periods import Period, PeriodError
 from indicators import permissions, selectors
 from indicators.models import DataElement, Filing, ReportForm, ValueAudit
 from indicators.services import filings as service
-from tasks.views.common import request_now
 
 PAGE_SIZE = 60
 _SPACES = re.compile(r"[\s,，]")
@@ -53,8 +53,6 @@ def parse_value(text: str, element: DataElement) -> Decimal | None:
 
 
 def _today(request):
-    from tasks.status import local_date
-
     return local_date(request_now(request))
 
 

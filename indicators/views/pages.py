@@ -19,12 +19,12 @@ from django.views.decorators.http import require_GET
 
 from alliances import scoping
 from alliances.exports import OFFICIAL_LANGUAGE
+from core.http import xlsx_response
 from core.periods import Period
 from indicators import exports
 from indicators import indicator_tables as tables
 from indicators.engine import Engine
 from indicators.models import Indicator
-from tasks.views.common import xlsx_response
 
 
 def _context(request, *, indicator: Indicator | None = None) -> dict:

@@ -12,10 +12,10 @@ from django.views.decorators.http import require_GET
 from alliances import scoping
 from alliances.models import Region
 from core import audit
+from core.clock import local_date, request_now
+from core.http import xlsx_response
 from core.models import SecurityEvent
 from security import events
-from tasks.status import local_date
-from tasks.views.common import request_now, xlsx_response
 
 
 @login_required

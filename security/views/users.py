@@ -34,6 +34,8 @@ from alliances.exports import OFFICIAL_LANGUAGE
 from alliances.models import Region
 from core import audit, pending
 from core.audit import Event
+from core.clock import local_date, request_now
+from core.http import xlsx_response
 from security import grants as grant_rules
 from security import services
 from security import user_import as importer
@@ -51,8 +53,6 @@ from security.user_selectors import (
     units_of,
     with_details,
 )
-from tasks.status import local_date
-from tasks.views.common import request_now, xlsx_response
 
 PAGE_SIZE = 50
 CREATED_KEY = "security_user_create_done"  # form nonces of accounts made in this session → account id

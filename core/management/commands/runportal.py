@@ -26,6 +26,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import translation
 
+from core import demo
+
 # Set by Django's autoreloader in the child process that actually serves.
 RELOADER_CHILD_ENV = "RUN_MAIN"
 PR_SET_PDEATHSIG = 1
@@ -139,11 +141,8 @@ class Command(BaseCommand):
         with translation.override(settings.LANGUAGE_CODE):
             logins = self.demo_logins()
         if logins:
-            try:
-                from alliances.demo import DEMO_PASSWORD
-            except ImportError:
-                DEMO_PASSWORD = "Yigongti-2026"  # noqa: N806
-            self.stdout.write(style.MIGRATE_HEADING(f"Demo logins 演示账号 (password 密码: {DEMO_PASSWORD}):"))
+            password = demo.logins().password
+            self.stdout.write(style.MIGRATE_HEADING(f"Demo logins 演示账号 (password 密码: {password}):"))
             for line in logins:
                 self.stdout.write(f"  {line}")
         self.stdout.write("Press Ctrl-C to stop the server and the worker.")
@@ -151,13 +150,12 @@ class Command(BaseCommand):
 
     @staticmethod
     def demo_logins() -> list[str]:
-        """Lines describing the demo accounts, from alliances.demo when it exists."""
-        try:
-            from alliances.demo import demo_logins
-        except ImportError:
+        """Lines describing the demo accounts, as the app that owns them registered them (``core.demo``)."""
+        registered = demo.logins()
+        if registered is None:
             return []
         try:
-            logins = demo_logins()
+            logins = registered.rows()
         except Exception as exc:  # the banner must never keep the portal from starting
             return [f"(could not list the demo logins: {exc})"]
         if isinstance(logins, str):
