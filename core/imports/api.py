@@ -10,7 +10,8 @@ import json
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from rest_framework import status
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -30,6 +31,20 @@ def _owner(user, county) -> dict:
 class ImportPreviewView(APIView):
     parser_classes = [MultiPartParser, FormParser]
 
+    @extend_schema(
+        request={"multipart/form-data": inline_serializer("ImportUpload", {
+            "register": serializers.CharField(help_text="institutions, ledger, history, …"),
+            "county": serializers.IntegerField(),
+            "file": serializers.FileField(),
+            "mapping": serializers.CharField(required=False, help_text="JSON {column title: field name or null}"),
+        })},
+        responses=inline_serializer("ImportPreview", {
+            "register": serializers.CharField(), "county": serializers.IntegerField(),
+            "token": serializers.CharField(allow_null=True), "header_row": serializers.IntegerField(allow_null=True),
+            "fields": serializers.ListField(child=serializers.DictField()),
+            "mapping": serializers.DictField(), "rows": serializers.ListField(child=serializers.DictField()),
+            "errors": serializers.ListField(child=serializers.CharField()),
+        }))
     def post(self, request):
         name = str(request.data.get("register", ""))
         register = registry.get(name)
@@ -61,6 +76,9 @@ class ImportPreviewView(APIView):
 
 
 class ImportConfirmView(APIView):
+    @extend_schema(request=None, responses=inline_serializer("ImportConfirmed", {
+        "confirmed": serializers.BooleanField(), "url": serializers.CharField(allow_null=True),
+    }))
     def post(self, request, token: str):
         found = pending.load_detached(KIND, token, owner_user=request.user.pk)
         if found is None:
