@@ -151,6 +151,26 @@ def _norm(text) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(text if text is not None else ""))).strip()
 
 
+def _institution_names(form: ReportForm) -> dict[str, tuple[int, str]]:
+    """The county's institutions by every name a clerk writes: the full name (郁南县人民医院), the
+    short name (县人民医院), the name with the county written as 县 or left out, the credit code. A
+    name two institutions could have is not used (never guessed)."""
+    county = _norm(form.county.name)
+    found: dict[str, set[tuple[int, str]]] = {}
+    for pk, name, short, credit, kind in Institution.objects.filter(county_id=form.county_id).values_list(
+            "pk", "name", "short_name", "credit_code", "kind"):
+        name = _norm(name)
+        keys = {name, _norm(short), _norm(credit).upper()}
+        if county and name.startswith(county):
+            keys |= {"县" + name[len(county):], name[len(county):]}
+        for key in keys - {""}:
+            found.setdefault(key, set()).add((pk, kind))
+    exact = {_norm(name): (pk, kind) for pk, name, kind in Institution.objects.filter(
+        county_id=form.county_id).values_list("pk", "name", "kind")}
+    names = {key: next(iter(units)) for key, units in found.items() if len(units) == 1}
+    return names | exact
+
+
 def read_history(data: bytes, name: str, form: ReportForm, *, mapping: dict | None = None,
                  saved_for=None) -> HistoryPlan:
     """Read and check a history file against the form and its county (nothing is written)."""
@@ -183,11 +203,7 @@ def read_history(data: bytes, name: str, form: ReportForm, *, mapping: dict | No
     if form.filer_level == ReportForm.FilerLevel.COUNTY:
         county_names = {_norm(form.county.name)}
     else:
-        for pk, inst_name, credit, kind in Institution.objects.filter(county_id=form.county_id).values_list(
-                "pk", "name", "credit_code", "kind"):
-            institutions[_norm(inst_name)] = (pk, kind)
-            if credit:
-                institutions[_norm(credit)] = (pk, kind)
+        institutions = _institution_names(form)
     rows = list(form.form_elements.select_related("element").order_by("order", "pk"))
     elements = {}
     for row in rows:
@@ -219,7 +235,8 @@ def read_history(data: bytes, name: str, form: ReportForm, *, mapping: dict | No
                                                "itself.") % {"name": cell("institution")})
                 ok = False
         else:
-            found = institutions.get(_norm(cell("institution")))
+            written = _norm(cell("institution"))
+            found = institutions.get(written) or institutions.get(written.upper())
             if found is None:
                 issue(number, "institution", _("“%(name)s” is not an institution of %(county)s (by its name or its "
                                                "credit code).") % {"name": cell("institution") or "—",

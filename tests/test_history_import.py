@@ -210,3 +210,22 @@ def test_period_of_the_wrong_kind_is_refused():
     with pytest.raises(PeriodError):
         history.parse_period("2025-13", PeriodKind.MONTH)
 
+
+
+def test_institutions_are_found_by_the_names_clerks_write(county):
+    """郁南县宝珠镇卫生院 is 宝珠镇卫生院 and 县宝珠镇卫生院 in a clerk's file, and its short name; a
+    name two institutions could have is refused, not guessed."""
+    from tests.factories import InstitutionFactory
+
+    w = county
+    from alliances.models import Institution
+
+    InstitutionFactory(county=w.yn, name="郁南县宝珠镇卫生院", short_name="宝珠卫生院",
+                       kind=Institution.Kind.TOWNSHIP_HEALTH_CENTRE)
+    rows = [["机构", "报告期", "数据项", "数值"]] + [[name, "2025-01", "OP_VISITS", 10 + n] for n, name in enumerate(
+        ["宝珠镇卫生院", "县宝珠镇卫生院", "宝珠卫生院"])]
+    plan = history.read_history(sheet(rows), "a.xlsx", w.monthly)
+    # All three names are the same centre (below the title and header rows): rows 4 and 5 repeat row 3.
+    assert [(i.row, i.column) for i in plan.errors] == [(4, "D"), (5, "D")]
+    assert all("第3行" in i.message for i in plan.errors)
+    assert len(plan.values) == 1

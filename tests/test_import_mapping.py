@@ -51,8 +51,9 @@ def test_header_under_title_lines_two_row_header_and_unknown_columns():
     assert plan.header_row == 5 and plan.header_rows == 2
     assert fields_of(plan) == {"编号": "number", "责任单位 / 牵头单位": "lead", "责任单位 / 配合单位": "coop",
                                "完成时限": "deadline"}
-    # 工作事项, 承办科室 and 备注 are no field's words: unmapped, never guessed.
-    assert {c.title for c in plan.columns if c.source == UNMAPPED} == {"工作事项", "承办科室", "备注"}
+    # 工作事项 and 承办科室 are no field's words: unmapped, never guessed; 备注 is a notes column, ignored.
+    assert {c.title for c in plan.columns if c.source == UNMAPPED} == {"工作事项", "承办科室"}
+    assert [c.source for c in plan.columns if c.title == "备注"] == [columns.IGNORED]
     assert [c.samples for c in plan.columns][:2] == [["1"], ["推进医共体建设"]]
 
 

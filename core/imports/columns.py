@@ -114,7 +114,7 @@ class ColumnPlan:
     def needs_user(self) -> bool:
         """Whether the user should look at the mapping: a required field is missing, or a column
         with a title was left unmapped."""
-        return bool(self.errors) or any(c.title and not c.field for c in self.columns)
+        return bool(self.errors) or any(c.title and not c.field and c.source != IGNORED for c in self.columns)
 
     def to_json(self) -> dict:
         return {"header_row": self.header_row, "header_rows": self.header_rows, "signature": self.signature,
@@ -218,6 +218,11 @@ def _map(plan: ColumnPlan, *, given: dict | None, saved: dict | None) -> None:
     _check(plan)
 
 
+# Columns of notes: ignored without asking, unless the register has a field of that name.
+NOTE_WORDS = {"备注", "说明", "附注", "备考"}
+IGNORED = "ignored"
+
+
 def _map_by_words(plan: ColumnPlan) -> None:
     counts: dict[str, int] = {}
     for column in plan.columns:
@@ -239,6 +244,9 @@ def _map_by_words(plan: ColumnPlan) -> None:
             continue
         column.field, column.source = name, FROM_WORDS
         taken.add(name)
+    for column in plan.columns:
+        if not column.field and column.key.split("#")[0] in NOTE_WORDS:
+            column.source = IGNORED
 
 
 def _check(plan: ColumnPlan) -> None:

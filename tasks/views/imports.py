@@ -77,8 +77,9 @@ def _after_reading(request, county, now, result: LedgerRead, overrides: dict, *,
             for problem in result.problems:
                 form.add_error("file", problem.text)
             return _upload_page(request, county, form)
-        return _upload_page(request, county, form, error=" ".join(p.text for p in result.problems),
-                            columns=result.columns.to_json(), mapping_open=True, **mapping)
+        return _upload_page(request, county, form, error=_(
+            "The file's columns could not all be matched to the ledger's fields; nothing was read. Map them below "
+            "and preview again."), columns=result.columns.to_json(), mapping_open=True, **mapping)
     table = result.table
     plan = plan_import(table, county=county, user=user, now=now, overrides=overrides)
     token = None
