@@ -107,16 +107,13 @@ def _after_reading(request, county: Region, read: imports.RegisterRead, *, form=
 
 
 def _remap(request, county: Region):
-    found = pending_store.load_file(request.session, FILES_KIND, request.POST.get("remap", ""),
-                                    owner=imports.pending_owner(request.user, county))
+    found = mappings.remapped(request, FILES_KIND, owner=imports.pending_owner(request.user, county))
     if found is None:
         return _upload_page(request, county, RegisterUploadForm(), status=400,
                             error=_("This preview is no longer valid: it has expired, has been imported already, "
                                     "or belongs to another session. Nothing was saved. Upload the file again."))
-    data, name, extra = found
-    given, errors = mappings.mapping_from_post(request.POST, extra.get("columns") or {})
-    read = imports.read_register_data(data, name, mapping=given if not errors else None,
-                                      saved_for=mappings.saver(REGISTER, county.pk))
+    data, name, _extra, given, errors = found
+    read = imports.read_register_data(data, name, mapping=given, saved_for=mappings.saver(REGISTER, county.pk))
     return _after_reading(request, county, read, file_token=request.POST["remap"], mapping_errors=errors)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from core import pending
 from core.imports.columns import FROM_USER
 from core.models import ImportMapping
 
@@ -60,3 +61,15 @@ def mapping_from_post(post, plan: dict) -> tuple[dict[str, str | None], list[str
         taken[chosen] = column["letter"]
         mapping[column["key"]] = chosen
     return mapping, errors
+
+
+def remapped(request, kind: str, *, owner: dict):
+    """The mapping form posted with the token of a file kept by ``pending.store_file``:
+    ``(data, name, extra, mapping or None, errors)``, or None when the file is not this session's
+    and owner's (expired, or somebody else's)."""
+    found = pending.load_file(request.session, kind, request.POST.get("remap", ""), owner=owner)
+    if found is None:
+        return None
+    data, name, extra = found
+    given, errors = mapping_from_post(request.POST, extra.get("columns") or {})
+    return data, name, extra, (given if not errors else None), errors

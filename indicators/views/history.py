@@ -44,14 +44,13 @@ def history_import(request, form_pk):
     if request.method == "POST" and "token" in request.POST:
         return _confirm(request, form)
     if request.method == "POST" and "remap" in request.POST:
-        found = pending.load_file(request.session, FILES_KIND, request.POST["remap"], owner=_owner(user, form))
+        found = mappings.remapped(request, FILES_KIND, owner=_owner(user, form))
         if found is None:
             return _page(request, form, HistoryUploadForm(), status=400, error=_(
                 "This preview is no longer valid: it has expired, has been imported already, or belongs to another "
                 "session. Nothing was saved. Upload the file again."))
-        data, name, extra = found
-        given, errors = mappings.mapping_from_post(request.POST, extra.get("columns") or {})
-        plan = history.read_history(data, name, form, mapping=given if not errors else None,
+        data, name, _extra, given, errors = found
+        plan = history.read_history(data, name, form, mapping=given,
                                     saved_for=mappings.saver(history.REGISTER, form.county_id))
         return _preview(request, form, plan, file_token=request.POST["remap"], mapping_errors=errors)
     upload_form = HistoryUploadForm(*((request.POST, request.FILES) if request.method == "POST" else ()))

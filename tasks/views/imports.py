@@ -93,16 +93,13 @@ def _after_reading(request, county, now, result: LedgerRead, overrides: dict, *,
 
 def _remap(request, county, now):
     """The same file read again with the columns mapped as the user said in the preview."""
-    found = pending.load_file(request.session, FILES_KIND, request.POST.get("remap", ""),
-                              owner=_owner(request.user, county))
+    found = mappings.remapped(request, FILES_KIND, owner=_owner(request.user, county))
     if found is None:
         return _upload_page(request, county, LedgerUploadForm(), status=400, error=_(
             "This preview is no longer valid: it has expired, has been imported already, or belongs to another "
             "session. Nothing was saved. Upload the file again."))
-    data, name, extra = found
-    given, errors = mappings.mapping_from_post(request.POST, extra.get("columns") or {})
-    result = read_ledger_data(data, name, mapping=given if not errors else None,
-                              saved_for=mappings.saver(REGISTER, county.pk))
+    data, name, extra, given, errors = found
+    result = read_ledger_data(data, name, mapping=given, saved_for=mappings.saver(REGISTER, county.pk))
     return _after_reading(request, county, now, result, extra.get("overrides", {}),
                           file_token=request.POST["remap"], mapping_errors=errors)
 
