@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from alliances.models import Institution
+from core import uploads
 from core.bulk import insert_rows, update_column
 from core.imports import columns
 from core.imports.columns import Field
@@ -157,16 +158,16 @@ def _institution_names(form: ReportForm) -> dict[str, tuple[int, str]]:
     name two institutions could have is not used (never guessed)."""
     county = _norm(form.county.name)
     found: dict[str, set[tuple[int, str]]] = {}
+    exact: dict[str, tuple[int, str]] = {}
     for pk, name, short, credit, kind in Institution.objects.filter(county_id=form.county_id).values_list(
             "pk", "name", "short_name", "credit_code", "kind"):
         name = _norm(name)
+        exact[name] = (pk, kind)
         keys = {name, _norm(short), _norm(credit).upper()}
         if county and name.startswith(county):
             keys |= {"县" + name[len(county):], name[len(county):]}
         for key in keys - {""}:
             found.setdefault(key, set()).add((pk, kind))
-    exact = {_norm(name): (pk, kind) for pk, name, kind in Institution.objects.filter(
-        county_id=form.county_id).values_list("pk", "name", "kind")}
     names = {key: next(iter(units)) for key, units in found.items() if len(units) == 1}
     return names | exact
 
@@ -390,8 +391,6 @@ def apply_history(payload: dict, *, user, now: datetime, reason: str) -> dict[st
 
 
 def read_upload(upload, form: ReportForm, *, mapping=None, saved_for=None) -> tuple[HistoryPlan, bytes]:
-    from core import uploads
-
     data = uploads.read_limited(upload, MAX_UPLOAD_BYTES)
     name = getattr(upload, "name", "") or ""
     if data is None:
