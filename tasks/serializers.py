@@ -134,8 +134,8 @@ class TaskItemSerializer(serializers.ModelSerializer):
     class Meta:
         model = TaskItem
         fields = ["id", "ledger", "number", "text", "section", "sections", "lead_units_text", "coop_units_text",
-                  "deadline_text", "deadline_kind", "due_date", "recurrence", "deadline_note", "needs_deadline",
-                  "deadline_corrected", "deadline_corrected_by", "deadline_corrected_at", "target_text",
+                  "deadline_text", "deadline_kind", "due_date", "recurrence", "deadline_note", "milestones",
+                  "needs_deadline", "deadline_corrected", "deadline_corrected_by", "deadline_corrected_at", "target_text",
                   "indicator_code", "target_operator", "target_value", "auto_complete"]
         read_only_fields = fields
 

@@ -376,3 +376,18 @@ def test_import_is_the_bureau_s_and_foreign_counties_are_missing(ledger_world):
     assert client_for(w.filer_hospital).get(url).status_code == 403  # sees its county's name, may not import
     assert client_for(w.supervisor).get(url).status_code == 403
     assert client_for(w.outsider).get(url).status_code == 404
+
+
+def test_milestones_of_a_deadline_cell_are_stored_with_the_item_and_follow_a_changed_cell(ledger_world):
+    w = ledger_world
+    rows = [NUMBERED_HEADER, [1, "任务一", "县卫生健康局", None, "3月底前制定方案，10月底前完成验收"],
+            [2, "任务二", "县卫生健康局", None, "12月底"]]
+    result = apply_plan(plan_of(workbook(rows), w), user=w.bureau, now=NOW)
+    first = TaskItem.objects.get(ledger_id=result["ledger"], key="1")
+    assert (first.due_date, first.milestones) == (date(2021, 10, 31), ["2021-03-31"])
+    assert TaskItem.objects.get(ledger_id=result["ledger"], key="2").milestones == []
+    changed = [NUMBERED_HEADER, [1, "任务一", "县卫生健康局", None, "5月底前制定方案，8月底前完成试点，11月底前完成验收"],
+               [2, "任务二", "县卫生健康局", None, "12月底"]]
+    apply_plan(plan_of(workbook(changed), w), user=w.bureau, now=NOW)
+    first.refresh_from_db()
+    assert (first.due_date, first.milestones) == (date(2021, 11, 30), ["2021-05-31", "2021-08-31"])

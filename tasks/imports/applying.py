@@ -27,7 +27,8 @@ from tasks.units import UnitRef
 
 BATCH = 1000
 ITEM_FIELDS = ["number", "text", "section", "lead_units_text", "coop_units_text", "deadline_text", "deadline_kind",
-               "due_date", "recurrence", "deadline_note", "target_text", "source_row", "order", "is_active"]
+               "due_date", "recurrence", "deadline_note", "milestones", "target_text", "source_row", "order",
+               "is_active"]
 
 
 def apply_plan(plan: LedgerPlan, *, user, now: datetime) -> dict[str, int]:
@@ -144,9 +145,14 @@ def _fill(item: TaskItem, planned: PlannedItem, sections, order: int) -> None:
         parsed = planned.deadline
         item.deadline_kind, item.due_date, item.recurrence = parsed.kind, parsed.due_date, parsed.recurrence
         item.deadline_note = parsed.note[:300]
+        item.milestones = _milestones(parsed)
     if not item.target_text:
         item.target_text = planned.target_text
     item.source_row, item.order, item.is_active = raw.row, order, True
+
+
+def _milestones(parsed) -> list[str]:
+    return [d.isoformat() for d in parsed.milestones]
 
 
 def _wanted(plan: LedgerPlan, planned: PlannedItem) -> list[WantedUnit]:
@@ -159,7 +165,7 @@ def _wanted(plan: LedgerPlan, planned: PlannedItem) -> list[WantedUnit]:
 
 
 ITEM_INSERT = ["ledger_id", "section_id", "number", "key", "text", "lead_units_text", "coop_units_text",
-               "deadline_text", "deadline_kind", "due_date", "recurrence", "deadline_note", "target_text",
+               "deadline_text", "deadline_kind", "due_date", "recurrence", "deadline_note", "milestones", "target_text",
                "source_row", "order", "is_active", "created_by_id"]
 ASSIGNMENT_INSERT = ["item_id", "county_id", "role", "department_id", "institution_id", "alliance_id", "source_text",
                      "status", "light", "behind", "next_change_at", "severity", "due_date", "created_at"]
@@ -177,7 +183,7 @@ def _create_items(plan: LedgerPlan, ledger, sections, created: list[tuple[int, P
         section = sections.get(planned.section_path[:650]) if raw.sections else None
         item_rows.append((ledger.pk, section.pk if section else None, raw.number, planned.key, raw.text, raw.lead,
                           raw.coop, parsed.text[:200], parsed.kind, parsed.due_date, parsed.recurrence,
-                          parsed.note[:300], planned.target_text, raw.row, order, True, user.pk if user else None))
+                          parsed.note[:300], _milestones(parsed), planned.target_text, raw.row, order, True, user.pk if user else None))
     item_ids = insert_rows(TaskItem, ITEM_INSERT, item_rows)
     rules = rules_by_county([ledger.county_id])[ledger.county_id]
     start = max(ledger.start_date, local_date(now))

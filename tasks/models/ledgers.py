@@ -149,6 +149,8 @@ class TaskItem(models.Model):
     due_date = models.DateField(_("due date"), null=True, blank=True)
     recurrence = models.CharField(_("recurrence"), max_length=20, choices=Recurrence.choices, blank=True, default="")
     deadline_note = models.CharField(_("deadline note"), max_length=300, blank=True)
+    # Earlier dates of the same deadline cell (3月底前制定方案，10月底前完成验收: 3月底), ISO dates in order.
+    milestones = models.JSONField(_("milestones"), default=list, blank=True)
     deadline_corrected_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("deadline set by"), null=True,
                                               blank=True, on_delete=models.SET_NULL, related_name="+")
     deadline_corrected_at = models.DateTimeField(_("deadline set at"), null=True, blank=True)

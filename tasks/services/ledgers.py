@@ -120,6 +120,7 @@ def item_apply_deadline(item: TaskItem, text, *, year: int) -> None:
         return
     item.deadline_kind, item.due_date = parsed.kind, parsed.due_date
     item.recurrence, item.deadline_note = parsed.recurrence, parsed.note[:300]
+    item.milestones = [d.isoformat() for d in parsed.milestones]
 
 
 def item_set_deadline(*, item: TaskItem, user, kind: str, due_date: date | None, recurrence: str = "",
