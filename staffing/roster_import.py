@@ -162,6 +162,17 @@ class Parsed:
     plan: ColumnPlan | None = None  # the header as found and its columns' mapping (None: no header)
     data: bytes = b""  # the file's bytes (kept for a new mapping of the same file)
     row_errors: dict[int, list[str]] = field(default_factory=dict)  # the errors of each row, by row number
+    decided: bool = False  # the columns are mapped as the user said (now or in a saved mapping)
+
+    @property
+    def needs_mapping(self) -> bool:
+        """Whether the user should map the columns: a required field has no column, or (until the
+        user has said) a column has a title no field knows."""
+        plan = self.plan
+        if plan is None:
+            return False
+        return bool(plan.errors) or (not self.decided and any(c.title and not c.field and c.source != IGNORED
+                                                              for c in plan.columns))
 
     @property
     def ok(self) -> bool:
@@ -278,7 +289,7 @@ def _header(rows, parsed: Parsed, *, mapping: dict | None, saved_for) -> tuple[i
                              % {"n": HEADER_ROWS})
         return None
     line = plan.header_row
-    decided = mapping is not None or any(c.source == FROM_SAVED for c in plan.columns)
+    decided = parsed.decided = mapping is not None or any(c.source == FROM_SAVED for c in plan.columns)
     repeated: set[str] = set()
     if not decided:
         first_of: dict[str, int] = {}  # a field → the first column whose title names it

@@ -107,11 +107,9 @@ def _after_reading(request, context: dict, parsed: importer.Parsed, *, file_toke
                                             extra={"columns": register.kept_plan(parsed.plan)})
         columns = register.shown_plan(parsed.plan)
         columns["errors"] = []  # the page's list of errors names them
-        needs_user = bool(mapping_errors) or any(
-            c["title"] and not c["field"] and c["source"] != "ignored" for c in columns["columns"])
         context.update(columns=columns, remap_token=file_token, remap_url=reverse("staffing:roster_import"),
-                       mapping_open=needs_user or not parsed.ok, mapping_errors=list(mapping_errors),
-                       needs_mapping=needs_user)
+                       mapping_open=bool(mapping_errors) or parsed.needs_mapping,
+                       mapping_errors=list(mapping_errors), needs_mapping=parsed.needs_mapping)
     if not parsed.ok or mapping_errors:
         context["errors"] = parsed.errors
         return render(request, TEMPLATE, context, status=400)
