@@ -6,12 +6,13 @@ next file with the same headers; an unmapped required column is named; the impor
 from __future__ import annotations
 
 import json
+from datetime import date
 
 from django.urls import reverse
 
 from core.imports.columns import FROM_SAVED, FROM_USER, UNMAPPED
 from core.models import ImportMapping, SecurityEvent
-from staffing import identity
+from staffing import identity, services
 from staffing.models import Staff
 from staffing.roster_import_views import SESSION_KEY
 from tests.conftest import IDS, client_for
@@ -129,6 +130,12 @@ def test_the_api_previews_and_confirms_once_within_the_pages_rules(staffing_worl
     # The next file with the same headers: the saved mapping, no mapping given.
     saved = api_post(client, w.yn, [unseen_row(1, "吴再来", make_id(306))]).json()
     assert saved["token"] and saved["mapping"]["在岗类型"]["source"] == FROM_SAVED
+    # The person added meanwhile (another import, by hand): the preview is stale, nothing written.
+    services.upsert(w.yn.pk, make_id(306), {"name": "吴再来", "institution": w.centre, "employment": "established",
+                                             "profession": "doctor", "education": "bachelor",
+                                             "hired_on": date(2020, 1, 1)})
+    stale = client.post(reverse("api-import-confirm", kwargs={"token": saved["token"]}))
+    assert stale.status_code == 409 and Staff.objects.get(name="吴再来").institution == w.centre
 
     # Errors are per row, as the page names them.
     bad = api_post(client, w.yn, [unseen_row(1, "郑错", "123")]).json()
