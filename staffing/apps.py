@@ -10,7 +10,11 @@ class StaffingConfig(AppConfig):
 
     def ready(self) -> None:
         from core import demo
+        from core.imports import registry
         from staffing import scoping  # noqa: F401  (registers the scoping functions)
+        from staffing.roster_register import RosterRegister
+
+        registry.add(RosterRegister())
 
         demo.register(demo.DemoPart(
             name="staffing", loader="staffing.demo.load_demo_part", needs=("organisation", "ledgers", "filings"),

@@ -71,6 +71,18 @@ def decrypt(cipher: str) -> str:
         return ""  # encrypted under another key: unreadable, shown as such
 
 
+def encrypt_bytes(data: bytes) -> bytes:
+    """A file that holds identity numbers (an uploaded roster kept for a new mapping), encrypted."""
+    return _keys(_secret())[0].encrypt(data)
+
+
+def decrypt_bytes(data: bytes) -> bytes | None:
+    try:
+        return _keys(_secret())[0].decrypt(data)
+    except InvalidToken:
+        return None
+
+
 def digest(number: str) -> str:
     return hmac.new(_keys(_secret())[1], number.encode(), hashlib.sha256).hexdigest()
 

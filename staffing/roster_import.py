@@ -21,6 +21,8 @@ from openpyxl.utils import get_column_letter
 
 from alliances.models import Institution
 from core import uploads
+from core.imports import columns as columns_
+from core.imports.columns import FROM_SAVED, IGNORED, ColumnPlan, Field
 from core.issues import cap
 from staffing import identity
 from staffing.models import Establishment, PostType, Staff
@@ -59,9 +61,26 @@ COLUMNS = (
     Column("contract_end", "合同到期日", False),
     Column("left_on", "离职日期", False),
 )
+# The header words of each column beyond its title: what clerks commonly write (core.imports.columns).
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "name": ("人员姓名", "职工姓名", "员工姓名"),
+    "number": ("身份证号码", "身份证", "公民身份号码", "身份证件号码", "证件号码"),
+    "institution": ("所在单位", "现工作单位", "单位名称", "工作机构", "所在机构", "单位"),
+    "home": ("编制单位", "编制所属单位", "编制所在机构"),
+    "employment": ("人员类型", "用工类型", "用工性质", "用工形式", "身份类别"),
+    "nature": ("编制类别", "编制类型"),
+    "profession": ("专业", "专业分类", "执业类别", "人员专业"),
+    "post_type": ("岗位类型", "岗位性质"),
+    "title": ("专业技术职称", "技术职称", "职称等级", "职称级别", "专业技术资格"),
+    "education": ("最高学历", "文化程度"),
+    "hired_on": ("入职时间", "到岗日期", "到岗时间", "来院日期", "来院时间", "进院时间"),
+    "contract_end": ("合同到期日期", "合同到期时间", "合同截止日期", "合同终止日期"),
+    "left_on": ("离职时间", "离岗日期", "离岗时间"),
+}
+# The register's fields for the import engine: the title (also the label) and its synonyms.
+FIELDS = tuple(Field(c.key, c.title, (c.title, *SYNONYMS[c.key]), required=c.required) for c in COLUMNS)
 BY_TITLE = {c.title: c for c in COLUMNS}
 BY_KEY = {c.key: c for c in COLUMNS}
-HEADER_TITLE = COLUMNS[0].title
 
 # Accepted cell values of the choice columns (the first of each value is the one the template shows).
 CHOICES: dict[str, dict[str, str]] = {
@@ -140,6 +159,20 @@ class Parsed:
     errors: list[str] = field(default_factory=list)
     county_id: int | None = None
     filename: str = ""
+    plan: ColumnPlan | None = None  # the header as found and its columns' mapping (None: no header)
+    data: bytes = b""  # the file's bytes (kept for a new mapping of the same file)
+    row_errors: dict[int, list[str]] = field(default_factory=dict)  # the errors of each row, by row number
+    decided: bool = False  # the columns are mapped as the user said (now or in a saved mapping)
+
+    @property
+    def needs_mapping(self) -> bool:
+        """Whether the user should map the columns: a required field has no column, or (until the
+        user has said) a column has a title no field knows."""
+        plan = self.plan
+        if plan is None:
+            return False
+        return bool(plan.errors) or (not self.decided and any(c.title and not c.field and c.source != IGNORED
+                                                              for c in plan.columns))
 
     @property
     def ok(self) -> bool:
@@ -155,14 +188,6 @@ def _key(text: str) -> str:
 
 
 _CHOICE_KEYS = {name: {_key(label): value for label, value in labels.items()} for name, labels in CHOICES.items()}
-
-
-def _title_key(text: str) -> str:
-    """A header title as matched: 身份证号* and 入职日期（yyyy-mm-dd） are 身份证号 and 入职日期."""
-    key = _key(text).rstrip("*")
-    if key not in BY_TITLE:
-        key = re.sub(r"\(.*\)$", "", key).rstrip("*")
-    return key
 
 
 def at(line: int, index: int, message: str) -> str:
@@ -194,24 +219,41 @@ def _file_rows(upload, parsed: Parsed):
     if data is None:
         parsed.errors.append(_("The file is larger than 2 MB; split the roster into several files."))
         return None
+    return _data_rows(data, parsed)
+
+
+def _data_rows(data: bytes, parsed: Parsed):
     if not data:
-        parsed.errors.append(_("“%(name)s” is empty.") % {"name": upload.name})
+        parsed.errors.append(_("“%(name)s” is empty.") % {"name": parsed.filename})
         return None
     kind = uploads.sniff_zip(data)
-    refused = uploads.refusal(kind, upload.name)  # zip bomb, macros, XML entities: as every upload says it
+    refused = uploads.refusal(kind, parsed.filename)  # zip bomb, macros, XML entities: as every upload says it
     if refused:
         parsed.errors.append(refused)
         return None
     if kind != uploads.XLSX:
         parsed.errors.append(_("“%(name)s” is not an .xlsx workbook: only .xlsx files are accepted (not .xls, "
                                ".xlsm with macros, .csv or other files); save it as an Excel workbook (.xlsx) "
-                               "or start from the template.") % {"name": upload.name})
+                               "or start from the template.") % {"name": parsed.filename})
         return None
+    parsed.data = data
     try:
         workbook = uploads.Workbook(data, sheet=SHEET)
+        merged = _merged(workbook)
         rows = []
         data_rows = 0
+        kept: dict[tuple[int, int], object] = {}  # the top-left values of merged ranges
         for number, values in workbook.rows(MAX_COLUMNS):
+            if merged:  # a merged cell (a two-row header's parent, one 工作单位 over several people) fills its range
+                values = list(values)
+                for col in range(1, len(values) + 1):
+                    origin = merged.get((number, col))
+                    if origin is None:
+                        continue
+                    if origin == (number, col):
+                        kept[origin] = values[col - 1]
+                    else:
+                        values[col - 1] = kept.get(origin)
             if any(v is not None for v in values):  # blank rows (a sheet formatted to its end) are not kept
                 rows.append((number, values))
                 data_rows += 1
@@ -219,51 +261,88 @@ def _file_rows(upload, parsed: Parsed):
                 break
         workbook.close()
     except Exception:  # a damaged workbook: openpyxl's errors are many
-        parsed.errors.append(_("“%(name)s” cannot be read as a workbook.") % {"name": upload.name})
+        parsed.errors.append(_("“%(name)s” cannot be read as a workbook.") % {"name": parsed.filename})
         return None
     return rows
 
 
-def _header(rows, parsed: Parsed) -> tuple[int, dict[str, int]] | None:
-    """The header row's number and the column index of each known title."""
-    header = next(((number, values) for number, values in rows if number <= HEADER_ROWS
-                   if any(_title_key(uploads.cell_text(v)) == HEADER_TITLE for v in values)), None)
-    if header is None:
+def _merged(workbook) -> dict[tuple[int, int], tuple[int, int]]:
+    """Each cell of a merged range (row, column; 1-based) → the range's top-left cell."""
+    cells = {}
+    for min_col, min_row, max_col, max_row in workbook.merged_ranges():
+        for row in range(min_row, max_row + 1):
+            for col in range(min_col, min(max_col, MAX_COLUMNS) + 1):
+                cells[(row, col)] = (min_row, min_col)
+    return cells
+
+
+def _header(rows, parsed: Parsed, *, mapping: dict | None, saved_for) -> tuple[int, dict[str, int]] | None:
+    """The header row's number and the column index of each field, found by ``core.imports.columns``
+    among the first rows (the user's mapping, else the one saved for these headers, else the header
+    words). Until the user (or a saved mapping) has said what the file's columns are, a column of no
+    known title is an error naming it, as are two columns of one title; the mapping panel lets the
+    user map them or leave them ignored."""
+    head = [(number, values) for number, values in rows if number <= HEADER_ROWS]
+    plan = parsed.plan = columns_.locate(head, FIELDS, given=mapping, saved_for=saved_for)
+    if plan is None or (not plan.by_field and mapping is None):
         parsed.errors.append(_("No header row with “姓名” in the first %(n)s rows: start from the template.")
                              % {"n": HEADER_ROWS})
         return None
-    line, titles = header
-    columns: dict[str, int] = {}
-    for index, value in enumerate(titles):
-        text = uploads.cell_text(value)
-        if not text or _title_key(text) in IGNORED_TITLES:
-            continue
-        column = BY_TITLE.get(_title_key(text))
-        if column is None:
-            parsed.errors.append(at(line, index, _("“%(title)s” is not a column of the roster (the columns are: "
-                                                   "%(titles)s).") % {
-                "title": text, "titles": "、".join(c.title for c in COLUMNS)}))
-        elif column.key in columns:
-            parsed.errors.append(at(line, index, _("a second “%(title)s” column (the first is column %(first)s).")
-                                    % {"title": column.title, "first": get_column_letter(columns[column.key] + 1)}))
-        else:
-            columns[column.key] = index
+    line = plan.header_row
+    decided = parsed.decided = mapping is not None or any(c.source == FROM_SAVED for c in plan.columns)
+    repeated: set[str] = set()
+    if not decided:
+        first_of: dict[str, int] = {}  # a field → the first column whose title names it
+        for column in plan.columns:
+            text, base = column.title, column.key.split("#")[0]
+            if not text:
+                continue
+            if base in IGNORED_TITLES:
+                column.source = IGNORED  # the ordinal column: never a question
+                continue
+            known = column.field or next((f.name for f in FIELDS if f.rank_of(base)), None)
+            if known is None:
+                if column.source == IGNORED:  # a notes column (备注): the roster names it, the user decides
+                    column.source = columns_.UNMAPPED
+                parsed.errors.append(at(line, column.index, _(
+                    "“%(title)s” is not a column of the roster (the columns are: %(titles)s).") % {
+                    "title": text, "titles": "、".join(c.title for c in COLUMNS)}))
+            elif known in first_of:
+                repeated.add(known)
+                parsed.errors.append(at(line, column.index, _(
+                    "a second “%(title)s” column (the first is column %(first)s).") % {
+                    "title": BY_KEY[known].title, "first": get_column_letter(first_of[known] + 1)}))
+            else:
+                first_of[known] = column.index
+    columns = {key: column.index for key, column in plan.by_field.items()}
     for column in COLUMNS:
-        if column.required and column.key not in columns:
+        if column.required and column.key not in columns and column.key not in repeated:
             parsed.errors.append(_("Row %(row)s: there is no “%(title)s” column.") % {"row": line,
                                                                                      "title": column.title})
     return None if parsed.errors else (line, columns)
 
 
-def read(upload, institutions: list[Institution]) -> Parsed:
+def read(upload, institutions: list[Institution], *, mapping: dict | None = None, saved_for=None) -> Parsed:
     """The people of an uploaded roster, every problem named. ``institutions`` are those whose roster
-    the user keeps (with ``county`` loaded). Reads only; saves nothing. Queries: one (the people
-    already on the county's roster), whatever the number of rows."""
+    the user keeps (with ``county`` loaded); ``mapping`` the user's mapping of the file's columns
+    (``{column key: field}``), ``saved_for`` the saved mappings (``core.imports.mappings.saver``).
+    Reads only; saves nothing. Queries: one (the people already on the county's roster) and those
+    of ``saved_for``, whatever the number of rows."""
     parsed = Parsed(filename=upload.name)
-    rows = _file_rows(upload, parsed)
+    return _read(_file_rows(upload, parsed), parsed, institutions, mapping, saved_for)
+
+
+def read_data(data: bytes, name: str, institutions: list[Institution], *, mapping: dict | None = None,
+              saved_for=None) -> Parsed:
+    """``read`` of a file kept from an earlier upload (a new mapping of its columns)."""
+    parsed = Parsed(filename=name)
+    return _read(_data_rows(data, parsed), parsed, institutions, mapping, saved_for)
+
+
+def _read(rows, parsed: Parsed, institutions: list[Institution], mapping, saved_for) -> Parsed:
     if rows is None:
         return parsed
-    header = _header(rows, parsed)
+    header = _header(rows, parsed, mapping=mapping, saved_for=saved_for)
     if header is None:
         return parsed
     header_line, columns = header
@@ -292,6 +371,7 @@ def read(upload, institutions: list[Institution]) -> Parsed:
 
         def error(key: str, message: str, line=line) -> None:
             errors.append(at(line, columns[key], message))
+            parsed.row_errors.setdefault(line, []).append(errors[-1])
 
         row_errors = len(errors)
         for column in COLUMNS:
@@ -399,6 +479,7 @@ def read(upload, institutions: list[Institution]) -> Parsed:
             parsed.errors.append(at(row.line, columns["number"], _(
                 "%(masked)s is on the roster of an institution you do not keep; a move between institutions is "
                 "recorded on the person's page.") % {"masked": row.masked}))
+            parsed.row_errors.setdefault(row.line, []).append(parsed.errors[-1])
             continue
         row.status = status_of(before, row.fields)
         row.changes = changed(before, row.fields) if before else []

@@ -8,16 +8,21 @@ but keep no roster get 403; users without any grant 404.
 The preview is kept in the session between the two requests: institutions by key, dates as text and
 identity numbers encrypted (``identity.encrypt``), never in plain. The confirmation checks the
 institutions again (the user's access or an alliance's members may have changed) and the people the
-rows update; if anything changed, nothing is saved and the user uploads the file again."""
+rows update; if anything changed, nothing is saved and the user uploads the file again.
+
+The columns are found and mapped by the import engine (``core.imports``): the preview shows the
+mapping panel (open when a column needs the user), the uploaded file is kept (encrypted) for a new
+mapping of its columns, and the mapping the user made is remembered for the county at the
+confirmation (``staffing.roster_register``)."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
@@ -30,14 +35,17 @@ from alliances import scoping
 from alliances.exports import OFFICIAL_LANGUAGE
 from alliances.models import Institution
 from alliances.scoping import CHANGE
-from core import audit, pending, xlsx
+from core import pending, xlsx
 from core.http import xlsx_response
-from staffing import identity, services
+from core.imports import mappings
+from staffing import identity
 from staffing import roster_import as importer
+from staffing import roster_register as register
 from staffing.scoping import roster_institutions
 
 SESSION_KEY = "staffing_roster_import"
 CLAIM_KIND = "roster"  # core.pending.claim: one confirmation applies, a second click is told so
+FILES_KIND = "roster-files"  # the uploaded files themselves (encrypted), for a new column mapping
 TEMPLATE = "staffing/roster_import.html"
 TEMPLATE_FILENAME = "花名册导入模板.xlsx"
 
@@ -50,13 +58,12 @@ def _institutions(request) -> list[Institution]:
         raise Http404(_("Not found."))
     institutions = list(roster_institutions(scope, CHANGE).select_related("county").order_by("county_id", "name"))
     if not institutions:
-        raise PermissionDenied(_("Only HR officers, the alliance office and the county health bureau import the "
-                                 "roster."))
+        raise register.no_permission()
     return institutions
 
 
 def _context(institutions: list[Institution]) -> dict:
-    return {"institutions": institutions, "columns": importer.COLUMNS, "max_rows": f"{importer.MAX_ROWS:,}",
+    return {"institutions": institutions, "roster_columns": importer.COLUMNS, "max_rows": f"{importer.MAX_ROWS:,}",
             "counties": sorted({i.county.name for i in institutions})}
 
 
@@ -69,26 +76,73 @@ def roster_import(request):
     if request.method == "GET" and request.GET.get("template"):
         return xlsx_response(template_xlsx(institutions), TEMPLATE_FILENAME)
     context = _context(institutions)
+    if request.method == "POST" and "remap" in request.POST:
+        return _remap(request, institutions, context)
     if request.method == "POST":
         request.session.pop(SESSION_KEY, None)  # a new upload replaces any earlier preview
         upload = request.FILES.get("file")
         if upload is None:
             context["errors"] = [_("Choose the .xlsx file to import.")]
             return render(request, TEMPLATE, context, status=400)
-        parsed = importer.read(upload, institutions)
-        if not parsed.ok:
-            context["errors"] = parsed.errors
-            return render(request, TEMPLATE, context, status=400)
-        request.session[SESSION_KEY] = {**importer.to_session(parsed, request.user.pk), "filename": upload.name,
-                                        "claim": pending.new_token()}
-        context.update(parsed=parsed, rows=parsed.rows, filename=upload.name, total=len(parsed.rows),
-                       new=parsed.count(importer.NEW), updated=parsed.count(importer.UPDATED),
-                       unchanged=parsed.count(importer.UNCHANGED))
+        parsed = importer.read(upload, institutions, saved_for=_saved_for(institutions))
+        return _after_reading(request, context, parsed)
     return render(request, TEMPLATE, context)
 
 
-class _Changed(Exception):
-    """The institutions or the people of the preview changed since it was made."""
+def _owner(request) -> dict:
+    return {"user": request.user.pk}
+
+
+def _saved_for(institutions: list[Institution]):
+    return register.saved_for(i.county_id for i in institutions)
+
+
+def _after_reading(request, context: dict, parsed: importer.Parsed, *, file_token: str = "", mapping_errors=()):
+    """The preview of a file just read, or its errors; with the mapping panel when a header was found
+    (open when the columns need the user)."""
+    if parsed.plan is not None:
+        if not file_token:
+            file_token = pending.store_file(request.session, FILES_KIND, data=_sealed(parsed.data),
+                                            name=parsed.filename, owner=_owner(request),
+                                            extra={"columns": register.kept_plan(parsed.plan)})
+        columns = register.shown_plan(parsed.plan)
+        columns["errors"] = []  # the page's list of errors names them
+        context.update(columns=columns, remap_token=file_token, remap_url=reverse("staffing:roster_import"),
+                       mapping_open=bool(mapping_errors) or parsed.needs_mapping,
+                       mapping_errors=list(mapping_errors), needs_mapping=parsed.needs_mapping)
+    if not parsed.ok or mapping_errors:
+        context["errors"] = parsed.errors
+        return render(request, TEMPLATE, context, status=400)
+    request.session[SESSION_KEY] = {**importer.to_session(parsed, request.user.pk), "filename": parsed.filename,
+                                    "claim": pending.new_token(), "columns": register.kept_plan(parsed.plan)}
+    context.update(parsed=parsed, rows=parsed.rows, filename=parsed.filename, total=len(parsed.rows),
+                   new=parsed.count(importer.NEW), updated=parsed.count(importer.UPDATED),
+                   unchanged=parsed.count(importer.UNCHANGED))
+    return render(request, TEMPLATE, context)
+
+
+def _remap(request, institutions: list[Institution], context: dict):
+    """The same file read again with its columns mapped as the user said in the mapping panel."""
+    request.session.pop(SESSION_KEY, None)
+    found = mappings.remapped(request, FILES_KIND, owner=_owner(request))
+    data = _opened(found[0]) if found is not None else None
+    if data is None:
+        context["errors"] = [_("This preview is no longer valid: it has expired, has been imported already, or "
+                               "belongs to another session. Nothing was saved. Upload the file again.")]
+        return render(request, TEMPLATE, context, status=400)
+    _data, name, _extra, given, errors = found
+    parsed = importer.read_data(data, name, institutions, mapping=given,
+                                saved_for=None if given is not None else _saved_for(institutions))
+    return _after_reading(request, context, parsed, file_token=request.POST["remap"], mapping_errors=errors)
+
+
+def _sealed(data: bytes) -> bytes:
+    """The kept file encrypted: it has the identity numbers in plain."""
+    return identity.encrypt_bytes(data)
+
+
+def _opened(data: bytes) -> bytes | None:
+    return identity.decrypt_bytes(data)
 
 
 @login_required
@@ -110,44 +164,20 @@ def roster_import_confirm(request):
     if not pending.claim(CLAIM_KIND, claim):  # two clicks at once: the other one applies it
         messages.info(request, pending.ALREADY_CONFIRMED)
         return redirect("staffing:roster")
+    county = next((i.county for i in institutions if i.county_id == county_id), None)
     try:
         with pending.released_on_error(CLAIM_KIND, claim), transaction.atomic():
-            counts = _save(county_id, rows, institutions)
-    except (_Changed, IntegrityError):
+            counts = register.save_rows(county_id, rows, institutions)
+            register.finish(request, county, county_id, filename=stored.get("filename", ""), counts=counts,
+                            plan=stored.get("columns") if isinstance(stored.get("columns"), dict) else None)
+    except (register.Changed, IntegrityError):
         messages.error(request, _("The institutions you keep or the people in the file changed since the preview; "
                                   "nothing was saved. Upload the file again."))
         return redirect("staffing:roster_import")
     request.session[SESSION_KEY] = {"done": True}
-    county = next((i.county for i in institutions if i.county_id == county_id), None)
-    audit.record(audit.Event.IMPORT_CONFIRM, request=request, target=county, county_id=county_id, details={
-        "register": "roster", "file": stored.get("filename", ""),
-        "rows": counts[importer.NEW] + counts[importer.UPDATED], "created": counts[importer.NEW],
-        "updated": counts[importer.UPDATED]})
     messages.success(request, _("Roster imported: %(new)s new, %(updated)s updated, %(unchanged)s unchanged.")
                      % counts)
     return redirect("staffing:roster")
-
-
-def _save(county_id: int, rows: list[tuple[str, dict]], institutions: list[Institution]) -> dict[str, int]:
-    """Check the rows again against the user's institutions and the county's roster now, then write
-    them (``services.upsert``); raises ``_Changed`` before writing anything when a check fails."""
-    kept = {i.pk: i for i in institutions if i.county_id == county_id}
-    for _number, fields in rows:
-        for key in ("institution", "home"):
-            if key in fields and fields[key] not in kept:
-                raise _Changed
-    existing = importer.existing_staff(county_id, [identity.digest(number) for number, _fields in rows])
-    for before in existing.values():
-        if not (before["institution_id"] in kept or before["home_id"] in kept):
-            raise _Changed
-    counts = {importer.NEW: 0, importer.UPDATED: 0, importer.UNCHANGED: 0}
-    for number, fields in rows:
-        values = {key: kept[value] if key in ("institution", "home") else value for key, value in fields.items()}
-        status = importer.status_of(existing.get(identity.digest(number)), values)
-        counts[status] += 1
-        if status != importer.UNCHANGED:
-            services.upsert(county_id, number, values)
-    return counts
 
 
 # The template workbook --------------------------------------------------------------------------
