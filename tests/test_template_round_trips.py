@@ -2,7 +2,9 @@
 after LibreOffice saved it again (other cell types, styles, shared strings, dates as numbers).
 
 For each register: the portal's export of deterministic data is imported back and the preview says
-nothing changes (nothing new, nothing changed, no errors) — (1) the bytes as exported; (2) the file
+nothing changes (nothing new, nothing changed, no errors) — (1) the bytes as exported, and the same
+cells as other programs store them (``as_other_writers_store_it``: inline strings, 8000.0, empty
+strings, dates as serial numbers); (2) the file
 LibreOffice resaved from that export, committed under ``tests/fixtures/libreoffice/`` (always runs);
 (3) a live resave with ``soffice`` when it is on PATH (skipped otherwise). ``regenerate.py`` beside
 the fixtures writes them again from (3).
