@@ -35,6 +35,9 @@ SHEET = "花名册"
 HELP_SHEET = "填写说明"
 EXAMPLE_PREFIX = "示例"  # the template's example row (姓名 starting with 示例) is skipped
 IGNORED_TITLES = {"序号"}  # the ordinal column of registers (and of the roster's export)
+# The footer of the portal's tables (``core.workbook``: 填报单位（盖章）：/ 审核人：/ 日期：…), below the roster's
+# export, and the like of registers kept by hand: not people.
+FOOTER_PREFIXES = ("填报单位", "填报人", "填表人", "制表人", "审核人", "日期")
 
 NEW, UPDATED, UNCHANGED = "new", "updated", "unchanged"
 
@@ -266,6 +269,12 @@ def _data_rows(data: bytes, parsed: Parsed):
     return rows
 
 
+def _is_footer(values: list) -> bool:
+    """Every filled cell of the row is a footer text (填报单位（盖章）：, 审核人：, 日期：2026年11月3日)."""
+    filled = [text for text in (uploads.cell_text(v) for v in values) if text]
+    return bool(filled) and all(text.startswith(FOOTER_PREFIXES) for text in filled)
+
+
 def _merged(workbook) -> dict[tuple[int, int], tuple[int, int]]:
     """Each cell of a merged range (row, column; 1-based) → the range's top-left cell."""
     cells = {}
@@ -355,7 +364,7 @@ def _read(rows, parsed: Parsed, institutions: list[Institution], mapping, saved_
     first_row_of: dict[str, int] = {}
     data_rows = 0
     for line, values in rows:
-        if line <= header_line:
+        if line <= header_line or _is_footer(values):
             continue
         cells = {key: (values[index] if index < len(values) else None) for key, index in columns.items()}
         if all(v is None for v in cells.values()):
