@@ -270,9 +270,15 @@ def _data_rows(data: bytes, parsed: Parsed):
 
 
 def _is_footer(values: list) -> bool:
-    """Every filled cell of the row is a footer text (填报单位（盖章）：, 审核人：, 日期：2026年11月3日)."""
+    """A footer or note line of the official layout, not a person: every filled cell is a footer
+    text (填报单位（盖章）：, 审核人：, 日期：2026年11月3日), or one text fills the whole row (a note
+    merged across the table, its cells filled by the merge)."""
     filled = [text for text in (uploads.cell_text(v) for v in values) if text]
-    return bool(filled) and all(text.startswith(FOOTER_PREFIXES) for text in filled)
+    if not filled:
+        return False
+    if all(text.startswith(FOOTER_PREFIXES) for text in filled):
+        return True
+    return len(filled) >= 3 and len(set(filled)) == 1
 
 
 def _merged(workbook) -> dict[tuple[int, int], tuple[int, int]]:
