@@ -46,8 +46,8 @@ def preview_body(plan: history.HistoryPlan) -> dict:
                         for c in located.get("columns", [])},
             "sheets": plan.sheets,
             "rows": [{"row": v.row, "sheet": v.sheet, "institution": v.institution_id, "period": v.period,
-                      "element": v.element_id, "value": str(v.value), "status": v.status or "new", "errors": []}
-                     for v in plan.values],
+                      "element": v.element_id, "value": str(v.value), "status": v.status, "errors": []}
+                     for v in plan.values if v.status],  # compared with the portal (a file without errors)
             "errors": [i.text for i in plan.errors], "warnings": [i.text for i in plan.warnings],
             "counts": {"new": plan.new, "changed": plan.changed, "unchanged": plan.unchanged,
                        "skipped": plan.skipped, "filings": plan.new_filings}}
