@@ -256,6 +256,15 @@ class Workbook:
         else:
             self.sheet = self._book.active or self._book.worksheets[0]
 
+    @property
+    def sheet_names(self) -> list[str]:
+        """The workbook's worksheets, in its order (chart sheets left out)."""
+        return [ws.title for ws in self._book.worksheets]
+
+    def select(self, name: str) -> None:
+        """Read the sheet named ``name`` from now on (``rows``, ``merged_ranges``)."""
+        self.sheet = self._book[name]
+
     def rows(self, max_col: int) -> Iterator[tuple[int, list]]:
         """Rows of at most ``max_col`` cells. Without ``max_col`` read-only openpyxl gives each row up
         to its last cell; with it, it would pad every row to that width (and asking the sheet for its

@@ -10,7 +10,11 @@ class IndicatorsConfig(AppConfig):
 
     def ready(self) -> None:
         from core import demo
+        from core.imports import registry
         from indicators import scoping, signals  # noqa: F401  (registers the scoping functions, the signals)
+        from indicators.history_register import HistoryRegister
+
+        registry.add(HistoryRegister())
 
         demo.register(demo.DemoPart(
             name="filings", loader="indicators.demo.load_demo_part", needs=("organisation",),

@@ -56,14 +56,7 @@ def read_data(data: bytes, name: str, *, max_columns: int, max_rows: int) -> tup
             return None, [Issue(_("“%(name)s” could not be read as an Excel workbook; it may be damaged. Open it "
                                   "in Excel, save it again and upload it.") % {"name": name})]
         try:
-            merged = {}
-            for min_col, min_row, max_col, max_row in workbook.merged_ranges():
-                for row in range(min_row, max_row + 1):
-                    for col in range(min_col, min(max_col, max_columns) + 1):
-                        if (row, col) != (min_row, min_col):
-                            merged[(row, col)] = (min_row, min_col)
-            rows = workbook.rows(max_columns)
-            return _collect(sheet, rows, merged, max_rows)
+            return _collect(sheet, workbook.rows(max_columns), _merged(workbook, max_columns), max_rows)
         finally:
             workbook.close()
     if kind == uploads.XLSX or data.startswith((uploads.ZIP_SIGNATURE, uploads.OLE_SIGNATURE)):
@@ -77,6 +70,50 @@ def read_data(data: bytes, name: str, *, max_columns: int, max_rows: int) -> tup
         return _collect(sheet, uploads.csv_rows(text, max_col=max_columns), {}, max_rows)
     except csv.Error as exc:
         return None, [Issue(_("“%(name)s” is not a well-formed CSV file (%(error)s).") % {"name": name, "error": exc})]
+
+
+def _merged(workbook: uploads.Workbook, max_columns: int) -> dict[tuple[int, int], tuple[int, int]]:
+    """{(row, column) of a merged cell: (row, column) of its range's top-left cell}."""
+    merged = {}
+    for min_col, min_row, max_col, max_row in workbook.merged_ranges():
+        for row in range(min_row, max_row + 1):
+            for col in range(min_col, min(max_col, max_columns) + 1):
+                if (row, col) != (min_row, min_col):
+                    merged[(row, col)] = (min_row, min_col)
+    return merged
+
+
+def read_sheets(data: bytes, name: str, *, max_columns: int, max_rows: int
+                ) -> tuple[list[tuple[str, Sheet]], list[Issue]]:
+    """Every worksheet of an .xlsx workbook with its name, in the workbook's order, empty sheets left
+    out (``max_rows`` counts the rows of all sheets); a .csv file is one sheet named by the file.
+    The same checks as ``read_data`` (which reads whatever is not an .xlsx package)."""
+    if Path(name).suffix.lower() != ".xlsx" or uploads.sniff_zip(data) != uploads.XLSX:
+        sheet, problems = read_data(data, name, max_columns=max_columns, max_rows=max_rows)
+        return ([(Path(name).stem, sheet)] if sheet is not None else []), problems
+    try:
+        workbook = uploads.Workbook(data)
+    except Exception:  # openpyxl raises many kinds of errors on damaged files
+        logger.info("unreadable workbook %r", name, exc_info=True)
+        return [], [Issue(_("“%(name)s” could not be read as an Excel workbook; it may be damaged. Open it "
+                            "in Excel, save it again and upload it.") % {"name": name})]
+    sheets: list[tuple[str, Sheet]] = []
+    left = max_rows
+    try:
+        for title in workbook.sheet_names:
+            workbook.select(title)
+            sheet = Sheet(name=name, data=data)
+            found, problems = _collect(sheet, workbook.rows(max_columns), _merged(workbook, max_columns), left)
+            if found is None and sheet.rows:
+                return [], problems  # too many rows
+            if found is not None:
+                sheets.append((title, found))
+                left -= len(found.rows)
+    finally:
+        workbook.close()
+    if not sheets:
+        return [], [Issue(_("“%(name)s” is empty.") % {"name": name})]
+    return sheets, []
 
 
 def _collect(sheet: Sheet, rows, merged: dict, max_rows: int) -> tuple[Sheet | None, list[Issue]]:

@@ -15,10 +15,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from core import audit, pending
+from core import pending
 from core.imports import mappings
 from core.issues import ImportFailed
-from indicators import history
+from indicators import history, history_register
 from indicators.models import ReportForm
 from indicators.views.definitions import _definition
 
@@ -28,7 +28,9 @@ FILES_KIND = "history-files"
 
 class HistoryUploadForm(forms.Form):
     file = forms.FileField(label=gettext_lazy("History file"), allow_empty_file=True, help_text=gettext_lazy(
-        "An .xlsx workbook or a .csv file: one row a value — 机构 | 报告期 | 数据项 (name or code) | 数值."))
+        "An .xlsx workbook or a .csv file: one row a value — 机构 | 报告期 | 数据项 (name or code) | 数值; or one sheet a "
+        "period (the period in the sheet's name or title), the institutions down and the data elements across, as in "
+        "the alliance-wide filing workbook."))
 
 
 def _owner(user, form: ReportForm) -> dict:
@@ -105,7 +107,7 @@ def _confirm(request, form):
     payload, _fingerprint = found
     if not pending.claim(PENDING_KIND, token):
         return pending.already_confirmed(request, PENDING_KIND, token, owner=owner, fallback=url)
-    reason = _("历史数据导入: %(file)s") % {"file": payload["filename"]}
+    reason = history_register.reason_for(payload["filename"])
     try:
         with pending.released_on_error(PENDING_KIND, token):
             result = history.apply_history(payload, user=user, now=timezone.now(), reason=reason)
@@ -113,9 +115,7 @@ def _confirm(request, form):
         pending.discard(request.session, PENDING_KIND, token)
         return _page(request, form, HistoryUploadForm(), error=" ".join(i.text for i in exc.issues))
     pending.discard(request.session, PENDING_KIND, token)
-    mappings.remember(payload.get("columns") or {}, register=history.REGISTER, scope=form.county_id, user=user)
-    audit.record(audit.Event.IMPORT_CONFIRM, request=request, target=form, details={
-        "register": history.REGISTER, "file": payload["filename"], "rows": len(payload["values"]), **result})
+    history_register.finish(request, form, payload, result)
     pending.record_outcome(PENDING_KIND, token, owner=owner, url=url)
     messages.success(request, _("History loaded: %(filings)s filings created, %(created)s values added, %(changed)s "
                                 "changed, %(unchanged)s unchanged.") % result)

@@ -1,7 +1,9 @@
 """``python manage.py bench_history``: 历史数据导入 of a synthetic county (by default 40 institutions
 × 36 months × 25 data elements = 36,000 values), previewed and applied, side by side with openpyxl
 reading the same file alone; the query counts of the preview and the apply at two sizes (they must
-not grow with the file). Everything happens in one transaction that is rolled back."""
+not grow with the file). Both layouts: the long one (a row a value) and the per-period one (a sheet
+a month, the institutions down, the elements across), each into institutions of its own. Everything
+happens in one transaction that is rolled back."""
 
 from __future__ import annotations
 
@@ -24,6 +26,19 @@ from indicators.catalog import install_catalog, install_forms
 
 class Rollback(Exception):
     pass
+
+
+def _sheets_file(institutions, elements, months) -> bytes:
+    wb = Workbook(write_only=True)
+    for n, period in enumerate(months):
+        ws = wb.create_sheet(period.label)
+        ws.append([f"郁南县历史数据（{period.label}）"])
+        ws.append(["序号", "单位名称", *[element.name for element in elements]])
+        for i, institution in enumerate(institutions):
+            ws.append([i + 1, institution.name, *[(i * 7 + e * 3 + n) % 500 + 1 for e in range(len(elements))]])
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
 
 
 def _file(institutions, elements, months) -> bytes:
@@ -68,27 +83,35 @@ class Command(BaseCommand):
         rows = list(form.form_elements.select_related("element").order_by("order", "pk"))
         kind = Institution.Kind.COUNTY_GENERAL_HOSPITAL
         elements = [r.element for r in rows if r.applies_to(kind)][: options["elements"]]
-        institutions = Institution.objects.bulk_create([
-            Institution(county=county, name=f"基准医院{n:03d}", kind=kind) for n in range(options["institutions"])])
         first = Period.parse("2026-01")
         months, period = [], first
         for _ in range(options["months"]):
             period = period.previous
             months.append(period)
         months.reverse()
-        # The small file's institutions and months are its own: both files start from nothing stored.
-        others = Institution.objects.bulk_create([
-            Institution(county=county, name=f"基准卫生院{n:03d}", kind=kind) for n in range(2)])
-        earlier = [months[0].previous.previous, months[0].previous]  # periods of its own too
-        small = _file(others, elements, earlier)
-        data = _file(institutions, elements, months)
-        values = len(institutions) * len(months) * len(elements)  # elements a hospital files
-        write(f"History file: {len(institutions)} institutions × {len(months)} months × {len(elements)} elements = "
-              f"{values:,} values, {len(data) / 1e6:.1f} MB")
+        earlier = [months[0].previous.previous, months[0].previous]  # the small file's periods are its own
+        for layout, make in (("long layout (a row a value)", _file), ("per-period layout (a sheet a month)",
+                                                                       _sheets_file)):
+            # Each layout's files go to institutions of their own: every file starts from nothing stored.
+            prefix = "长" if make is _file else "表"
+            institutions = Institution.objects.bulk_create([
+                Institution(county=county, name=f"基准医院{prefix}{n:03d}", kind=kind)
+                for n in range(options["institutions"])])
+            others = Institution.objects.bulk_create([
+                Institution(county=county, name=f"基准卫生院{prefix}{n:03d}", kind=kind) for n in range(2)])
+            small = make(others, elements, earlier)
+            data = make(institutions, elements, months)
+            values = len(institutions) * len(months) * len(elements)  # elements a hospital files
+            write(f"History file, {layout}: {len(institutions)} institutions × {len(months)} months × "
+                  f"{len(elements)} elements = {values:,} values, {len(data) / 1e6:.1f} MB")
+            self._measure(form, user, small, data, small_values=len(others) * 2 * len(elements), values=values)
+
+    def _measure(self, form, user, small, data, *, small_values, values):
+        write = self.stdout.write
 
         def openpyxl_read():
             book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-            count = sum(1 for _row in book.active.iter_rows(values_only=True))
+            count = sum(1 for sheet in book.worksheets for _row in sheet.iter_rows(values_only=True))
             book.close()
             return count
 
@@ -127,6 +150,6 @@ class Command(BaseCommand):
                       f"{(preview + applied) / floor:5.2f}× openpyxl")
                 write(f"re-import preview (all unchanged): {reimport:8.2f} s  {reimport / floor:5.2f}× openpyxl")
         write(f"Queries (preview, apply, re-import preview): {counts['small']} for "
-              f"{len(others) * 2 * len(elements)} values, {counts['large']} for {values:,}")
+              f"{small_values} values, {counts['large']} for {values:,}")
         if counts["small"] != counts["large"]:
             write("WARNING: the query counts grow with the file")
