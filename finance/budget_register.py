@@ -72,6 +72,14 @@ class BudgetRegister:
     def county_for(self, user, county_id):
         return importing.county_for(user, county_id)
 
+    def fields_for(self, *, user, county, options):
+        """The line, the total and the budget's members (a column may be mapped to a member by
+        its field name, ``m<institution id>``)."""
+        if not options.get("budget"):
+            return self.fields
+        budget = _budget_for(user, county, options["budget"])
+        return budget_import.fields_for(budgets.members_of(budget.alliance, budget.year))
+
     def preview(self, *, user, county, upload, mapping, options, now: datetime) -> Preview:
         if not options.get("budget"):
             return Preview({"header_row": None, "fields": importing.fields_body({}, self.fields), "mapping": {},

@@ -22,6 +22,7 @@ from core.imports import mappings
 from finance import budget_import as budget_import_module
 from finance import budget_register, budgets
 from finance.exports import budget_filename, budget_xlsx
+from finance.importing import needs_mapping
 from finance.models import Budget, SettlementRule
 from finance.views import _year, selection
 
@@ -209,13 +210,14 @@ def budget_import(request, budget_pk):
 def _after_reading(request, budget: Budget, parsed, *, file_token: str = "", mapping_errors=()):
     context = {"budget": budget}
     plan = parsed.columns
+    remapped = bool(file_token)  # read with the user's mapping
     if plan is not None:
         if parsed.data is not None and not file_token:
             file_token = pending.store_file(request.session, FILES_KIND, data=parsed.data, name=parsed.name,
                                             owner=_import_owner(request, budget), extra={"columns": plan.to_json()})
         context.update(columns=plan.to_json(), remap_token=file_token, mapping_errors=list(mapping_errors),
                        remap_url=reverse("finance:budget_import", kwargs={"budget_pk": budget.pk}),
-                       mapping_open=bool(mapping_errors) or plan.needs_user)
+                       mapping_open=bool(mapping_errors) or needs_mapping(plan, chosen=remapped))
     if not parsed.ok:
         context["errors"] = parsed.errors
         return render(request, "finance/budget_import.html", context, status=400)

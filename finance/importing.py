@@ -21,6 +21,7 @@ from core.imports.columns import (
     FROM_SAVED,
     HEADER_SEARCH_ROWS,
     IGNORED,
+    NOTE_WORDS,
     ColumnPlan,
     Field,
     locate,
@@ -54,7 +55,7 @@ def find_header(rows: list[tuple[int, list]], fields: Sequence[Field], *, mappin
     plan = locate(head, fields, given=mapping, saved_for=saved_for)
     if plan is None:
         return None
-    words = {normalise_title(t) for t in computed}
+    words = {normalise_title(t) for t in computed} | NOTE_WORDS  # notes: ignored under a saved mapping too
     for column in plan.columns:
         if not column.field and column.key.split("#")[0] in words:
             column.source = IGNORED
@@ -68,6 +69,12 @@ def unknown_columns(plan: ColumnPlan, *, chosen: bool) -> list:
     if chosen or any(c.source == FROM_SAVED for c in plan.columns):
         return []
     return [c for c in plan.columns if c.title and not c.field and c.source != IGNORED]
+
+
+def needs_mapping(plan: ColumnPlan, *, chosen: bool) -> bool:
+    """Whether the page opens the mapping panel: a required field without a column, or a column
+    nobody named (under the user's or a saved mapping, the columns left out were left out on purpose)."""
+    return bool(plan.errors) or bool(unknown_columns(plan, chosen=chosen))
 
 
 def own_title(column) -> str:

@@ -27,6 +27,7 @@ from finance import procurement_import as procurement_import_module
 from finance.budget_views import _can_edit
 from finance.budgets import members_of, parse_amount
 from finance.exports import procurement_filename, procurement_xlsx
+from finance.importing import needs_mapping
 from finance.models import ProcurementAccount, Purchase
 from finance.views import _visible_counties, _year
 
@@ -194,13 +195,14 @@ def _import_context(request, alliance: Alliance, today) -> dict:
 def _after_reading(request, alliance: Alliance, today, parsed, *, file_token: str = "", mapping_errors=()):
     context = _import_context(request, alliance, today)
     plan = parsed.columns
+    remapped = bool(file_token)  # read with the user's mapping
     if plan is not None:
         if parsed.data is not None and not file_token:
             file_token = pending.store_file(request.session, FILES_KIND, data=parsed.data, name=parsed.name,
                                             owner=_import_owner(request, alliance), extra={"columns": plan.to_json()})
         context.update(columns=plan.to_json(), remap_token=file_token, mapping_errors=list(mapping_errors),
                        remap_url=reverse("finance:procurement_import", kwargs={"alliance_pk": alliance.pk}),
-                       mapping_open=bool(mapping_errors) or plan.needs_user)
+                       mapping_open=bool(mapping_errors) or needs_mapping(plan, chosen=remapped))
     if not parsed.ok:
         context["errors"] = parsed.errors
         return render(request, "finance/procurement_import.html", context, status=400)
