@@ -44,7 +44,7 @@ _CATEGORY_WORDS = {
     Purchase.Category.OTHER: ("其他货物和服务", "其他货物及服务", "其他", "其他采购", "其他货物和服务（元）"),
 }
 FIELDS = (
-    Field(MONTH, gettext_lazy("Month"), synonyms=(MONTH_TITLE, "采购月份", "所属月份", "年月", "月", "期间",
+    Field(MONTH, gettext_lazy("Month of purchase"), synonyms=(MONTH_TITLE, "采购月份", "所属月份", "年月", "月", "期间",
                                                  "采购时间", "采购期间"), required=True),
     Field(MEMBER, gettext_lazy("Member"), synonyms=(MEMBER_TITLE, "单位", "单位名称", "成员单位名称", "医疗机构",
                                                    "机构名称", "采购单位", "成员", "医院"), required=True),
