@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from alliances import scoping
 from alliances.models import Alliance, Region
 from core import uploads
+from core.imports import reading
 from core.imports.columns import (
     FROM_SAVED,
     HEADER_SEARCH_ROWS,
@@ -28,10 +29,16 @@ from core.imports.columns import (
     normalise_title,
 )
 
+MAX_CSV_ROWS = 5000
+
 
 def read_rows(data: bytes, name: str, *, not_xlsx: str, max_columns: int, sheet: str | None = None
               ) -> tuple[list[tuple[int, list]] | None, str | None]:
-    """The sheet's rows ``(row number, cells)``, or the one message that refuses the file."""
+    """The sheet's rows ``(row number, cells)``, or the one message that refuses the file. A .csv
+    (UTF-8 or GB18030, as Excel saves it) is read by the import engine's reader."""
+    if name.lower().endswith(".csv"):
+        sheet_, issues = reading.read_data(data, name, max_columns=max_columns, max_rows=MAX_CSV_ROWS)
+        return (sheet_.rows, None) if sheet_ is not None else (None, issues[0].text)
     kind = uploads.sniff_zip(data)
     refused = uploads.refusal(kind, name)  # zip bomb, macros, XML entities: as every upload says it
     if refused:

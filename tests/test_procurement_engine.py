@@ -66,7 +66,10 @@ def test_a_new_layout_is_mapped_once_then_remembered(world):
                            (w.hospital.pk, "2026-04", "consumables"): D("2000.50"),
                            (w.centre.pk, "2026-04", "consumables"): D("30.00")}
     assert ImportMapping.objects.get(register="procurement", scope=w.yn.pk).mapping["器械"] == "equipment"
-    again = office.post(url, {"file": xlsx([["县人民医院", "", 5, "2026-05", 6, None, 11]])})
+    # The next file with the same headers, saved from Excel as CSV (GB18030): no mapping step.
+    text = "\n".join(["第一医共体统一采购登记表", "填报单位：第一医共体办公室", ",".join(HEADER),
+                      "县人民医院,,5,2026-05,6,,11"])
+    again = office.post(url, {"file": SimpleUploadedFile("采购登记.csv", text.encode("gb18030"))})
     assert again.status_code == 200 and not again.context["mapping_open"]
     assert {c["title"]: c["source"] for c in again.context["columns"]["columns"]}["器械"] == FROM_SAVED
     assert office.post(url + "confirm/").status_code == 302
