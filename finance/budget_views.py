@@ -15,12 +15,14 @@ from django.views.decorators.http import require_POST
 
 from alliances import scoping
 from alliances.models import Alliance
-from core import audit, pending
+from core import pending
 from core.clock import local_date, request_now
 from core.http import xlsx_response
+from core.imports import mappings
 from finance import budget_import as budget_import_module
-from finance import budgets
+from finance import budget_register, budgets
 from finance.exports import budget_filename, budget_xlsx
+from finance.importing import needs_mapping
 from finance.models import Budget, SettlementRule
 from finance.views import _year, selection
 
@@ -166,6 +168,7 @@ def budget_export(request, budget_pk):
 
 SESSION_KEY = "finance_budget_import"
 CLAIM_KIND = "budget"  # core.pending.claim: one confirmation applies, a second click is told so
+FILES_KIND = "budget-files"  # the uploaded files themselves, for a new column mapping
 
 
 def _editable(request, budget_pk) -> Budget:
@@ -175,29 +178,58 @@ def _editable(request, budget_pk) -> Budget:
     return budget
 
 
+def _import_owner(request, budget: Budget) -> dict:
+    return {"user": request.user.pk, "budget": budget.pk}
+
+
 @login_required
 def budget_import(request, budget_pk):
-    """Upload → check → preview; nothing is saved before the confirmation."""
+    """Upload → check → preview (with the columns of the file and the field each fills, to map);
+    nothing is saved before the confirmation."""
     budget = _editable(request, budget_pk)
     context = {"budget": budget}
-    if request.method == "POST":
-        upload = request.FILES.get("file")
-        if upload is None:
-            context["errors"] = [_("Choose the .xlsx file to import.")]
+    if request.method != "POST":
+        return render(request, "finance/budget_import.html", context)
+    saved_for = mappings.saver(budget_register.NAME, budget.county_id)
+    if "remap" in request.POST:  # the same file again, with the columns mapped as the user said
+        found = mappings.remapped(request, FILES_KIND, owner=_import_owner(request, budget))
+        if found is None:
+            context["errors"] = [_("This preview is no longer valid: it has expired, has been imported already, or "
+                                   "belongs to another session. Nothing was saved. Upload the file again.")]
             return render(request, "finance/budget_import.html", context, status=400)
-        parsed = budget_import_module.read(upload, budget)
-        if not parsed.ok:
-            context["errors"] = parsed.errors
-            return render(request, "finance/budget_import.html", context, status=400)
-        request.session[SESSION_KEY] = {"budget": budget.pk, "user": request.user.pk, "filename": upload.name,
-                                        "claim": pending.new_token(),
-                                        "entries": [[line, column, text] for (line, column), text in
-                                                    parsed.entries.items()]}
-        preview = budgets.Grid(budget, budgets.members_of(budget.alliance, budget.year))
-        for (line, column), text in parsed.entries.items():
-            if text:
-                preview.cells[(line, column)] = budgets.parse_amount(text)
-        context.update(preview=preview, rows=preview.rows(), cells=parsed.cells, filename=upload.name)
+        data, name, _extra, given, mapping_errors = found
+        parsed = budget_import_module.read_data(data, name, budget, mapping=given, saved_for=saved_for)
+        return _after_reading(request, budget, parsed, file_token=request.POST["remap"], mapping_errors=mapping_errors)
+    upload = request.FILES.get("file")
+    if upload is None:
+        context["errors"] = [_("Choose the .xlsx file to import.")]
+        return render(request, "finance/budget_import.html", context, status=400)
+    return _after_reading(request, budget, budget_import_module.read(upload, budget, saved_for=saved_for))
+
+
+def _after_reading(request, budget: Budget, parsed, *, file_token: str = "", mapping_errors=()):
+    context = {"budget": budget}
+    plan = parsed.columns
+    remapped = bool(file_token)  # read with the user's mapping
+    if plan is not None:
+        if parsed.data is not None and not file_token:
+            file_token = pending.store_file(request.session, FILES_KIND, data=parsed.data, name=parsed.name,
+                                            owner=_import_owner(request, budget), extra={"columns": plan.to_json()})
+        context.update(columns=plan.to_json(), remap_token=file_token, mapping_errors=list(mapping_errors),
+                       remap_url=reverse("finance:budget_import", kwargs={"budget_pk": budget.pk}),
+                       mapping_open=bool(mapping_errors) or needs_mapping(plan, chosen=remapped))
+    if not parsed.ok:
+        context["errors"] = parsed.errors
+        return render(request, "finance/budget_import.html", context, status=400)
+    request.session[SESSION_KEY] = {"budget": budget.pk, "user": request.user.pk, "filename": parsed.name,
+                                    "claim": pending.new_token(), "columns": plan.to_json(),
+                                    "entries": [[line, column, text] for (line, column), text in
+                                                parsed.entries.items()]}
+    preview = budgets.Grid(budget, budgets.members_of(budget.alliance, budget.year))
+    for (line, column), text in parsed.entries.items():
+        if text:
+            preview.cells[(line, column)] = budgets.parse_amount(text)
+    context.update(preview=preview, rows=preview.rows(), cells=parsed.cells, filename=parsed.name)
     return render(request, "finance/budget_import.html", context)
 
 
@@ -227,10 +259,8 @@ def budget_import_confirm(request, budget_pk):
         for error in errors:
             messages.error(request, error)
         return redirect("finance:budget_import", budget_pk=budget.pk)
-    filled = [key for key, text in entries.items() if text]
     request.session[SESSION_KEY] = {"done": True, "budget": budget.pk}
-    audit.record(audit.Event.IMPORT_CONFIRM, request=request, target=budget, details={
-        "register": "budget", "file": stored.get("filename", ""), "rows": len({line for line, _column in filled}),
-        "amounts": len(filled), "year": budget.year})
+    budget_register.finish(request, budget, filename=stored.get("filename", ""), entries=entries,
+                           columns=stored.get("columns") or {})
     messages.success(request, _("Imported."))
     return redirect("finance:budget_detail", budget_pk=budget.pk)

@@ -17,15 +17,17 @@ from django.views.decorators.http import require_POST
 
 from alliances import scoping
 from alliances.models import Alliance
-from core import audit, pending
+from core import pending
 from core.clock import local_date, request_now
 from core.http import xlsx_response
+from core.imports import mappings
 from core.periods import Period, PeriodKind
-from finance import procurement
+from finance import procurement, procurement_register
 from finance import procurement_import as procurement_import_module
 from finance.budget_views import _can_edit
 from finance.budgets import members_of, parse_amount
 from finance.exports import procurement_filename, procurement_xlsx
+from finance.importing import needs_mapping
 from finance.models import ProcurementAccount, Purchase
 from finance.views import _visible_counties, _year
 
@@ -141,6 +143,7 @@ def procurement_export(request):
 
 IMPORT_SESSION_KEY = "finance_procurement_import"
 CLAIM_KIND = "procurement"  # core.pending.claim: one confirmation applies, a second click is told so
+FILES_KIND = "procurement-files"  # the uploaded files themselves, for a new column mapping
 
 
 def _import_editable(request, alliance_pk) -> Alliance:
@@ -150,30 +153,67 @@ def _import_editable(request, alliance_pk) -> Alliance:
     return alliance
 
 
+def _import_owner(request, alliance: Alliance) -> dict:
+    return {"user": request.user.pk, "alliance": alliance.pk}
+
+
 @login_required
 def procurement_import(request, alliance_pk):
-    """Upload → check → preview (each month of the file: members × categories, with what changes);
-    nothing is saved before the confirmation."""
+    """Upload → check → preview (each month of the file: members × categories, with what changes;
+    the columns of the file and the field each fills, to map); nothing is saved before the
+    confirmation."""
     alliance = _import_editable(request, alliance_pk)
     today = local_date(request_now(request))
-    context = {"alliance": alliance, "year": _year(request.GET.get("year"), today),
-               "categories": list(Purchase.Category)}
-    if request.method == "POST":
-        upload = request.FILES.get("file")
-        if upload is None:
-            context["errors"] = [_("Choose the .xlsx file to import.")]
+    context = _import_context(request, alliance, today)
+    if request.method != "POST":
+        return render(request, "finance/procurement_import.html", context)
+    saved_for = mappings.saver(procurement_register.NAME, alliance.county_id)
+    if "remap" in request.POST:  # the same file again, with the columns mapped as the user said
+        found = mappings.remapped(request, FILES_KIND, owner=_import_owner(request, alliance))
+        if found is None:
+            context["errors"] = [_("This preview is no longer valid: it has expired, has been imported already, or "
+                                   "belongs to another session. Nothing was saved. Upload the file again.")]
             return render(request, "finance/procurement_import.html", context, status=400)
-        parsed = procurement_import_module.read(upload, alliance, today=today)
-        if not parsed.ok:
-            context["errors"] = parsed.errors
-            return render(request, "finance/procurement_import.html", context, status=400)
-        request.session[IMPORT_SESSION_KEY] = {
-            "alliance": alliance.pk, "user": request.user.pk, "filename": upload.name, "claim": pending.new_token(),
-            "entries": [[str(month), institution, category, text]
-                        for month, entries in parsed.months.items()
-                        for (institution, category), text in entries.items()]}
-        context.update(preview=_preview(alliance, parsed.months), cells=parsed.cells, rows=parsed.rows,
-                       filename=upload.name)
+        data, name, _extra, given, mapping_errors = found
+        parsed = procurement_import_module.read_data(data, name, alliance, today=today, mapping=given,
+                                                     saved_for=saved_for)
+        return _after_reading(request, alliance, today, parsed, file_token=request.POST["remap"],
+                              mapping_errors=mapping_errors)
+    upload = request.FILES.get("file")
+    if upload is None:
+        context["errors"] = [_("Choose the .xlsx file to import.")]
+        return render(request, "finance/procurement_import.html", context, status=400)
+    parsed = procurement_import_module.read(upload, alliance, today=today, saved_for=saved_for)
+    return _after_reading(request, alliance, today, parsed)
+
+
+def _import_context(request, alliance: Alliance, today) -> dict:
+    return {"alliance": alliance, "year": _year(request.GET.get("year"), today),
+            "categories": list(Purchase.Category)}
+
+
+def _after_reading(request, alliance: Alliance, today, parsed, *, file_token: str = "", mapping_errors=()):
+    context = _import_context(request, alliance, today)
+    plan = parsed.columns
+    remapped = bool(file_token)  # read with the user's mapping
+    if plan is not None:
+        if parsed.data is not None and not file_token:
+            file_token = pending.store_file(request.session, FILES_KIND, data=parsed.data, name=parsed.name,
+                                            owner=_import_owner(request, alliance), extra={"columns": plan.to_json()})
+        context.update(columns=plan.to_json(), remap_token=file_token, mapping_errors=list(mapping_errors),
+                       remap_url=reverse("finance:procurement_import", kwargs={"alliance_pk": alliance.pk}),
+                       mapping_open=bool(mapping_errors) or needs_mapping(plan, chosen=remapped))
+    if not parsed.ok:
+        context["errors"] = parsed.errors
+        return render(request, "finance/procurement_import.html", context, status=400)
+    request.session[IMPORT_SESSION_KEY] = {
+        "alliance": alliance.pk, "user": request.user.pk, "filename": parsed.name, "claim": pending.new_token(),
+        "columns": plan.to_json(),
+        "entries": [[str(month), institution, category, text]
+                    for month, entries in parsed.months.items()
+                    for (institution, category), text in entries.items()]}
+    context.update(preview=_preview(alliance, parsed.months), cells=parsed.cells, rows=parsed.rows,
+                   filename=parsed.name)
     return render(request, "finance/procurement_import.html", context)
 
 
@@ -227,9 +267,7 @@ def procurement_import_confirm(request, alliance_pk):
             messages.error(request, error)
         return redirect("finance:procurement_import", alliance_pk=alliance.pk)
     request.session[IMPORT_SESSION_KEY] = {"done": True, "alliance": alliance.pk, "url": done_url}
-    audit.record(audit.Event.IMPORT_CONFIRM, request=request, target=alliance, details={
-        "register": "procurement", "file": stored.get("filename", ""),
-        "rows": sum(len({institution for institution, _category in entries}) for entries in months.values()),
-        "months": sorted(str(month) for month in months)})
+    procurement_register.finish(request, alliance, filename=stored.get("filename", ""), months=months,
+                                columns=stored.get("columns") or {})
     messages.success(request, _("Imported %(count)s months of purchases.") % {"count": len(months)})
     return redirect(done_url)

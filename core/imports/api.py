@@ -61,11 +61,14 @@ class ImportPreviewView(APIView):
             given = json.loads(raw) if isinstance(raw, str) and raw.strip() else None
         except ValueError:
             return Response({"errors": [_("The mapping is not valid JSON.")]}, status=status.HTTP_400_BAD_REQUEST)
-        mapping, errors = parse_mapping(given, register.fields)
-        if errors:
-            return Response({"errors": errors}, status=status.HTTP_400_BAD_REQUEST)
         options = {key: request.data.get(key) for key in request.data if key not in ("register", "county", "file",
                                                                                    "mapping")}
+        # A register whose fields depend on what is imported into (a budget's members) says which.
+        fields_for = getattr(register, "fields_for", None)
+        fields = fields_for(user=request.user, county=county, options=options) if fields_for else register.fields
+        mapping, errors = parse_mapping(given, fields)
+        if errors:
+            return Response({"errors": errors}, status=status.HTTP_400_BAD_REQUEST)
         preview = register.preview(user=request.user, county=county, upload=upload, mapping=mapping,
                                    options=options, now=timezone.now())
         token = None

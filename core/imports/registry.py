@@ -45,6 +45,9 @@ class Register(Protocol):
         """The county the user imports into: ``Http404`` when missing or foreign, ``PermissionDenied``
         when seen but not the user's to import into (the page's rules)."""
 
+    # Optional: ``fields_for(*, user, county, options)``, the fields of what is imported into when they
+    # depend on it (a budget's members), for checking the API's mapping; ``fields`` otherwise.
+
     def preview(self, *, user, county, upload, mapping: dict | None, options: dict, now: datetime) -> Preview:
         """Read, map and check ``upload``; ``options`` are the request's other fields (a ledger's year)."""
 
