@@ -230,3 +230,26 @@ def test_institution_register_in_an_unseen_layout_maps_once(world):
     again = client.post(url, {"file": upload(sheet(REGISTER_UNSEEN), "机构一览-二.xlsx")})
     assert not again.context["mapping_columns"]["errors"]
     assert {c["source"] for c in again.context["mapping_columns"]["columns"] if c["field"]} == {FROM_SAVED}
+
+
+def test_a_column_the_user_leaves_ignored_is_a_decision_remembered_with_the_mapping(db):
+    from accounts.models import User
+
+    titles = ["主要内容", "责任单位", "完成时限", "经办人"]
+    rows = head(titles, ["a", "b", "12月底", "张三"])
+    first = columns.locate(rows, FIELDS)
+    assert first.needs_user and [c.source for c in first.columns][-1] == UNMAPPED
+    given = {"主要内容": "content", "责任单位": "lead", "完成时限": "deadline", "经办人": None}
+    decided = columns.locate(rows, FIELDS, given=given)
+    assert (decided.columns[-1].field, decided.columns[-1].source) == (None, FROM_USER)
+    assert not decided.needs_user
+    user = User.objects.create_user(username="mapper", password="x-Long-Password-1")
+    assert columns_saved(decided, user)
+    again = columns.locate(rows, FIELDS, saved_for=lambda s: ImportMapping.objects.get(signature=s).mapping)
+    assert (again.columns[-1].field, again.columns[-1].source) == (None, FROM_SAVED) and not again.needs_user
+
+
+def columns_saved(plan, user) -> bool:
+    from core.imports import mappings
+
+    return mappings.remember(plan.to_json(), register="ledger", scope=1, user=user)

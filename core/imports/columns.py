@@ -114,7 +114,7 @@ class ColumnPlan:
     def needs_user(self) -> bool:
         """Whether the user should look at the mapping: a required field is missing, or a column
         with a title was left unmapped."""
-        return bool(self.errors) or any(c.title and not c.field and c.source != IGNORED for c in self.columns)
+        return bool(self.errors) or any(c.title and not c.field and c.source == UNMAPPED for c in self.columns)
 
     def to_json(self) -> dict:
         return {"header_row": self.header_row, "header_rows": self.header_rows, "signature": self.signature,
@@ -208,6 +208,8 @@ def _map(plan: ColumnPlan, *, given: dict | None, saved: dict | None) -> None:
                 if chosen in names and chosen not in taken:
                     column.field, column.source = chosen, source
                     taken.add(chosen)
+                elif column.key in mapping and chosen is None:
+                    column.source = source  # left ignored by the user: a decision, not a question
             if source == FROM_USER or not set(mapping) ^ keys:
                 # The user's mapping is the whole answer; a saved one, when it covers these headers.
                 _check(plan)
