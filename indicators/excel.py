@@ -12,7 +12,13 @@ language:
   form (members in force at the period's end), one column per element (element name and unit in
   two header rows, the codes in a hidden row, the institutions' ids in a hidden column).
 
-An upload is read (type by content, size, macros), checked cell by cell (numbers: integers or
+An upload is read (type by content, size, macros) and its columns found by its header through
+``core.imports.columns`` (register ``filing``: 数据项 / 编码 / 数值, notes columns ignored; register
+``alliance_filing``: 机构 and one column per element, by the element's name or code): the portal's
+own workbooks are identified by their hidden cell and codes, and a sheet of the filer's or the
+alliance's own layout (title lines above, columns in any order) is read by its titles, a column
+no word names being mapped by the user on the preview (remembered per county). Figures are then
+checked cell by cell (numbers: integers or
 decimals, "1,234", full-width digits; empty or "-" is missing; text, negatives and too many decimals
 are errors naming the cell) and turned into a plan: per element the stored value and the new one.
 Nothing is written unless the whole file is valid; writing goes through
@@ -729,25 +735,28 @@ def plan_filing_upload(filing: Filing, sheet: Sheet, *, mapping: dict | None = N
         for key in {_name_key(row.element.name), engine.normalise_title(row.element.name)}:
             by_name[key] = None if key in by_name and by_name[key] != row.element.code else row.element.code
     stored = dict(DataValue.objects.filter(filing=filing).values_list("element_id", "value"))
-    key_column = code_column or name_column
-    key_col, key_letter = key_column.index + 1, key_column.letter
-    key_title = _header_title(sheet, columns, key_column)
     seen: dict[str, int] = {}
     for number in sheet.row_numbers(columns.header_row + 1):
         if sheet.is_footer(number):
             break
-        text = sheet.text(number, key_col)
         raw = sheet.cell(number, value_col)
+        # The code decides where there is one; a sheet of one's own may give only the name on a row.
+        key_column = code_column
+        if code_column is None or (meta is None and name_column is not None
+                                   and not sheet.text(number, code_column.index + 1)):
+            key_column = name_column
+        key_letter, key_title = key_column.letter, _header_title(sheet, columns, key_column)
+        text = sheet.text(number, key_column.index + 1)
         if not text:
             if raw is not None:
-                if meta is not None and code_column is not None:
+                if meta is not None and key_column is code_column:
                     message = _("This row has a figure but no data-item code (hidden column %(column)s); add no rows "
                                 "to the template.") % {"column": key_letter}
                 else:
                     message = _("This row has a figure but no data item (column %(column)s).") % {"column": key_letter}
                 plan.issues.append(Issue(message, row=number, column=value_letter, title=value_title))
             continue
-        if code_column is not None:
+        if key_column is code_column:
             code = text
             if code not in by_code:
                 plan.issues.append(Issue(_("“%(code)s” is not a data item of this form for this filer.")

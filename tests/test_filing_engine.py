@@ -88,8 +88,9 @@ def test_a_clerks_own_sheet_is_mapped_once_then_imported_and_the_mapping_remembe
 def test_a_sheet_by_element_names_and_an_unknown_name_is_an_error(w):
     client = client_for(w.filer)
     names = dict(DataElement.objects.values_list("code", "name"))
-    rows = [["月报"], ["单位：平台镇卫生院"], ["数据项", "说明", "数值"], ["一、医疗服务", None, None]]
-    rows += [[names[code], "", value] for code, value in CENTRE_VALUES.items()]
+    # Codes on the first row only: the others are found by their names.
+    rows = [["月报"], ["单位：平台镇卫生院"], ["数据项", "编码", "说明", "数值"], ["一、医疗服务", None, None, None]]
+    rows += [[names[code], code if n == 0 else None, "", value] for n, (code, value) in enumerate(CENTRE_VALUES.items())]
     response = client.post(upload_url(w.filing), {"file": SimpleUploadedFile("a.xlsx", book(rows))})
     assert response.context["plan"].ok and response.context["token"], response.context["errors"]
     rows[5][0] = "不存在的数据项"
