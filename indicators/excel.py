@@ -18,9 +18,8 @@ An upload is read (type by content, size, macros) and its columns found by its h
 own workbooks are identified by their hidden cell and codes, and a sheet of the filer's or the
 alliance's own layout (title lines above, columns in any order) is read by its titles, a column
 no word names being mapped by the user on the preview (remembered per county). Figures are then
-checked cell by cell (numbers: integers or
-decimals, "1,234", full-width digits; empty or "-" is missing; text, negatives and too many decimals
-are errors naming the cell) and turned into a plan: per element the stored value and the new one.
+checked cell by cell (numbers: integers or decimals, "1,234", full-width digits; empty or "-" is
+missing; text, negatives and too many decimals are errors naming the cell) and turned into a plan: per element the stored value and the new one.
 Nothing is written unless the whole file is valid; writing goes through
 ``indicators.services.filings.save_values`` (audit rows with source "import", optimistic locking
 with the version read at preview time), all filings of one upload in one transaction.
