@@ -20,6 +20,7 @@ from indicators.catalog import install_catalog, install_forms
 from indicators.models import DataElement, DataValue, Filing, ValueAudit
 from indicators.services import filings as svc
 from tests.conftest import client_for
+from tests.factories import UserFactory
 from tests.test_indicators_excel import CENTRE_VALUES, NOW, OCTOBER, either, stored, upload_url
 
 API = "/api/imports/"
@@ -183,6 +184,9 @@ def test_the_filing_api_previews_confirms_once_and_scopes(w):
 
     assert status(w.outsider, w.yn) == 404  # another county's user
     assert status(w.outsider, w.wy) == 404  # their own county, not the filing's
+    admin = UserFactory(username="platform_root", is_superuser=True)
+    assert status(admin, w.wy) == 404  # a county that is not the filing's
+    assert status(admin, w.wy, register="alliance_filing", alliance=w.alliance_a.pk) == 404
     assert status(w.filer, w.yn, period="2026-09") == 404  # no such filing
     assert status(w.supervisor, w.yn) == 403  # sees the filing, does not file it
     assert status(w.outsider, w.wy, register="alliance_filing", alliance=w.alliance_a.pk) == 404
