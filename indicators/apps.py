@@ -19,3 +19,6 @@ class IndicatorsConfig(AppConfig):
         demo.register(demo.DemoPart(
             name="filings", loader="indicators.demo.load_demo_part", needs=("organisation",),
             skip_flag="--without-filings", skip_help="Do not load the report forms, indicators and demo filings."))
+        from indicators import excel_register
+
+        excel_register.register()  # the import API's registers "filing" and "alliance_filing"

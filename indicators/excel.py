@@ -12,9 +12,14 @@ language:
   form (members in force at the period's end), one column per element (element name and unit in
   two header rows, the codes in a hidden row, the institutions' ids in a hidden column).
 
-An upload is read (type by content, size, macros), checked cell by cell (numbers: integers or
-decimals, "1,234", full-width digits; empty or "-" is missing; text, negatives and too many decimals
-are errors naming the cell) and turned into a plan: per element the stored value and the new one.
+An upload is read (type by content, size, macros) and its columns found by its header through
+``core.imports.columns`` (register ``filing``: 数据项 / 编码 / 数值, notes columns ignored; register
+``alliance_filing``: 机构 and one column per element, by the element's name or code): the portal's
+own workbooks are identified by their hidden cell and codes, and a sheet of the filer's or the
+alliance's own layout (title lines above, columns in any order) is read by its titles, a column
+no word names being mapped by the user on the preview (remembered per county). Figures are then
+checked cell by cell (numbers: integers or decimals, "1,234", full-width digits; empty or "-" is
+missing; text, negatives and too many decimals are errors naming the cell) and turned into a plan: per element the stored value and the new one.
 Nothing is written unless the whole file is valid; writing goes through
 ``indicators.services.filings.save_values`` (audit rows with source "import", optimistic locking
 with the version read at preview time), all filings of one upload in one transaction.
@@ -38,11 +43,12 @@ from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.db.models import Q
 from django.utils import translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext_lazy, gettext_noop
 from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill, Protection
 from openpyxl.utils import get_column_letter
@@ -51,6 +57,8 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from alliances.models import Alliance, AllianceMembership, Institution
 from core import uploads, xlsx
 from core import workbook as book
+from core.imports import columns as engine
+from core.imports.columns import ColumnPlan, Field
 from core.issues import ImportFailed, Issue
 from core.periods import Period, PeriodError
 from core.workbook import FONT_NAME, HEADER_FILL, LEFT, OFFICIAL_LANGUAGE, RIGHT, page_setup
@@ -113,6 +121,8 @@ T_INSTITUTION = gettext_noop("单位名称")
 T_INSTITUTION_ID = gettext_noop("机构ID")
 T_NOTE = gettext_noop("说明：数值填不小于0的数，整数项不填小数，金额保留两位小数；无数据的留空或填“-”。灰色单元格无需填写，"
                       "请勿增删行列或修改隐藏的代码。")
+MISSING_META = gettext_noop("This workbook is not a filing template of the portal: its hidden identification cell "
+                             "is missing. Download the template again, fill it in and upload it.")
 FOOTER_PREFIXES = ("填报人", "审核人", "说明", "注：", "注:", "备注")
 SECTION_NUMBERS = "一二三四五六七八九十"
 
@@ -219,6 +229,7 @@ class Sheet:
 
     name: str
     rows: dict[int, list]
+    data: bytes = b""  # the file itself, kept for a new column mapping
 
     def cell(self, row: int, column: int) -> Any:
         values = self.rows.get(row)
@@ -306,7 +317,78 @@ def read_upload(upload, *, max_col: int = MAX_COLUMNS) -> tuple[Sheet | None, li
         return None, [damaged]
     finally:
         workbook.close()
-    return Sheet(name=name, rows=rows), []
+    return Sheet(name=name, rows=rows, data=data), []
+
+
+def read_data(data: bytes, name: str, *, max_col: int = MAX_COLUMNS) -> tuple[Sheet | None, list[Issue]]:
+    """``read_upload`` of a kept file's bytes."""
+    return read_upload(SimpleUploadedFile(name, data), max_col=max_col)
+
+
+# Finding the columns (``core.imports.columns``) --------------------------------------------------
+
+REGISTER_FILING, REGISTER_ALLIANCE = "filing", "alliance_filing"
+FILING_READ_COLUMNS = 30  # a clerk's own layout may have a few more columns than the template's seven
+
+FILING_FIELDS = (
+    Field("seq", gettext_lazy("No."), ("序号", "编号", "行次", "行号")),
+    Field("name", gettext_lazy("Data element"), ("指标（数据项）名称", "数据项", "数据项名称", "指标", "指标名称", "项目",
+                                                 "项目名称", "统计项目", "统计指标", "名称")),
+    Field("unit", gettext_lazy("Unit"), ("计量单位", "单位", "计算单位")),
+    Field("value", gettext_lazy("Value"), ("数值", "本期", "本期数", "本期值", "本期数值", "本月数", "本月", "填报数",
+                                           "填报值", "数据", "值", "实际值", "完成数"), required=True),
+    Field("last_year", gettext_lazy("Last year (reference, not imported)"), ("上年同期", "去年同期", "上年同期数")),
+    Field("previous", gettext_lazy("Previous period (reference, not imported)"), ("上期", "上期数", "上月数")),
+    Field("code", gettext_lazy("Code"), ("代码", "编码", "数据项代码", "数据项编码", "指标代码", "指标编码")),
+)
+
+ALLIANCE_BASE_FIELDS = (
+    Field("seq", gettext_lazy("No."), ("序号", "编号")),
+    Field("institution", gettext_lazy("Institution"), ("单位名称", "机构", "机构名称", "单位", "填报单位", "医疗机构",
+                                                       "医疗机构名称", "成员单位", "成员单位名称"), required=True),
+    Field("institution_id", gettext_lazy("Institution ID"), ("机构ID", "机构编号")),
+)
+
+
+def alliance_fields(rows: list[FormElement]) -> tuple[Field, ...]:
+    """The alliance-wide workbook's fields: the institution, then one per element of the form
+    (the element's code as its name; its name, with or without its unit, and its code as titles)."""
+    fields = list(ALLIANCE_BASE_FIELDS)
+    for row in rows:
+        element = row.element
+        words = (element.name, element.code) + ((f"{element.name}（{element.unit}）",) if element.unit else ())
+        fields.append(Field(element.code, element.name, words))
+    return tuple(fields)
+
+
+def _head(sheet: Sheet) -> list[tuple[int, list]]:
+    return [(number, sheet.rows[number]) for number in sorted(sheet.rows)[:engine.HEADER_SEARCH_ROWS]]
+
+
+def locate_columns(sheet: Sheet, fields, *, given: dict | None = None, saved_for=None) -> ColumnPlan | None:
+    """The header and the mapping of its columns: the user's mapping; else the header words, and
+    the mapping saved for these headers only when the words leave a column unmapped (a template as
+    the portal wrote it costs no query)."""
+    head = _head(sheet)
+    if given:
+        return engine.locate(head, fields, given=given)
+    plan = engine.locate(head, fields)
+    if plan is not None and plan.needs_user and saved_for is not None:
+        plan = engine.locate(head, fields, saved_for=saved_for)
+    return plan
+
+
+def _header_title(sheet: Sheet, plan: ColumnPlan, column) -> str:
+    """A column's title as an error names it: the lower header row's text (数值), else the upper one."""
+    col = column.index + 1
+    text = sheet.text(plan.header_row, col)
+    if not text and plan.header_rows == 2:
+        text = sheet.text(plan.header_row - 1, col)
+    return text or column.title
+
+
+def _name_key(text: str) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text or ""))
 
 
 # What an upload changes ------------------------------------------------------------------------
@@ -553,6 +635,7 @@ class FilingPlan:
     changes: list[Change] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    header: ColumnPlan | None = None  # the header found and how its columns map
 
     @property
     def ok(self) -> bool:
@@ -576,8 +659,7 @@ class FilingPlan:
 def _check_meta(sheet: Sheet, expected: str) -> tuple[dict[str, str] | None, list[Issue]]:
     meta = sheet.meta()
     if meta is None:
-        return None, [Issue(_("This workbook is not a filing template of the portal: its hidden identification cell "
-                              "is missing. Download the template again, fill it in and upload it."))]
+        return None, [Issue(_(MISSING_META))]
     kind = meta.get("template")
     if kind != expected:
         if kind == TEMPLATE_ALLIANCE:
@@ -586,8 +668,7 @@ def _check_meta(sheet: Sheet, expected: str) -> tuple[dict[str, str] | None, lis
         if kind == TEMPLATE_FILING:
             return None, [Issue(_("This is the template of one filing; upload it on that filing's page, not as an "
                                   "alliance-wide workbook."))]
-        return None, [Issue(_("This workbook is not a filing template of the portal: its hidden identification cell "
-                              "is missing. Download the template again, fill it in and upload it."))]
+        return None, [Issue(_(MISSING_META))]
     return meta, []
 
 
@@ -604,63 +685,113 @@ def _check_form_and_period(meta: dict[str, str], form: ReportForm, period: Perio
     return issues
 
 
-def plan_filing_upload(filing: Filing, sheet: Sheet) -> FilingPlan:
+def plan_filing_upload(filing: Filing, sheet: Sheet, *, mapping: dict | None = None, saved_for=None) -> FilingPlan:
     """Check the uploaded template against ``filing`` and compare its figures with the stored ones.
-    Six queries (rows, values, and the checks on the would-be values)."""
+    Six queries (rows, values, and the checks on the would-be values).
+
+    The template as the portal wrote it carries a hidden identification cell (checked against the
+    filing) and the element codes; a clerk's own sheet (数据项 | 编码 | 数值 | 说明, in any order,
+    under title lines) is read by its header (``core.imports.columns``): its rows are found by code
+    when a code column is mapped, else by the element's name. ``mapping`` is the user's column
+    mapping; ``saved_for`` gives the one saved for these headers."""
     plan = FilingPlan(filing=filing, version=filing.version)
-    meta, plan.issues = _check_meta(sheet, TEMPLATE_FILING)
-    if meta is None:
+    meta = sheet.meta()
+    if meta is not None:
+        meta, plan.issues = _check_meta(sheet, TEMPLATE_FILING)
+        if meta is None:
+            return plan
+        period = Period.parse(filing.period)
+        plan.issues += _check_form_and_period(meta, filing.form, period)
+        expected_filer = str(filing.institution_id) if filing.institution_id else COUNTY_FILER
+        if meta.get("institution") != expected_filer:
+            plan.issues.append(Issue(_("This file was downloaded for another filer (%(unit)s); this filing is "
+                                       "%(expected)s's. Download the template of this filing.")
+                                     % {"unit": _info_text(sheet) or meta.get("institution") or "—",
+                                        "expected": filer_label(filing)}))
+        if plan.issues:
+            return plan
+    columns = plan.header = locate_columns(sheet, FILING_FIELDS, given=mapping, saved_for=saved_for)
+    if columns is None:
+        plan.issues.append(Issue(_(MISSING_META)))
         return plan
-    period = Period.parse(filing.period)
-    plan.issues += _check_form_and_period(meta, filing.form, period)
-    expected_filer = str(filing.institution_id) if filing.institution_id else COUNTY_FILER
-    if meta.get("institution") != expected_filer:
-        plan.issues.append(Issue(_("This file was downloaded for another filer (%(unit)s); this filing is %(expected)s's. "
-                                   "Download the template of this filing.")
-                                 % {"unit": _info_text(sheet) or meta.get("institution") or "—",
-                                    "expected": filer_label(filing)}))
-    if plan.issues:
+    by_field = columns.by_field
+    if "code" not in by_field and "name" not in by_field:
+        columns.errors.append(_("No column is mapped to the data element: map a column to “%(name)s” or to "
+                                "“%(code)s”.") % {"name": FILING_FIELDS[1].label, "code": FILING_FIELDS[-1].label})
+    if columns.errors:
+        if meta is None and not by_field:
+            plan.issues.append(Issue(_(MISSING_META)))
+        plan.issues += [Issue(text) for text in columns.errors]
         return plan
 
+    value_column, code_column, name_column = by_field["value"], by_field.get("code"), by_field.get("name")
+    value_col, value_letter = value_column.index + 1, value_column.letter
+    value_title = _header_title(sheet, columns, value_column)
     rows = service.form_rows(filing.form, service.filing_kind(filing))
     by_code = {row.element.code: (number, row) for number, row in enumerate(rows, start=1)}
+    by_name: dict[str, str | None] = {}
+    for row in rows:
+        for key in {_name_key(row.element.name), engine.normalise_title(row.element.name)}:
+            by_name[key] = None if key in by_name and by_name[key] != row.element.code else row.element.code
     stored = dict(DataValue.objects.filter(filing=filing).values_list("element_id", "value"))
-    value_title, code_title = sheet.text(HEADER_ROW_2, COL_VALUE) or T_VALUE, sheet.text(HEADER_ROW_1, COL_CODE) or T_CODE
     seen: dict[str, int] = {}
-    for number in sheet.row_numbers(FILING_FIRST_ROW):
+    for number in sheet.row_numbers(columns.header_row + 1):
         if sheet.is_footer(number):
             break
-        code = sheet.text(number, COL_CODE)
-        raw = sheet.cell(number, COL_VALUE)
-        if not code:
+        raw = sheet.cell(number, value_col)
+        # The code decides where there is one; a sheet of one's own may give only the name on a row.
+        key_column = code_column
+        if code_column is None or (meta is None and name_column is not None
+                                   and not sheet.text(number, code_column.index + 1)):
+            key_column = name_column
+        key_letter, key_title = key_column.letter, _header_title(sheet, columns, key_column)
+        text = sheet.text(number, key_column.index + 1)
+        if not text:
             if raw is not None:
-                plan.issues.append(Issue(_("This row has a figure but no data-item code (hidden column %(column)s); "
-                                           "add no rows to the template.") % {"column": CODE_LETTER},
-                                         row=number, column=VALUE_LETTER, title=value_title))
+                if meta is not None and key_column is code_column:
+                    message = _("This row has a figure but no data-item code (hidden column %(column)s); add no rows "
+                                "to the template.") % {"column": key_letter}
+                else:
+                    message = _("This row has a figure but no data item (column %(column)s).") % {"column": key_letter}
+                plan.issues.append(Issue(message, row=number, column=value_letter, title=value_title))
             continue
-        if code not in by_code:
-            plan.issues.append(Issue(_("“%(code)s” is not a data item of this form for this filer.") % {"code": code},
-                                     row=number, column=CODE_LETTER, title=code_title))
-            continue
+        if key_column is code_column:
+            code = text
+            if code not in by_code:
+                plan.issues.append(Issue(_("“%(code)s” is not a data item of this form for this filer.")
+                                         % {"code": code}, row=number, column=key_letter, title=key_title))
+                continue
+        else:
+            code = by_name.get(_name_key(text)) or by_name.get(engine.normalise_title(text))
+            if code is None:
+                if raw is None or uploads.cell_text(raw) in MISSING_MARKS:
+                    continue  # a section heading, a line of text
+                plan.issues.append(Issue(_("“%(code)s” is not a data item of this form for this filer.")
+                                         % {"code": text}, row=number, column=key_letter, title=key_title))
+                continue
         seq, form_row = by_code[code]
         if code in seen:
             plan.issues.append(Issue(_("%(name)s appears twice (also in row %(row)s).")
                                      % {"name": form_row.element.name, "row": seen[code]},
-                                     row=number, column=CODE_LETTER, title=code_title))
+                                     row=number, column=key_letter, title=key_title))
             continue
         seen[code] = number
         change = Change(element=form_row.element, number=seq, section=form_row.section, row=number,
-                        column=VALUE_LETTER, old=stored.get(form_row.element_id), new=None)
+                        column=value_letter, old=stored.get(form_row.element_id), new=None)
         try:
             change.new = parse_figure(raw, form_row.element)
         except CellError as exc:
             change.raw, change.error = uploads.cell_text(raw), str(exc)
-            plan.issues.append(Issue(str(exc), row=number, column=VALUE_LETTER, title=value_title))
+            plan.issues.append(Issue(str(exc), row=number, column=value_letter, title=value_title))
         plan.changes.append(change)
     for code, (_seq, form_row) in by_code.items():
         if code not in seen:
-            plan.issues.append(Issue(_("The row of %(name)s is missing; download the template again.")
-                                     % {"name": form_row.element.name}))
+            if meta is not None:
+                message = _("The row of %(name)s is missing; download the template again.")
+            else:
+                message = _("The row of %(name)s is missing; add it to the file (empty or “-” when there is no "
+                            "figure).")
+            plan.issues.append(Issue(message % {"name": form_row.element.name}))
     if plan.ok:
         values = {c.element.code: c.new for c in plan.changes}
         plan.findings = service.check_filing(filing, values)
@@ -845,6 +976,8 @@ class AlliancePlan:
     columns: list[FormElement] = field(default_factory=list)
     units: list[UnitPlan] = field(default_factory=list)
     file_issues: list[Issue] = field(default_factory=list)
+    header: ColumnPlan | None = None  # the header found and how its columns map
+    own_layout: bool = False  # a sheet of the alliance's own (no hidden codes): read by its header
 
     @property
     def issues(self) -> list[Issue]:
@@ -941,10 +1074,19 @@ class _AllianceContext:
         return unit
 
 
-def plan_alliance_upload(form: ReportForm, alliance: Alliance, period: Period, sheet: Sheet, *, user) -> AlliancePlan:
+def plan_alliance_upload(form: ReportForm, alliance: Alliance, period: Period, sheet: Sheet, *, user,
+                         mapping: dict | None = None, saved_for=None) -> AlliancePlan:
     """Check an uploaded alliance-wide workbook and compare its figures with the stored ones. A
-    constant number of queries whatever the number of institutions and elements."""
+    constant number of queries whatever the number of institutions and elements.
+
+    The workbook as the portal wrote it is read by its hidden identification cell, element codes
+    and institution ids; a sheet of the alliance's own (机构 and one column per element, under title
+    lines, in any order) is read by its header (``core.imports.columns``): institutions by name,
+    elements by their titles or as the user maps them (``mapping``; ``saved_for`` gives the mapping
+    saved for these headers)."""
     plan = AlliancePlan(form=form, alliance=alliance, period=period)
+    if sheet.meta() is None:
+        return _plan_own_layout(plan, sheet, user=user, mapping=mapping, saved_for=saved_for)
     meta, plan.file_issues = _check_meta(sheet, TEMPLATE_ALLIANCE)
     if meta is None:
         return plan
@@ -956,6 +1098,7 @@ def plan_alliance_upload(form: ReportForm, alliance: Alliance, period: Period, s
         return plan
     context = _AllianceContext(form, alliance, period, user)
     plan.columns = context.columns
+    plan.header = locate_columns(sheet, alliance_fields(context.columns))  # shown; the hidden codes decide
     by_code = {row.element.code: row for row in context.columns}
 
     # The hidden code row: which column holds which element.
@@ -1016,30 +1159,111 @@ def plan_alliance_upload(form: ReportForm, alliance: Alliance, period: Period, s
                                           row=number, title=institution.name))
             continue
         seen_rows[institution.pk] = number
-        parsed: dict[int, Decimal | None] = {}
-        cell_issues = []
-        for col, form_row in columns.items():
-            raw = sheet.cell(number, col)
-            element = form_row.element
-            title = f"{institution.name} · {element.name}"
-            if not form_row.applies_to(institution.kind):
-                if raw is not None and uploads.cell_text(raw) not in MISSING_MARKS:
-                    cell_issues.append(Issue(_("Institutions of this kind do not file %(name)s; leave the cell "
-                                               "empty.") % {"name": element.name},
-                                             row=number, column=get_column_letter(col), title=title))
-                continue
-            try:
-                parsed[element.pk] = parse_figure(raw, element)
-            except CellError as exc:
-                cell_issues.append(Issue(str(exc), row=number, column=get_column_letter(col), title=title))
-        unit = context.unit(institution, number, parsed)
-        unit.issues = cell_issues + unit.issues
+        unit = _unit_row(context, sheet, number, institution, columns)
         plan.units.append(unit)
     for institution in context.institutions.values():
         if institution.pk not in seen_rows:
             plan.file_issues.append(Issue(_("The row of %(name)s is missing; download the workbook again.")
                                           % {"name": institution.name}))
     plan.units.sort(key=lambda u: u.row)
+    return plan
+
+
+def _unit_row(context: _AllianceContext, sheet: Sheet, number: int, institution: Institution,
+              columns: dict[int, FormElement]) -> UnitPlan:
+    """The figures of one institution's row (``columns``: column number → form row) and its plan."""
+    parsed: dict[int, Decimal | None] = {}
+    cell_issues = []
+    for col, form_row in columns.items():
+        raw = sheet.cell(number, col)
+        element = form_row.element
+        title = f"{institution.name} · {element.name}"
+        if not form_row.applies_to(institution.kind):
+            if raw is not None and uploads.cell_text(raw) not in MISSING_MARKS:
+                cell_issues.append(Issue(_("Institutions of this kind do not file %(name)s; leave the cell "
+                                           "empty.") % {"name": element.name},
+                                         row=number, column=get_column_letter(col), title=title))
+            continue
+        try:
+            parsed[element.pk] = parse_figure(raw, element)
+        except CellError as exc:
+            cell_issues.append(Issue(str(exc), row=number, column=get_column_letter(col), title=title))
+    unit = context.unit(institution, number, parsed)
+    unit.issues = cell_issues + unit.issues
+    return unit
+
+
+def _institution_keys(institutions: list[Institution], county_name: str) -> dict[str, Institution]:
+    """The filers by every name a clerk writes: the full name, the short name, the name with the
+    county written as 县 or left out. A name two institutions could have is not used."""
+    county = _name_key(county_name)
+    found: dict[str, set[int]] = {}
+    by_pk = {i.pk: i for i in institutions}
+    for institution in institutions:
+        name = _name_key(institution.name)
+        keys = {name, _name_key(institution.short_name or "")}
+        if county and name.startswith(county):
+            keys |= {"县" + name[len(county):], name[len(county):]}
+        for key in keys - {""}:
+            found.setdefault(key, set()).add(institution.pk)
+    names = {key: by_pk[next(iter(pks))] for key, pks in found.items() if len(pks) == 1}
+    return names | {_name_key(i.name): i for i in institutions}
+
+
+def _plan_own_layout(plan: AlliancePlan, sheet: Sheet, *, user, mapping: dict | None, saved_for) -> AlliancePlan:
+    form, alliance, period = plan.form, plan.alliance, plan.period
+    plan.own_layout = True
+    context = _AllianceContext(form, alliance, period, user)
+    plan.columns = context.columns
+    header = plan.header = locate_columns(sheet, alliance_fields(context.columns), given=mapping, saved_for=saved_for)
+    if header is None:
+        plan.file_issues.append(Issue(_(MISSING_META)))
+        return plan
+    by_code = {row.element.code: row for row in context.columns}
+    columns = {c.index + 1: by_code[c.field] for c in header.columns if c.field in by_code}
+    if not columns:
+        header.errors.append(_("No column is mapped to a data element of this form: map the columns of figures to "
+                               "their data elements."))
+    if header.errors:
+        plan.file_issues += [Issue(text) for text in header.errors]
+        return plan
+    by_field = header.by_field
+    id_column = by_field.get("institution_id")
+    name_column = by_field["institution"]
+    names = _institution_keys(list(context.institutions.values()), alliance.county.name)
+    seen_rows: dict[int, int] = {}
+    for number in sheet.row_numbers(header.header_row + 1):
+        if sheet.is_footer(number):
+            break
+        name = sheet.text(number, name_column.index + 1)
+        has_figures = any(sheet.cell(number, col) not in (None, "") for col in columns)
+        institution = None
+        if id_column is not None and sheet.cell(number, id_column.index + 1) is not None:
+            try:
+                institution = context.institutions.get(int(sheet.text(number, id_column.index + 1)))
+            except ValueError:
+                institution = None
+        elif name:
+            institution = names.get(_name_key(name)) or names.get(engine.normalise_title(name))
+        if institution is None:
+            if not name and not has_figures:
+                continue
+            if not name:
+                plan.file_issues.append(Issue(_("This row has figures but no institution (column %(column)s).")
+                                              % {"column": name_column.letter}, row=number))
+            elif has_figures:
+                plan.file_issues.append(Issue(_("%(name)s does not file this form in this alliance for %(period)s.")
+                                              % {"name": name, "period": period.label}, row=number,
+                                              column=name_column.letter,
+                                              title=_header_title(sheet, header, name_column)))
+            continue  # a line of text without figures (a subtotal title, a note)
+        if institution.pk in seen_rows:
+            plan.file_issues.append(Issue(_("%(name)s appears twice (also in row %(row)s).")
+                                          % {"name": institution.name, "row": seen_rows[institution.pk]},
+                                          row=number, title=institution.name))
+            continue
+        seen_rows[institution.pk] = number
+        plan.units.append(_unit_row(context, sheet, number, institution, columns))
     return plan
 
 

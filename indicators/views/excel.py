@@ -21,16 +21,20 @@ from django.utils.translation import gettext_lazy
 
 from alliances import scoping
 from alliances.models import Alliance
-from core import audit, pending
+from core import pending
 from core.http import xlsx_response
+from core.imports import mappings
 from core.issues import ImportFailed
 from core.periods import Period, PeriodError
 from indicators import excel, permissions, selectors
+from indicators.excel_register import alliance_finish, excel_finish
 from indicators.models import Filing, ReportForm
 from indicators.services import filings as service
 
 FILING_KIND = "filing_excel"
 ALLIANCE_KIND = "alliance_excel"
+FILING_FILES_KIND = "filing_excel-files"  # the uploaded files themselves, for a new column mapping
+ALLIANCE_FILES_KIND = "alliance_excel-files"
 MAX_MB = excel.MAX_UPLOAD_BYTES // (1024 * 1024)
 
 
@@ -56,7 +60,7 @@ def _filing_for(user, filing_pk) -> Filing:
     return scoping.get_for_user(user, Filing, filing_pk, queryset=qs)
 
 
-def _editable_filing(user, filing_pk) -> Filing:
+def editable_filing(user, filing_pk) -> Filing:
     """The filing the user uploads into: 404 when not seen, 403 when not theirs to file or no
     longer editable."""
     filing = _filing_for(user, filing_pk)
@@ -86,22 +90,55 @@ def filing_template(request, filing_pk):
 @login_required
 def filing_upload(request, filing_pk):
     user = request.user
-    filing = _editable_filing(user, filing_pk)
+    filing = editable_filing(user, filing_pk)
     if request.method == "POST" and "token" in request.POST:
         return _filing_confirm(request, filing)
+    if request.method == "POST" and "remap" in request.POST:
+        return _filing_remap(request, filing)
     form = ExcelUploadForm(*((request.POST, request.FILES) if request.method == "POST" else ()))
     if request.method == "POST" and form.is_valid():
-        sheet, problems = excel.read_upload(form.cleaned_data["file"], max_col=excel.FILING_COLUMNS)
+        sheet, problems = excel.read_upload(form.cleaned_data["file"], max_col=excel.FILING_READ_COLUMNS)
         if sheet is not None:
-            plan = excel.plan_filing_upload(filing, sheet)
-            token = None
-            if plan.ok and plan.has_changes:
-                token = pending.store(request.session, FILING_KIND, payload={**plan.payload(), "filename": sheet.name},
-                                      owner=_filing_owner(user, filing), fingerprint=plan.fingerprint())
-            return _filing_preview(request, filing, plan, sheet=sheet, token=token)
+            plan = excel.plan_filing_upload(filing, sheet, saved_for=mappings.saver(excel.REGISTER_FILING,
+                                                                                   filing.county_id))
+            return _filing_read(request, filing, plan, sheet)
         for problem in problems:
             form.add_error("file", problem.text)
     return _filing_upload_page(request, filing, form)
+
+
+def _filing_read(request, filing: Filing, plan: excel.FilingPlan, sheet, *, file_token: str = "", mapping_errors=()):
+    """The preview of a file just read: kept for the confirmation when it changes something, the
+    file itself kept for a new column mapping."""
+    owner = _filing_owner(request.user, filing)
+    header = plan.header.to_json() if plan.header is not None else None
+    if header is not None and not file_token:
+        file_token = pending.store_file(request.session, FILING_FILES_KIND, data=sheet.data, name=sheet.name,
+                                        owner=owner, extra={"columns": header})
+    token = None
+    if plan.ok and plan.has_changes:
+        token = pending.store(request.session, FILING_KIND,
+                              payload={**plan.payload(), "filename": sheet.name, "columns": header},
+                              owner=owner, fingerprint=plan.fingerprint())
+    mapping = {"columns": header if file_token else None, "remap_token": file_token,
+               "mapping_errors": list(mapping_errors),
+               "mapping_open": bool(mapping_errors) or bool(plan.header and plan.header.needs_user),
+               "remap_url": reverse("indicators:excel_filing_upload", kwargs={"filing_pk": filing.pk})}
+    return _filing_preview(request, filing, plan, sheet=sheet, token=token, mapping=mapping)
+
+
+def _filing_remap(request, filing: Filing):
+    """The same file read again with the columns mapped as the user said in the preview."""
+    found = mappings.remapped(request, FILING_FILES_KIND, owner=_filing_owner(request.user, filing))
+    if found is None:
+        return _filing_upload_page(request, filing, ExcelUploadForm(), error=_expired(), status=400)
+    data, name, _extra, given, errors = found
+    sheet, problems = excel.read_data(data, name, max_col=excel.FILING_READ_COLUMNS)
+    if sheet is None:
+        return _filing_upload_page(request, filing, ExcelUploadForm(), errors=problems, status=400)
+    plan = excel.plan_filing_upload(filing, sheet, mapping=given,
+                                    saved_for=mappings.saver(excel.REGISTER_FILING, filing.county_id))
+    return _filing_read(request, filing, plan, sheet, file_token=request.POST["remap"], mapping_errors=errors)
 
 
 def _filing_upload_page(request, filing: Filing, form, *, error: str = "", errors=None, status: int = 200):
@@ -113,7 +150,7 @@ def _filing_upload_page(request, filing: Filing, form, *, error: str = "", error
     }, status=status)
 
 
-def _filing_preview(request, filing: Filing, plan: excel.FilingPlan, *, sheet=None, token=None):
+def _filing_preview(request, filing: Filing, plan: excel.FilingPlan, *, sheet=None, token=None, mapping=None):
     rows, section = [], None
     for change in sorted(plan.changes, key=lambda c: c.number):
         rows.append({"change": change, "section": change.section if change.section != section else ""})
@@ -124,6 +161,7 @@ def _filing_preview(request, filing: Filing, plan: excel.FilingPlan, *, sheet=No
         "filename": sheet.name if sheet else "", "form": ExcelUploadForm(),
         "upload_url": reverse("indicators:excel_filing_upload", kwargs={"filing_pk": filing.pk}),
         "back_url": reverse("indicators:filing_detail", kwargs={"filing_pk": filing.pk}),
+        **(mapping or {}),
     })
 
 
@@ -153,9 +191,7 @@ def _filing_confirm(request, filing: Filing):
         return _filing_upload_page(request, filing, ExcelUploadForm(), errors=exc.issues, status=409)
     pending.discard(request.session, FILING_KIND, token)
     pending.record_outcome(FILING_KIND, token, owner=owner, url=done_url)
-    audit.record(audit.Event.IMPORT_CONFIRM, request=request, target=filing, details={
-        "register": "filing", "file": payload.get("filename", ""), "rows": result.changed + result.created,
-        "form": filing.form.code, "period": filing.period})
+    excel_finish(request, filing, payload, result)
     messages.success(request, _("Imported from Excel: %(count)d figures changed. The filing is not submitted yet; "
                                 "check it and submit it.") % {"count": result.changed + result.created})
     return redirect(done_url)
@@ -163,7 +199,7 @@ def _filing_confirm(request, filing: Filing):
 
 # The alliance-wide workbook --------------------------------------------------------------------
 
-def _form_and_alliance(user, form_pk, alliance_pk) -> tuple[ReportForm, Alliance]:
+def form_and_alliance(user, form_pk, alliance_pk) -> tuple[ReportForm, Alliance]:
     """The form and alliance of an alliance-wide workbook: 404 when either is not seen (or they do
     not go together), 403 when the user is not the alliance office or the county bureau."""
     alliance = scoping.get_for_user(user, Alliance, alliance_pk)
@@ -179,8 +215,14 @@ def _form_and_alliance(user, form_pk, alliance_pk) -> tuple[ReportForm, Alliance
 def _period(request, form: ReportForm) -> tuple[Period | None, str]:
     """The period of the query string (``?period=2026-05``; the latest due one without), or why it
     cannot be filed."""
+    return period_of(form, request.GET.get("period"))
+
+
+def period_of(form: ReportForm, text) -> tuple[Period | None, str]:
+    """The period written ``text`` (the latest due one when empty) as the alliance-wide workbook
+    files it, or why it cannot be filed."""
     today = timezone.localdate()
-    text = (request.GET.get("period") or "").strip()
+    text = str(text or "").strip()
     if not text:
         due = selectors.due_periods(form, today, 1)
         return (due[0], "") if due else (None, _("This form has no period to file yet."))
@@ -216,7 +258,7 @@ def _alliance_urls(form: ReportForm, alliance: Alliance, period: Period | None) 
 @login_required
 def alliance_workbook(request, form_pk, alliance_pk):
     """One row per member institution that files the form, one column per element (.xlsx)."""
-    form, alliance = _form_and_alliance(request.user, form_pk, alliance_pk)
+    form, alliance = form_and_alliance(request.user, form_pk, alliance_pk)
     period, error = _period(request, form)
     if period is None:
         return HttpResponseBadRequest(error, content_type="text/plain; charset=utf-8")
@@ -227,26 +269,60 @@ def alliance_workbook(request, form_pk, alliance_pk):
 @login_required
 def alliance_upload(request, form_pk, alliance_pk):
     user = request.user
-    report_form, alliance = _form_and_alliance(user, form_pk, alliance_pk)
+    report_form, alliance = form_and_alliance(user, form_pk, alliance_pk)
     period, error = _period(request, report_form)
     if period is None:
         return _alliance_upload_page(request, report_form, alliance, None, ExcelUploadForm(), error=error, status=400)
     if request.method == "POST" and "token" in request.POST:
         return _alliance_confirm(request, report_form, alliance, period)
+    if request.method == "POST" and "remap" in request.POST:
+        return _alliance_remap(request, report_form, alliance, period)
     form = ExcelUploadForm(*((request.POST, request.FILES) if request.method == "POST" else ()))
     if request.method == "POST" and form.is_valid():
         sheet, problems = excel.read_upload(form.cleaned_data["file"])
         if sheet is not None:
-            plan = excel.plan_alliance_upload(report_form, alliance, period, sheet, user=user)
-            token = None
-            if plan.ok and plan.has_changes:
-                token = pending.store(request.session, ALLIANCE_KIND, payload={**plan.payload(), "filename": sheet.name},
-                                      owner=_alliance_owner(user, report_form, alliance, period),
-                                      fingerprint=plan.fingerprint())
-            return _alliance_preview(request, plan, filename=sheet.name, token=token)
+            plan = excel.plan_alliance_upload(report_form, alliance, period, sheet, user=user,
+                                              saved_for=mappings.saver(excel.REGISTER_ALLIANCE, alliance.county_id))
+            return _alliance_read(request, plan, sheet)
         for problem in problems:
             form.add_error("file", problem.text)
     return _alliance_upload_page(request, report_form, alliance, period, form)
+
+
+def _alliance_read(request, plan: excel.AlliancePlan, sheet, *, file_token: str = "", mapping_errors=()):
+    """The preview of a workbook just read; a sheet of the alliance's own layout kept for a new
+    column mapping (the portal's workbook is read by its hidden codes)."""
+    owner = _alliance_owner(request.user, plan.form, plan.alliance, plan.period)
+    header = plan.header.to_json() if plan.header is not None else None
+    if header is not None and plan.own_layout and not file_token:
+        file_token = pending.store_file(request.session, ALLIANCE_FILES_KIND, data=sheet.data, name=sheet.name,
+                                        owner=owner, extra={"columns": header})
+    token = None
+    if plan.ok and plan.has_changes:
+        token = pending.store(request.session, ALLIANCE_KIND,
+                              payload={**plan.payload(), "filename": sheet.name, "columns": header},
+                              owner=owner, fingerprint=plan.fingerprint())
+    mapping = {"columns": header if file_token else None, "remap_token": file_token,
+               "mapping_errors": list(mapping_errors),
+               "mapping_open": bool(mapping_errors) or bool(plan.header and plan.header.needs_user),
+               "remap_url": _alliance_urls(plan.form, plan.alliance, plan.period)["upload_url"]}
+    return _alliance_preview(request, plan, filename=sheet.name, token=token, mapping=mapping)
+
+
+def _alliance_remap(request, report_form: ReportForm, alliance: Alliance, period: Period):
+    found = mappings.remapped(request, ALLIANCE_FILES_KIND,
+                              owner=_alliance_owner(request.user, report_form, alliance, period))
+    if found is None:
+        return _alliance_upload_page(request, report_form, alliance, period, ExcelUploadForm(), error=_expired(),
+                                     status=400)
+    data, name, _extra, given, errors = found
+    sheet, problems = excel.read_data(data, name)
+    if sheet is None:
+        return _alliance_upload_page(request, report_form, alliance, period, ExcelUploadForm(), errors=problems,
+                                     status=400)
+    plan = excel.plan_alliance_upload(report_form, alliance, period, sheet, user=request.user, mapping=given,
+                                      saved_for=mappings.saver(excel.REGISTER_ALLIANCE, alliance.county_id))
+    return _alliance_read(request, plan, sheet, file_token=request.POST["remap"], mapping_errors=errors)
 
 
 def _alliance_upload_page(request, report_form: ReportForm, alliance: Alliance, period: Period | None, form, *,
@@ -259,12 +335,12 @@ def _alliance_upload_page(request, report_form: ReportForm, alliance: Alliance, 
 
 
 def _alliance_preview(request, plan: excel.AlliancePlan, *, filename: str = "", token=None, notice: str = "",
-                      apply_issues=None):
+                      apply_issues=None, mapping=None):
     return render(request, "indicators/excel_alliance_preview.html", {
         "plan": plan, "report_form": plan.form, "alliance": plan.alliance, "period": plan.period,
         "units": plan.units, "counts": plan.counts, "errors": plan.issues, "token": token, "notice": notice,
         "apply_issues": apply_issues or [], "filename": filename, "form": ExcelUploadForm(),
-        **_alliance_urls(plan.form, plan.alliance, plan.period),
+        **_alliance_urls(plan.form, plan.alliance, plan.period), **(mapping or {}),
     })
 
 
@@ -299,10 +375,7 @@ def _alliance_confirm(request, report_form: ReportForm, alliance: Alliance, peri
         return _alliance_preview(request, plan, apply_issues=exc.issues)
     pending.discard(request.session, ALLIANCE_KIND, token)
     pending.record_outcome(ALLIANCE_KIND, token, owner=owner, url=urls["back_url"])
-    figures = sum(r.changed + r.created for r in results)
-    audit.record(audit.Event.IMPORT_CONFIRM, request=request, target=alliance, details={
-        "register": "alliance_workbook", "file": payload.get("filename", ""), "rows": len(results),
-        "figures": figures, "form": report_form.code, "period": str(period)})
+    figures = alliance_finish(request, alliance, report_form, period, payload, results)
     messages.success(request, _("Imported from Excel: %(count)d figures changed in %(filings)d filings. The filings "
                                 "are not submitted yet.")
                      % {"count": figures, "filings": len(results)})
