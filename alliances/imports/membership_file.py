@@ -44,7 +44,7 @@ FIELDS = (
     Field("alliance", TITLES["alliance"], ("医共体", "医共体名称", "所属医共体", "医疗共同体", "县域医共体",
                                            "医共体（集团）", "医疗集团"), required=True),
     Field("institution", TITLES["institution"], ("单位名称", "机构名称", "医疗机构名称", "成员单位名称", "名称",
-                                                 "机构全称", "单位全称"), also=("成员单位", "单位", "机构"),
+                                                 "机构全称", "单位全称"), also=("单位", "机构"),
           required=True),
     Field("role", TITLES["role"], ("医共体角色", "角色", "成员角色", "单位角色", "身份")),
     Field("joined", TITLES["joined"], ("起始日期", "加入时间", "加入日期", "起始时间", "生效日期", "开始日期",
@@ -68,7 +68,7 @@ def status_of(row: RowResult) -> str:
     if row.issues:
         return ERROR
     if row.membership:
-        return NEW if row.membership["operation"] == "create" else CHANGED
+        return NEW if row.membership.get("joins") else CHANGED
     return UNCHANGED
 
 
@@ -138,6 +138,8 @@ def validate(table: RawTable, *, county: Region, user, today: date | None = None
     planned = _plan_memberships(readable, state, {}, issue, today)
     for row in readable.rows:
         _describe(row, state, MEMBERSHIP_PRESENT, planned, today)
+        if row.membership:  # a join: no membership in force on its day (a new lead too)
+            row.membership["joins"] = state.membership_on(row.institution.pk, row.membership["on"]) is None
     described = {id(row) for row in readable.rows}
     for row in result.rows:
         if id(row) not in described:
