@@ -5,9 +5,9 @@ the table, the reporting unit and date, merged header rows, the data, and the
 The texts of the title, the header and the footer belong to the official Chinese
 layout; they are marked for translation but written in Chinese.
 
-Two tables: the county structure (医共体组成情况表) and the institution register
-(医疗卫生机构名册). The register doubles as the import template of
-``alliances.imports``: its column titles are what the importer looks for.
+Three tables: the county structure (医共体组成情况表), the institution register
+(医疗卫生机构名册) and the alliance membership register (医共体成员名册). The two registers double
+as the import templates of ``alliances.imports``: their column titles are what the importer looks for.
 """
 
 from __future__ import annotations

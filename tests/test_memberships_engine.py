@@ -264,3 +264,20 @@ def test_links_and_the_new_routes_scoping(county):
     assert supervisor.get(export_url(w)).status_code == 200
     assert supervisor.get(link).status_code == 403 and supervisor.post(link, {}).status_code == 403
     assert client_for(w.bureau).get(link).status_code == 200
+
+
+def test_preview_query_count_does_not_grow_with_rows(county):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    w = county
+    client = client_for(w.bureau)
+    rows = [["第一医共体", "县人民医院", "牵头单位", "2020-01-01"], ["第一医共体", "平台镇卫生院", "", "2020-01-01"],
+            ["第一医共体", "桂圩镇卫生院", "", "2020-01-01"], ["第三医共体", "县中医院", "牵头单位", "2020-01-01"],
+            ["第三医共体", "宝珠院", "", "2026-07-01"]]
+    counts = []
+    for size in (2, 5):
+        with CaptureQueriesContext(connection) as ctx:
+            assert post(client, w, sheet([HEADER, *rows[:size]])).status_code == 200
+        counts.append(len(ctx.captured_queries))
+    assert counts[0] == counts[1], counts
