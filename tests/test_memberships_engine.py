@@ -281,3 +281,19 @@ def test_preview_query_count_does_not_grow_with_rows(county):
             assert post(client, w, sheet([HEADER, *rows[:size]])).status_code == 200
         counts.append(len(ctx.captured_queries))
     assert counts[0] == counts[1], counts
+
+
+def test_a_confirmation_after_the_data_changed_is_refused(county):
+    from alliances import services
+
+    w = county
+    client = client_for(w.bureau)
+    body = client.post(API, {"register": "memberships", "county": w.yn.pk,
+                             "file": SimpleUploadedFile("成员.xlsx", changes(w))}).json()
+    services.institution_move(institution=w.baozhu, to_alliance=w.alliance_a, on=date(2026, 3, 1))
+    before = memberships()
+    stale = client.post(reverse("api-import-confirm", kwargs={"token": body["token"]}))
+    assert stale.status_code == 409 and stale.json()["rows"], stale.content
+    assert memberships() == before and not SecurityEvent.objects.filter(event="import.confirm").exists()
+    page = post(client, w, changes(w))
+    assert page.context["counts"]["changed"] == 3  # 宝珠镇卫生院 now moves from 第一医共体
