@@ -11,10 +11,15 @@ class AlliancesConfig(AppConfig):
     def ready(self) -> None:
         from accounts.middleware import register_roles_source
         from alliances import navigation, scoping
+        from alliances.imports.registers import InstitutionRegister, MembershipRegister
         from alliances.models import Region
         from core import audit, demo
         from core import navigation as core_navigation
+        from core.imports import registry
 
+        # The institution and membership registers of the import API (POST /api/imports/).
+        registry.add(InstitutionRegister())
+        registry.add(MembershipRegister())
         # Two-factor sign-in asks the roles of the request's scope (its grants are read once).
         register_roles_source(lambda user: scoping.scope_of(user).roles)
         # The navigation bar's menus follow the user's scope.

@@ -5,9 +5,9 @@ the table, the reporting unit and date, merged header rows, the data, and the
 The texts of the title, the header and the footer belong to the official Chinese
 layout; they are marked for translation but written in Chinese.
 
-Two tables: the county structure (医共体组成情况表) and the institution register
-(医疗卫生机构名册). The register doubles as the import template of
-``alliances.imports``: its column titles are what the importer looks for.
+Three tables: the county structure (医共体组成情况表), the institution register
+(医疗卫生机构名册) and the alliance membership register (医共体成员名册). The two registers double
+as the import templates of ``alliances.imports``: their column titles are what the importer looks for.
 """
 
 from __future__ import annotations
@@ -316,3 +316,73 @@ def _institution_register_workbook(*, county: Region, entries: list[RegisterEntr
 
     return _finish(ws, wb, ncols=ncols, last_data_row=last_data_row,
                    footer_row=max(last_data_row, HEADER_ROW_2) + 2, splits=(5, 9), on=on)
+
+
+# The alliance membership register (医共体成员名册) ------------------------------------------------
+
+# Column layout; ``alliances.imports.membership_file`` reads files by these titles.
+MEMBERSHIP_COLUMNS = [
+    RegisterColumn("seq", gettext_noop("序号"), 6),
+    RegisterColumn("alliance", gettext_noop("医共体"), 24),
+    RegisterColumn("institution", gettext_noop("单位名称"), 30),
+    RegisterColumn("role", gettext_noop("医共体角色"), 12),
+    RegisterColumn("joined", gettext_noop("起始日期"), 13),
+]
+
+
+def membership_register_title(county: Region) -> str:
+    return _("%(county)s医共体成员名册") % {"county": county.name}
+
+
+def membership_register_filename(county: Region, on: date) -> str:
+    with translation.override(OFFICIAL_LANGUAGE):
+        return f"{membership_register_title(county)}_{on:%Y%m%d}.xlsx"
+
+
+def membership_register_entries(user, county: Region, on: date) -> list[AllianceMembership]:
+    """The memberships in force on ``on`` in the county's alliances that the user sees: alliance by
+    alliance in their numbered order, the lead first, then the members by name. One query."""
+    from alliances.views.common import natural_key  # noqa: PLC0415  (the alliances' order of the pages)
+
+    memberships = list(scoping.queryset_for(user, AllianceMembership).on(on)
+                       .filter(alliance__county=county).select_related("alliance", "institution"))
+    memberships.sort(key=lambda m: (natural_key(m.alliance.name), m.alliance_id,
+                                    m.role != AllianceMembership.Role.LEAD, m.institution.name))
+    return memberships
+
+
+def membership_register_workbook(*, county: Region, memberships: list[AllianceMembership], on: date) -> bytes:
+    """The memberships as an .xlsx file (bytes), in Chinese whatever the interface language; the
+    alliance's cell merged over its members. No query."""
+    with translation.override(OFFICIAL_LANGUAGE):
+        wb = Workbook()
+        ws = wb.active
+        ws.title = _("医共体成员")
+        ncols = len(MEMBERSHIP_COLUMNS)
+        _title_rows(ws, title=membership_register_title(county), county=county,
+                    date_text=_("导出日期：%(date)s") % {"date": date_zh(on)}, ncols=ncols, split=3)
+        book.header(ws, [(_(column.title), column.width) for column in MEMBERSHIP_COLUMNS], row=HEADER_ROW_1)
+        row = HEADER_ROW_1 + 1
+        first = row
+        for number, membership in enumerate(memberships, start=1):
+            values = [number, membership.alliance.name, membership.institution.name,
+                      _(ROLE_TITLES[membership.role]), membership.valid_from]
+            for col, value in enumerate(values, start=1):
+                written = cell(ws, row, col, value, align=LEFT if col in (2, 3) else CENTER)
+                if col == 5:
+                    written.number_format = "yyyy-mm-dd"
+            row += 1
+        last_data_row = row - 1
+        if last_data_row >= first:
+            book.merge_repeated(ws, [2], first, last_data_row)
+            letter = get_column_letter(4)
+            validation = DataValidation(type="list", formula1='"{}"'.format(",".join(
+                _(title) for title in ROLE_TITLES.values())), allow_blank=True, errorStyle="warning",
+                showErrorMessage=True)
+            validation.add(f"{letter}{first}:{letter}{last_data_row}")
+            ws.add_data_validation(validation)
+        book.fit_row_heights(ws, first, max(last_data_row, first), min_height=20)
+        footer = max(last_data_row, first) + 2
+        book.footer_row(ws, footer, on=on, ncols=ncols, splits=(3, 4))
+        page_setup(ws, header_rows=(HEADER_ROW_1, HEADER_ROW_1), last_col=get_column_letter(ncols), last_row=footer)
+        return book.save(wb)

@@ -23,7 +23,10 @@ separate action.
 The package is split by concern: ``results`` (``RawTable``, ``Issue``, ``RowResult``,
 ``ImportResult``, ``ImportFailed``), ``reading`` (the upload and its header), ``cells`` (cleaning
 cell values), ``state`` (the county read once), ``validation`` and ``memberships`` (checking
-the rows), ``applying`` (writing them) and ``pending`` (the upload kept for the confirmation).
+the rows), ``applying`` (writing them) and ``pending`` (the upload kept for the confirmation). Beside the
+institution register: ``membership_file``, the county's alliance membership register (医共体成员名册:
+alliance, institution, role, date), read and written by the same parts, its institutions found by
+``finding``; ``registers``, both registers of the import API (``institutions``, ``memberships``).
 This module re-exports the public names, so callers use ``alliances.imports.<name>``.
 """
 

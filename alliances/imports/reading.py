@@ -1,9 +1,9 @@
-"""Reading an upload: size and real type by content, .xlsx or .csv (UTF-8, UTF-16 or GB18030),
-the header row found by its column titles, and the data rows up to the footer."""
+"""Reading an upload: its size, then ``core.imports.reading`` (real type by content, .xlsx or .csv in
+UTF-8 or GB18030, merged cells filled from their top-left cell), the header row found by its column
+titles (``core.imports.columns``), and the data rows up to the footer."""
 
 from __future__ import annotations
 
-import csv
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +16,9 @@ from alliances.imports.cells import _is_blank
 from alliances.imports.results import Issue, RawTable
 from core import uploads
 from core.imports import columns as columns_
+from core.imports import reading
 from core.imports.columns import ColumnPlan, Field
-from core.uploads import OLE_SIGNATURE, ZIP_SIGNATURE
+from core.uploads import OLE_SIGNATURE, ZIP_SIGNATURE  # noqa: F401  (re-exported by alliances.imports)
 
 logger = logging.getLogger(__package__)  # "alliances.imports"
 
@@ -26,6 +27,9 @@ MAX_DATA_ROWS = 5000
 MAX_COLUMNS = 60
 HEADER_SEARCH_ROWS = columns_.HEADER_SEARCH_ROWS
 BLANK_RUN_LIMIT = 500  # this many empty rows in a row end the sheet (formatted but empty rows)
+# Rows with any text that ``core.imports.reading`` reads at most: the data rows, the header and title
+# lines above them and what follows the footer (the data rows' own limit gives the message).
+MAX_READ_ROWS = 2 * MAX_DATA_ROWS
 
 
 # Column titles the importer recognises, by field; the first is the official title (exports.py).
@@ -56,6 +60,19 @@ TOTAL_TEXTS = ("合计", "总计", "小计")
 FOOTER_PREFIXES = ("填报人", "审核人", "填表人", "制表人", "负责人", "说明", "注：", "注:", "备注：", "备注:")
 
 
+@dataclass(frozen=True)
+class Layout:
+    """What a register of this package reads: its fields, the columns read but not kept, and the
+    titles the message names when no header is found."""
+
+    fields: tuple[Field, ...]
+    ignored_keys: tuple[str, ...]
+    required_titles: tuple[str, ...]
+
+
+INSTITUTIONS = Layout(FIELDS, IGNORED_KEYS, tuple(REGISTER_COLUMN_BY_KEY[k].title for k in REQUIRED_KEYS))
+
+
 @dataclass
 class RegisterRead:
     """What reading gave: the table or the problems; the column plan when a header was found (the
@@ -75,68 +92,52 @@ def read_upload(upload, *, mapping: dict | None = None, saved_for=None) -> tuple
     return result.table, result.problems
 
 
-def read_register(upload, *, mapping: dict | None = None, saved_for=None) -> RegisterRead:
+def read_register(upload, *, mapping: dict | None = None, saved_for=None, layout: Layout = INSTITUTIONS) -> RegisterRead:
     """``read_upload`` with what a mapping step needs (``core.imports.columns``)."""
     name = Path(upload.name or "").name
-    options = {"mapping": mapping, "saved_for": saved_for}
-    result = _read_file(upload, name, options)
-    if isinstance(result, RegisterRead):
-        return result
-    table, issues = result
-    return RegisterRead(table, issues)
-
-
-def read_register_data(data: bytes, name: str, *, mapping: dict | None = None, saved_for=None) -> RegisterRead:
-    result = _read_bytes(data, name, {"mapping": mapping, "saved_for": saved_for})
-    if isinstance(result, RegisterRead):
-        return result
-    return RegisterRead(result[0], result[1])
-
-
-def _read_file(upload, name: str, options: dict):
-    suffix = Path(name).suffix.lower()
-    if suffix not in (".xlsx", ".csv"):
-        return None, [Issue(_("“%(name)s” is neither an .xlsx workbook nor a .csv file. Upload the register "
-                              "as .xlsx (Excel) or .csv.") % {"name": name})]
+    if Path(name).suffix.lower() not in (".xlsx", ".csv"):
+        return RegisterRead(None, [_not_a_register(name)])
     if upload.size is not None and upload.size > MAX_UPLOAD_BYTES:
-        return None, [_too_large(name, upload.size)]
+        return RegisterRead(None, [_too_large(name, upload.size)])
     data = upload.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
-        return None, [_too_large(name, len(data))]
-    return _read_bytes(data, name, options)
+        return RegisterRead(None, [_too_large(name, len(data))])
+    return read_register_data(data, name, mapping=mapping, saved_for=saved_for, layout=layout)
 
 
-def _read_bytes(data: bytes, name: str, options: dict):
+def read_register_data(data: bytes, name: str, *, mapping: dict | None = None, saved_for=None,
+                       layout: Layout = INSTITUTIONS) -> RegisterRead:
+    """The register in ``data`` (an upload's bytes kept for a new mapping), read by
+    ``core.imports.reading`` (type by content, encodings, merged cells filled), then its table."""
     suffix = Path(name).suffix.lower()
-    if not data.strip():
-        return None, [Issue(_("“%(name)s” is empty.") % {"name": name})]
-    kind = uploads.sniff_zip(data)
-    is_xlsx = kind == uploads.XLSX or kind in uploads.REFUSED_KINDS
-    if suffix == ".xlsx":
-        refused = uploads.refusal(kind, name)  # zip bomb, macros, XML entities: as every upload says it
-        if refused:
-            return None, [Issue(refused)]
-        if not is_xlsx:
-            if data.startswith(OLE_SIGNATURE):
-                return None, [Issue(_("“%(name)s” is an old-style Excel file (.xls) renamed .xlsx. Open it in "
-                                      "Excel and save it as “Excel workbook (*.xlsx)”.") % {"name": name})]
-            return None, [Issue(_("“%(name)s” is not an Excel workbook: its content is not in the .xlsx format, "
-                                  "whatever its name says.") % {"name": name})]
-        return _kept(_read_xlsx(data, name, options), data, name)
-    if is_xlsx or data.startswith((ZIP_SIGNATURE, OLE_SIGNATURE)):
-        return None, [Issue(_("“%(name)s” is named .csv but is an Excel workbook, not a text file. Upload it "
-                              "with the .xlsx extension, or save it from Excel as “CSV UTF-8”.") % {"name": name})]
-    text = uploads.decode_text(data)
-    if text is None:
-        return None, [Issue(_("“%(name)s” is not a text CSV file (it is not UTF-8 or GB18030 text).")
-                            % {"name": name})]
-    return _kept(_read_csv(text, name, options), data, name)
-
-
-def _kept(result, data: bytes, name: str):
-    if isinstance(result, RegisterRead):
-        result.data, result.name = data, name
+    if suffix not in (".xlsx", ".csv"):
+        return RegisterRead(None, [_not_a_register(name)])
+    if suffix == ".xlsx" and data.startswith(OLE_SIGNATURE):
+        return RegisterRead(None, [Issue(_("“%(name)s” is an old-style Excel file (.xls) renamed .xlsx. Open it "
+                                           "in Excel and save it as “Excel workbook (*.xlsx)”.") % {"name": name})])
+    sheet, problems = read_sheet(data, name, max_columns=MAX_COLUMNS, max_rows=MAX_READ_ROWS)
+    if sheet is None:
+        return RegisterRead(None, problems)
+    result = _read_rows(sheet.rows, name=name, file_format=suffix[1:], mapping=mapping, saved_for=saved_for,
+                        layout=layout)
+    result.data, result.name = data, name
     return result
+
+
+def read_sheet(data: bytes, name: str, *, max_columns: int, max_rows: int):
+    """``core.imports.reading.read_data``, with a workbook that breaks while its rows are read
+    (openpyxl raises many kinds of errors on damaged files) answered as an unreadable file."""
+    try:
+        return reading.read_data(data, name, max_columns=max_columns, max_rows=max_rows)
+    except Exception:
+        logger.info("unreadable workbook %r", name, exc_info=True)
+        return None, [Issue(_("“%(name)s” could not be read as an Excel workbook; it may be damaged. Open it in "
+                              "Excel, save it again and upload it.") % {"name": name})]
+
+
+def _not_a_register(name: str) -> Issue:
+    return Issue(_("“%(name)s” is neither an .xlsx workbook nor a .csv file. Upload the register "
+                   "as .xlsx (Excel) or .csv.") % {"name": name})
 
 
 def _too_large(name: str, size: int) -> Issue:
@@ -144,32 +145,22 @@ def _too_large(name: str, size: int) -> Issue:
                  % {"name": name, "size": size / (1024 * 1024), "limit": MAX_UPLOAD_BYTES // (1024 * 1024)})
 
 
-def _read_xlsx(data: bytes, name: str, options: dict):
-    try:
-        workbook = uploads.Workbook(data)
-    except Exception:  # openpyxl raises many kinds of errors on damaged files
-        logger.info("unreadable workbook %r", name, exc_info=True)
-        return None, [Issue(_("“%(name)s” could not be read as an Excel workbook; it may be damaged. Open it in "
-                              "Excel, save it again and upload it.") % {"name": name})]
-    try:
-        return _read_rows(workbook.rows(MAX_COLUMNS), name=name, file_format="xlsx", **options)
-    except Exception:
-        logger.info("unreadable workbook %r", name, exc_info=True)
-        return None, [Issue(_("“%(name)s” could not be read as an Excel workbook; it may be damaged. Open it in "
-                              "Excel, save it again and upload it.") % {"name": name})]
-    finally:
-        workbook.close()
+def first_header_row(head: list[tuple[int, list]], plan: ColumnPlan) -> int:
+    """The sheet's first header row. Merged cells are read filled: a title merged down two header rows
+    (序号 over 序号) makes the row above the found header part of it (a group's title sits there)."""
+    first = plan.header_row - plan.header_rows + 1
+    top = plan.position - plan.header_rows + 1
+    if top > 0 and head[top - 1][0] == first - 1:
+        above, below = head[top - 1][1], head[top][1]
+        shared = [i for i, v in enumerate(below) if not _is_blank(v) and i < len(above) and above[i] == v]
+        filled = [v for v in below if not _is_blank(v)]
+        if filled and len(shared) * 2 >= len(filled):
+            return first - 1
+    return first
 
 
-def _read_csv(text: str, name: str, options: dict):
-    try:
-        return _read_rows(uploads.csv_rows(text, max_col=MAX_COLUMNS), name=name, file_format="csv", **options)
-    except csv.Error as exc:
-        return None, [Issue(_("“%(name)s” is not a well-formed CSV file (%(error)s).")
-                            % {"name": name, "error": exc})]
-
-
-def _read_rows(rows, *, name: str, file_format: str, mapping: dict | None = None, saved_for=None) -> RegisterRead:
+def _read_rows(rows, *, name: str, file_format: str, mapping: dict | None = None, saved_for=None,
+               layout: Layout = INSTITUTIONS) -> RegisterRead:
     """Find the header among the first rows (``core.imports.columns``: known titles, a two-row
     header under merged cells, the user's or the county's saved mapping), then read the data rows
     up to the footer."""
@@ -179,14 +170,15 @@ def _read_rows(rows, *, name: str, file_format: str, mapping: dict | None = None
         head.append((number, values))
         if len(head) >= HEADER_SEARCH_ROWS:
             break
-    plan = columns_.locate(head, FIELDS, given=mapping, saved_for=saved_for)
+    plan = columns_.locate(head, layout.fields, given=mapping, saved_for=saved_for)
+    ignored_keys = layout.ignored_keys
     if plan is None or not plan.by_field:
-        titles = "、".join(REGISTER_COLUMN_BY_KEY[k].title for k in REQUIRED_KEYS)
+        titles = "、".join(layout.required_titles)
         return RegisterRead(None, [Issue(_("No header row was found in the first %(n)s rows of “%(name)s”: the "
                                            "register needs a row with the column titles %(titles)s.")
                                          % {"n": HEADER_SEARCH_ROWS, "name": name, "titles": titles})], plan)
     header_end = plan.position
-    first_header, last_header = plan.header_row - plan.header_rows + 1, plan.header_row
+    first_header, last_header = first_header_row(head, plan), plan.header_row
     if plan.errors:
         return RegisterRead(None, [Issue(text, row=last_header) for text in plan.errors], plan)
     columns = {key: (column.letter, column.title) for key, column in plan.by_field.items()}
@@ -203,7 +195,7 @@ def _read_rows(rows, *, name: str, file_format: str, mapping: dict | None = None
         if _is_footer(values):
             break
         cells = {key: (values[i] if i < len(values) else None) for key, i in index_of.items()}
-        if all(_is_blank(v) for k, v in cells.items() if k not in IGNORED_KEYS):
+        if all(_is_blank(v) for k, v in cells.items() if k not in ignored_keys):
             blank_run += 1
             if blank_run >= BLANK_RUN_LIMIT:
                 break
@@ -212,7 +204,7 @@ def _read_rows(rows, *, name: str, file_format: str, mapping: dict | None = None
         if len(data_rows) >= MAX_DATA_ROWS:
             return RegisterRead(None, [Issue(_("“%(name)s” has more than %(n)s rows; import the register in parts.")
                                              % {"name": name, "n": MAX_DATA_ROWS})], plan)
-        data_rows.append((number, {k: v for k, v in cells.items() if k not in IGNORED_KEYS}))
+        data_rows.append((number, {k: v for k, v in cells.items() if k not in ignored_keys}))
     if not data_rows:
         return RegisterRead(None, [Issue(_("“%(name)s” has a header (row %(row)s) but no data rows below it.")
                                          % {"name": name, "row": last_header})], plan)

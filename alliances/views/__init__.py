@@ -6,7 +6,8 @@ may not change answers 403, a foreign or missing one 404). Memberships are
 written only through ``alliances.services``.
 
 The pages live in one module per domain (``regions``, ``alliance_views``, ``institutions``,
-``joint_offices``, ``imports`` for the institution register's xlsx export and import, ``home`` for the
+``joint_offices``, ``imports`` for the institution register's xlsx export and import, ``membership_imports`` for
+the alliance membership register's, ``home`` for the
 home page; shared helpers in ``common``); this package re-exports what ``alliances.urls`` uses.
 """
 
@@ -31,6 +32,7 @@ from alliances.views.institutions import (
     institution_page_context,
 )
 from alliances.views.joint_offices import joint_office_create, joint_office_delete
+from alliances.views.membership_imports import region_memberships_import, region_memberships_xlsx
 from alliances.views.regions import (
     county_structure_context,
     region_detail,
@@ -60,6 +62,8 @@ __all__ = [
     "region_detail",
     "region_institutions_import",
     "region_institutions_xlsx",
+    "region_memberships_import",
+    "region_memberships_xlsx",
     "region_structure_xlsx",
     "rollup_context",
 ]

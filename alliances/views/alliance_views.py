@@ -133,11 +133,20 @@ def alliance_list(request):
     # Alliances are few (a handful per county): sort them in their numbered order, then paginate.
     rows = sorted(qs, key=lambda a: (a.county.code, natural_key(a.name)))
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    # The county whose alliance members the user may import here: the one filtered on, or the only one.
+    changeable = scoping.counties_for(user, CHANGE)
+    if data.get("county"):
+        import_county = changeable.filter(pk=data["county"].pk).first()
+        can_create = import_county is not None or changeable.exists()
+    else:
+        first = list(changeable[:2])
+        can_create, import_county = bool(first), (first[0] if len(first) == 1 else None)
     return render(request, "alliances/alliance_list.html", {
         "page": page,
         "form": form,
         "today": today,
-        "can_create": scoping.counties_for(user, CHANGE).exists(),
+        "can_create": can_create,
+        "import_county": import_county,
     })
 
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -20,14 +19,14 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from alliances import exports, imports, scoping
+from alliances import exports, imports
+from alliances.imports import registers
 from alliances.models import Institution, Region
 from alliances.views.common import CHANGE, VIEW
-from core import audit
 from core import pending as pending_store
 from core.imports import mappings
 
-REGISTER = "institutions"
+REGISTER = registers.INSTITUTIONS
 FILES_KIND = "institution-files"  # the uploaded files themselves, for a new column mapping
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # Columns of the preview table, in the order of the register.
@@ -43,12 +42,7 @@ class RegisterUploadForm(forms.Form):
 
 
 def _county(user, region_pk: int, action: str) -> Region:
-    county = scoping.get_for_user(user, Region, region_pk)
-    if not county.is_county:
-        raise Http404(_("Only a county has an institution register."))
-    if action == CHANGE and not scoping.counties_for(user, CHANGE).filter(pk=county.pk).exists():
-        raise PermissionDenied(_("Only the county health bureau imports the institution register."))
-    return county
+    return registers.register_county(user, region_pk, change=action == CHANGE)
 
 
 @login_required
@@ -126,7 +120,7 @@ def _confirm(request, county: Region):
         messages.info(request, _("The import was cancelled; nothing was saved."))
         return redirect(import_url)
     owner = imports.pending_owner(user, county)
-    done_url = f"{reverse('alliances:institution_list')}?county={county.pk}&active=all"
+    done_url = registers.institutions_url(county)
     if pending_store.was_claimed(imports.PENDING_KIND, token):  # a second click: the first one applies it
         return pending_store.already_confirmed(request, imports.PENDING_KIND, token, owner=owner, fallback=done_url)
     pending = imports.load_pending(request.session, token, county=county, user=user)
@@ -157,12 +151,8 @@ def _confirm(request, county: Region):
         pending_store.release(imports.PENDING_KIND, token)
         raise
     imports.discard_pending(request.session, token)
-    mappings.remember(table.mapping, register=REGISTER, scope=county.pk, user=user)
+    registers.finish_institutions(request, county, table, result, counts)
     pending_store.record_outcome(imports.PENDING_KIND, token, owner=owner, url=done_url)
-    audit.record(audit.Event.IMPORT_CONFIRM, request=request, target=county, details={
-        "register": "institutions", "file": table.filename, "rows": counts["create"] + counts["update"],
-        "created": counts["create"], "updated": counts["update"],
-        "memberships": sum(1 for row in result.rows if row.membership)})
     messages.success(request, _("The register was imported: %(create)s institutions created, %(update)s updated, "
                                 "%(unchanged)s unchanged.") % counts)
     return redirect(done_url)
