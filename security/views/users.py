@@ -599,6 +599,8 @@ def user_import_passwords(request):
         return render(request, "security/users/import_passwords.html", {"batch": "", "available": False},
                       status=410)
     today = local_date(request_now(request))
+    audit.record(Event.EXPORT_PERSONAL, request=request, target=county, county_id=county.pk, details={
+        "register": "users_initial_passwords", "rows": len(created), "channel": "page"})
     content = importer.passwords_xlsx(created, county=county.name, on=today)
     return _no_store(xlsx_response(content, _filename(_("Initial passwords"), county.name, f"{today:%Y%m%d}")))
 
