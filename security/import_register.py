@@ -87,7 +87,7 @@ def preview_body(plan: importer.Plan | None, plan_json: dict, problems: list[Iss
 
 class UsersRegister:
     name = NAME
-    label = gettext_lazy("User accounts")
+    label = gettext_lazy("Accounts and their grants")
     fields = importer.FIELDS
 
     def county_for(self, user, county_id) -> Region:
