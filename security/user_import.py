@@ -178,8 +178,8 @@ def read_data(data: bytes, name: str, *, mapping: dict | None = None, saved_for=
                                    "start from the template.") % {"n": HEADER_ROWS, "name": name})],
                     plan, data, name)
     issues = [Issue(text, row=plan.header_row) for text in plan.errors]
-    if mapping is None:
-        issues += _twice(plan)
+    if mapping is None and not any(c.source == columns.FROM_SAVED for c in plan.columns):
+        issues += _twice(plan)  # mapped by the titles alone (a mapping the user made or saved decides)
     if issues:
         return Read(None, issues, plan, data, name)
     table = Table(filename=name, columns={key: column.letter for key, column in plan.by_field.items()},

@@ -156,3 +156,16 @@ def test_the_api_keeps_the_page_rule_of_who_imports_accounts_of_a_county(sec):
     assert post(sec.bureau, sec.yn.pk).status_code == 403
     assert post(sec.platform, sec.yn.pk).status_code == 200  # the province's platform administrator
     assert not User.objects.filter(username="sun_yi").exists()
+
+
+def test_a_field_on_two_columns_is_refused_unless_a_mapping_says_which():
+    from security import user_import as importer
+
+    content = sheet([["李四", "li_si", "13800000001", "13900000002", "平台镇卫生院", "机构填报员"]],
+                    header=["姓名", "用户名", "手机", "手机号", "单位", "角色"])
+    read = importer.read_data(content, "a.xlsx")
+    assert read.table is None and [(p.row, p.column) for p in read.problems] == [(3, "D")]
+    given = {"姓名": "full_name", "用户名": "username", "手机": None, "手机号": "phone", "单位": "unit", "角色": "role"}
+    for read in (importer.read_data(content, "a.xlsx", mapping=given),
+                 importer.read_data(content, "a.xlsx", saved_for=lambda signature: given)):
+        assert read.table is not None and read.table.rows[0]["phone"] == "13900000002", read.problems

@@ -482,7 +482,12 @@ def _after_reading(request, scope, counties, county: Region, read: importer.Read
                "remap_url": f"{reverse('security:user_import')}?county={county.pk}"}
     if read.table is None:
         form = form or ImportUploadForm(counties=counties, initial={"county": str(county.pk)})
-        return _upload_page(request, scope, form, errors=[p.text for p in read.problems], status=400, **mapping)
+        # The mapping panel names the fields no column fills; the other problems are listed above it.
+        shown = set(read.columns.errors) if mapping["mapping_columns"] else set()
+        errors = [p.text for p in read.problems if p.message not in shown] or [_(
+            "The file's columns could not all be matched to the accounts' fields; nothing was read. Map them below "
+            "and preview again.")]
+        return _upload_page(request, scope, form, errors=errors, status=400, **mapping)
     plan = importer.check(read.table, actor=request.user, county=county)
     token = None
     if plan.ok and plan.has_changes:
