@@ -28,8 +28,11 @@ from alliances import scoping
 from alliances.models import Alliance, Institution, Region
 from core import audit
 from core.audit import Event
+from core.clock import local_date
+from core.http import XLSX_CONTENT_TYPE, safe_filename, xlsx_response
 from security import grants as grant_rules
-from security import services
+from security import import_register, services
+from security import user_import as importer
 from security.forms import email_problem, phone_problem, username_problem
 from security.user_selectors import UserFilters, filtered_users, state_of, units_of, with_details
 
@@ -143,6 +146,10 @@ class PasswordSerializer(serializers.Serializer):
 
 class DetailSerializer(serializers.Serializer):
     detail = serializers.CharField()
+
+
+class ImportPasswordsSerializer(serializers.Serializer):
+    batch = serializers.CharField(max_length=64, help_text="The batch token the import's confirmation answered.")
 
 
 def grant_out(grant: Grant) -> dict:
@@ -336,6 +343,35 @@ class UserViewSet(viewsets.GenericViewSet):
         account = self._account(change=True)
         self._not_self(account)
         return Response({"password": services.password_reset(actor=request.user, user=account, request=request)})
+
+    @extend_schema(request=ImportPasswordsSerializer,
+                   responses={(200, XLSX_CONTENT_TYPE): OpenApiTypes.BINARY, 410: DetailSerializer},
+                   summary="The one-time passwords of the accounts an import created (.xlsx, once)")
+    @action(detail=False, methods=["post"], url_path="import-passwords")
+    def import_passwords(self, request, **kwargs):
+        """The workbook of initial passwords of an import confirmed through ``/api/imports/``, for
+        the administrator who confirmed it, once (as the page gives it after its import)."""
+        incoming = ImportPasswordsSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        try:
+            taken = import_register.take_passwords(request.user, incoming.validated_data["batch"])
+        except Http404:
+            raise NotFound() from None
+        except DjangoPermissionDenied as denied:
+            raise PermissionDenied(str(denied)) from None
+        if taken is None:
+            return Response({"detail": _("These passwords have been downloaded already, or have expired. Reset the "
+                                         "password of an account whose password was lost.")},
+                            status=status.HTTP_410_GONE)
+        created, county = taken
+        today = local_date(timezone.now())
+        audit.record(Event.EXPORT_PERSONAL, request=request, target=county, county_id=county.pk, details={
+            "register": "users_initial_passwords", "rows": len(created), "channel": "api"})
+        response = xlsx_response(importer.passwords_xlsx(created, county=county.name, on=today),
+                                 safe_filename(f"{_('Initial passwords')}_{county.name}_{today:%Y%m%d}") + ".xlsx")
+        response["Cache-Control"] = "no-store, no-cache, must-revalidate, private"
+        response["Pragma"] = "no-cache"
+        return response
 
     @extend_schema(methods=["GET"], request=None, responses=GrantOutSerializer(many=True),
                    summary="The account's grants")

@@ -10,4 +10,8 @@ class SecurityConfig(AppConfig):
     verbose_name = _("Security")
 
     def ready(self) -> None:
+        from core.imports import registry
         from security import access  # noqa: F401  (registers the scoping of accounts and the log)
+        from security.import_register import UsersRegister
+
+        registry.add(UsersRegister())  # the user accounts through the import API

@@ -43,6 +43,7 @@ REGISTERS = {
     "procurement": gettext_lazy("Purchase register"),
     "roster": gettext_lazy("Roster"),
     "users": gettext_lazy("User list"),
+    "users_initial_passwords": gettext_lazy("Initial passwords of the new accounts"),  # the one-time download
     "security_log": gettext_lazy("Security log"),
 }
 CHANNELS = {"page": gettext_lazy("Page"), "api": gettext_lazy("API"), "export": gettext_lazy("Export"),

@@ -17,7 +17,6 @@ grants they hold are each read once; the grant rules run in memory
 from __future__ import annotations
 
 import base64
-import csv
 import hashlib
 import hmac
 import json
@@ -35,6 +34,7 @@ from django.db import transaction
 from django.db.models.functions import Lower
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
@@ -49,6 +49,8 @@ from core import audit, uploads
 from core import workbook as xlsx
 from core import xlsx as core_xlsx
 from core.audit import Event
+from core.imports import columns, mappings, reading
+from core.imports.columns import ColumnPlan, Field
 from core.issues import Issue, cap
 from security.forms import email_problem, phone_problem, username_problem
 from security.grants import GrantRefused, check_grant, grant_words
@@ -58,7 +60,8 @@ from security.user_selectors import Unit, Units, grantable_roles, units_of
 MAX_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 3000
 MAX_COLUMNS = 30
-HEADER_ROWS = 10
+HEADER_ROWS = 10  # the header is looked for in the sheet's first rows
+SAMPLE_ROWS = 3  # rows below them read for the mapping panel's first values
 SHEET = "用户"
 HELP_SHEET = "填写说明"
 EXAMPLE_PREFIX = "示例"  # the template's example row (姓名 starting with 示例) is skipped
@@ -73,17 +76,26 @@ class Column:
     title: str  # the register's own title (data, not UI text)
     required: bool
     synonyms: tuple[str, ...] = ()
+    label: str = ""  # the field's name in the mapping panel (UI text)
 
 
+# Every header word the importer took before the engine, and the words clerks commonly write.
 COLUMNS = (
-    Column("full_name", "姓名", True, ("真实姓名",)),
-    Column("username", "用户名", True, ("账号", "登录名", "用户账号")),
-    Column("phone", "手机", False, ("手机号", "手机号码", "电话", "联系电话")),
-    Column("email", "邮箱", False, ("电子邮箱", "邮件", "电子邮件", "email", "e-mail")),
-    Column("unit", "单位", True, ("单位名称", "所在单位", "机构")),
-    Column("role", "角色", True, ("用户角色",)),
+    Column("full_name", "姓名", True, ("真实姓名", "人员姓名", "用户姓名", "职工姓名", "名字"),
+           gettext_lazy("Full name")),
+    Column("username", "用户名", True, ("账号", "登录名", "用户账号", "帐号", "用户帐号", "登录账号", "登录帐号",
+                                     "登录用户名", "账户", "帐户", "用户名称"), gettext_lazy("User name")),
+    Column("phone", "手机", False, ("手机号", "手机号码", "电话", "联系电话", "移动电话", "手机电话", "联系方式",
+                                  "电话号码"), gettext_lazy("Mobile phone")),
+    Column("email", "邮箱", False, ("电子邮箱", "邮件", "电子邮件", "邮箱地址", "电子邮箱地址", "email", "Email",
+                                  "EMAIL", "e-mail", "E-mail", "E-Mail", "E-MAIL", "mail"), gettext_lazy("E-mail address")),
+    Column("unit", "单位", True, ("单位名称", "所在单位", "机构", "所属单位", "工作单位", "机构名称", "所属机构",
+                                "所在机构"), gettext_lazy("Unit")),
+    Column("role", "角色", True, ("用户角色", "角色名称", "系统角色", "权限角色"), gettext_lazy("Role")),
 )
 BY_KEY = {c.key: c for c in COLUMNS}
+# The register's fields for ``core.imports.columns``.
+FIELDS = tuple(Field(c.key, c.label, (c.title, *c.synonyms), required=c.required) for c in COLUMNS)
 
 
 def _key(text) -> str:
@@ -91,138 +103,128 @@ def _key(text) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", uploads.cell_text(text))).lower()
 
 
-def _title_key(text) -> str:
-    """A header title as matched: 用户名*, 手机（选填） are 用户名 and 手机."""
-    key = _key(text).rstrip("*")
-    return re.sub(r"\(.*\)$", "", key).rstrip("*")
-
-
-TITLES = {_title_key(name): c.key for c in COLUMNS for name in (c.title, *c.synonyms)}
-
-
 # Reading -----------------------------------------------------------------------------------------
 
 @dataclass
 class Table:
-    """The rows of an uploaded file: cell texts by column key, with their row numbers, and the
-    column letters (for the messages)."""
+    """The rows of an uploaded file: cell texts by column key, with their row numbers, the column
+    letters (for the messages) and the column plan (``ColumnPlan.to_json``, remembered at the
+    confirmation)."""
 
     filename: str
     columns: dict[str, str] = field(default_factory=dict)  # key → column letter
     rows: list[dict] = field(default_factory=list)  # {"line": n, key: text, …}
+    mapping: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
-        return {"filename": self.filename, "columns": self.columns, "rows": self.rows}
+        return {"filename": self.filename, "columns": self.columns, "rows": self.rows, "mapping": self.mapping}
 
     @classmethod
     def from_json(cls, data: dict) -> Table:
         return cls(filename=str(data["filename"]), columns={str(k): str(v) for k, v in data["columns"].items()},
-                   rows=[dict(r) for r in data["rows"]])
+                   rows=[dict(r) for r in data["rows"]], mapping=dict(data.get("mapping") or {}))
+
+
+@dataclass
+class Read:
+    """A file read: its table, or why not (``problems``); the column plan (for the mapping panel,
+    also when the table could not be read) and the bytes (kept for a new mapping)."""
+
+    table: Table | None
+    problems: list[Issue]
+    columns: ColumnPlan | None = None
+    data: bytes | None = None
+    name: str = ""
 
 
 def read_upload(upload) -> tuple[Table | None, list[Issue]]:
-    """The rows of an uploaded .xlsx or .csv, or None and why the file cannot be read."""
+    """The rows of an uploaded .xlsx or .csv (columns by their titles, or the saved mapping), or
+    None and why the file cannot be read."""
+    read = read_file(upload)
+    return read.table, read.problems
+
+
+def read_file(upload, *, mapping: dict | None = None, saved_for=None) -> Read:
     name = Path(upload.name or "").name
     data = uploads.read_limited(upload, MAX_BYTES)
     if data is None:
-        return None, [Issue(_("“%(name)s” is larger than %(limit)s MB; split the accounts into several files.")
-                            % {"name": name, "limit": MAX_BYTES // (1024 * 1024)})]
+        return Read(None, [Issue(_("“%(name)s” is larger than %(limit)s MB; split the accounts into several files.")
+                                 % {"name": name, "limit": MAX_BYTES // (1024 * 1024)})], name=name)
+    return read_data(data, name, mapping=mapping, saved_for=saved_for)
+
+
+def read_data(data: bytes, name: str, *, mapping: dict | None = None, saved_for=None) -> Read:
+    """The file's rows (``core.imports.reading``: the sheet 用户 of a workbook, else its active sheet;
+    .csv in UTF-8 or GB18030), its header found in the first rows and its columns mapped
+    (``core.imports.columns.locate``: the user's ``mapping``, else the saved one, else the titles)."""
     if not data.strip():
-        return None, [Issue(_("“%(name)s” is empty.") % {"name": name})]
+        return Read(None, [Issue(_("“%(name)s” is empty.") % {"name": name})], name=name)
     if data.startswith(uploads.OLE_SIGNATURE):
-        return None, [Issue(_("“%(name)s” is an old-style Excel file (.xls). Open it in Excel and save it as "
-                              "“Excel workbook (*.xlsx)”.") % {"name": name})]
-    kind = uploads.sniff_zip(data)
-    refused = uploads.refusal(kind, name)  # zip bomb, macros, XML entities: as every upload says it
+        return Read(None, [Issue(_("“%(name)s” is an old-style Excel file (.xls). Open it in Excel and save it as "
+                                   "“Excel workbook (*.xlsx)”.") % {"name": name})], name=name)
+    refused = uploads.refusal(uploads.sniff_zip(data), name)  # zip bomb, macros, XML entities: as every upload
     if refused:
-        return None, [Issue(refused)]
-    if kind == uploads.XLSX:
-        try:
-            workbook = uploads.Workbook(data, sheet=SHEET)
-            try:
-                lines = _non_blank(workbook.rows(MAX_COLUMNS))
-            finally:
-                workbook.close()
-        except Exception:  # openpyxl raises many kinds of errors on damaged files
-            return None, [Issue(_("“%(name)s” could not be read as an Excel workbook; it may be damaged. Open it "
-                                  "in Excel, save it again and upload it.") % {"name": name})]
-    elif data.startswith(uploads.ZIP_SIGNATURE):
-        return None, [Issue(_("“%(name)s” is not an Excel workbook: its content is not in the .xlsx format, "
-                              "whatever its name says.") % {"name": name})]
-    else:
-        text = uploads.decode_text(data)
-        if text is None:
-            return None, [Issue(_("“%(name)s” is neither an .xlsx workbook nor a .csv file: upload the template "
-                                  "filled in, or a CSV file saved as UTF-8 or GB18030 text.") % {"name": name})]
-        try:
-            lines = _non_blank(uploads.csv_rows(text, max_col=MAX_COLUMNS))
-        except csv.Error as exc:
-            return None, [Issue(_("“%(name)s” is not a well-formed CSV file (%(error)s).")
-                                % {"name": name, "error": exc})]
-    if lines is None:
-        return None, [Issue(_("“%(name)s” has more than %(n)s accounts; split it into several files.")
-                            % {"name": name, "n": MAX_ROWS})]
-    return _table(lines, name)
-
-
-def _non_blank(rows) -> list | None:
-    lines = []
-    for number, values in rows:
-        if any(v is not None for v in values):
-            lines.append((number, values))
-            if len(lines) > MAX_ROWS + HEADER_ROWS:
-                return None
-    return lines
-
-
-def _table(lines: list, name: str) -> tuple[Table | None, list[Issue]]:
-    header = next(((number, values) for number, values in lines if number <= HEADER_ROWS
-                   and any(TITLES.get(_title_key(v)) == "username" for v in values if v is not None)), None)
-    if header is None:
-        return None, [Issue(_("No header row with “用户名” was found in the first %(n)s rows of “%(name)s”: start "
-                              "from the template.") % {"n": HEADER_ROWS, "name": name})]
-    line, titles = header
-    table = Table(filename=name)
-    indexes: dict[str, int] = {}
-    issues = []
-    for index, value in enumerate(titles):
-        key = TITLES.get(_title_key(value)) if value is not None else None
-        if key is None:
-            continue  # 序号, 备注 and other columns of the importer's own are left alone
-        letter = get_column_letter(index + 1)
-        if key in indexes:
-            issues.append(Issue(_("the column “%(title)s” appears twice (columns %(first)s and %(second)s); keep "
-                                  "one.") % {"title": BY_KEY[key].title,
-                                             "first": get_column_letter(indexes[key] + 1), "second": letter},
-                                row=line, column=letter, title=BY_KEY[key].title))
-            continue
-        indexes[key] = index
-        table.columns[key] = letter
-    for column in COLUMNS:
-        if column.required and column.key not in indexes:
-            issues.append(Issue(_("the header has no column “%(title)s”; it is required.") % {"title": column.title},
-                                row=line))
+        return Read(None, [Issue(refused)], name=name)
+    sheet, problems = reading.read_data(data, name, max_columns=MAX_COLUMNS, max_rows=MAX_ROWS + HEADER_ROWS,
+                                        sheet_name=SHEET)
+    if sheet is None:
+        return Read(None, problems, name=name)
+    head = [(number, cells) for number, cells in sheet.rows[:HEADER_ROWS + SAMPLE_ROWS]]
+    plan = columns.locate(head, FIELDS, given=mapping, saved_for=saved_for)
+    if plan is not None and plan.header_row > HEADER_ROWS:
+        plan = None
+    if plan is None or not (plan.by_field or mapping):  # no title the register knows (and no mapping)
+        return Read(None, [Issue(_("No header row with “用户名” was found in the first %(n)s rows of “%(name)s”: "
+                                   "start from the template.") % {"n": HEADER_ROWS, "name": name})],
+                    plan, data, name)
+    issues = [Issue(text, row=plan.header_row) for text in plan.errors]
+    if mapping is None and not any(c.source == columns.FROM_SAVED for c in plan.columns):
+        issues += _twice(plan)  # mapped by the titles alone (a mapping the user made or saved decides)
     if issues:
-        return None, issues
-    for number, values in lines:
-        if number <= line:
-            continue
+        return Read(None, issues, plan, data, name)
+    table = Table(filename=name, columns={key: column.letter for key, column in plan.by_field.items()},
+                  mapping=plan.to_json())
+    indexes = {key: column.index for key, column in plan.by_field.items()}
+    for number, values in sheet.rows[plan.position + 1:]:
         row = {"line": number}
         for key, index in indexes.items():
             text = uploads.cell_text(values[index]) if index < len(values) else ""
             row[key] = " ".join(text.split()) if key == "full_name" else text
         if not any(row.get(c.key) for c in COLUMNS):
-            continue
+            continue  # 序号 or 备注 alone
         if row.get("full_name", "").startswith(EXAMPLE_PREFIX):
             continue
         table.rows.append(row)
     if len(table.rows) > MAX_ROWS:
-        return None, [Issue(_("“%(name)s” has more than %(n)s accounts; split it into several files.")
-                            % {"name": name, "n": MAX_ROWS})]
+        return Read(None, [Issue(_("“%(name)s” has more than %(n)s accounts; split it into several files.")
+                                 % {"name": name, "n": MAX_ROWS})], plan, data, name)
     if not table.rows:
-        return None, [Issue(_("“%(name)s” has a header (row %(row)s) but no account below it.")
-                            % {"name": name, "row": line})]
-    return table, []
+        return Read(None, [Issue(_("“%(name)s” has a header (row %(row)s) but no account below it.")
+                                 % {"name": name, "row": plan.header_row})], plan, data, name)
+    return Read(table, [], plan, data, name)
+
+
+def _twice(plan: ColumnPlan) -> list[Issue]:
+    """A field's title on two columns (手机 and 手机号, or 手机 twice), mapped by the titles alone: the
+    second is not ignored silently. A required field's repeated title is an error of the plan already."""
+    first: dict[str, columns.Column] = {c.field: c for c in plan.columns if c.field}
+    issues = []
+    for column in plan.columns:
+        if column.field or column.source != columns.UNMAPPED or not column.title:
+            continue
+        base = column.key.split("#")[0]
+        found = next((f for f in FIELDS if f.rank_of(base)), None)
+        if found is None:
+            continue
+        if found.name not in first:
+            if not found.required:
+                first[found.name] = column
+            continue
+        title = BY_KEY[found.name].title
+        issues.append(Issue(_("the column “%(title)s” appears twice (columns %(first)s and %(second)s); keep "
+                              "one.") % {"title": title, "first": first[found.name].letter, "second": column.letter},
+                            row=plan.header_row, column=column.letter, title=title))
+    return issues
 
 
 # Checking ----------------------------------------------------------------------------------------
@@ -489,13 +491,16 @@ def confirm(table: Table, *, actor, county: Region, fingerprint: str, request=No
     """Apply a previewed file, all or nothing: the county is locked (two confirmations of one file
     run one after the other), the file is checked again against the accounts of this moment and
     applied only if the plan is still the one previewed; otherwise ``Stale`` and nothing is saved.
+    The column mapping the user made is remembered for the county's next file with the same headers.
     A constant number of queries, whatever the number of rows."""
     with transaction.atomic():
         Region.objects.select_for_update().filter(pk=county.pk).first()
         plan = check(table, actor=actor, county=county)
         if not plan.ok or plan.fingerprint() != fingerprint or not plan.has_changes:
             raise Stale
-        return _apply(plan, actor=actor, request=request)
+        result = _apply(plan, actor=actor, request=request)
+        mappings.remember(table.mapping, register=REGISTER, scope=county.pk, user=actor)
+        return result
 
 
 def _apply(plan: Plan, *, actor, request=None, now: datetime | None = None) -> Result:

@@ -24,16 +24,19 @@ class Sheet:
     data: bytes = b""
 
 
-def read_upload(upload, *, max_bytes: int, max_columns: int, max_rows: int) -> tuple[Sheet | None, list[Issue]]:
+def read_upload(upload, *, max_bytes: int, max_columns: int, max_rows: int,
+                sheet_name: str | None = None) -> tuple[Sheet | None, list[Issue]]:
     name = Path(upload.name or "").name
     data = uploads.read_limited(upload, max_bytes)
     if data is None:
         return None, [Issue(_("“%(name)s” is larger than %(limit)s MB; split it and import the parts.")
                             % {"name": name, "limit": max_bytes // (1024 * 1024)})]
-    return read_data(data, name, max_columns=max_columns, max_rows=max_rows)
+    return read_data(data, name, max_columns=max_columns, max_rows=max_rows, sheet_name=sheet_name)
 
 
-def read_data(data: bytes, name: str, *, max_columns: int, max_rows: int) -> tuple[Sheet | None, list[Issue]]:
+def read_data(data: bytes, name: str, *, max_columns: int, max_rows: int,
+              sheet_name: str | None = None) -> tuple[Sheet | None, list[Issue]]:
+    """An .xlsx workbook's sheet called ``sheet_name`` where it has one (else its active sheet), or a .csv file."""
     suffix = Path(name).suffix.lower()
     if suffix not in (".xlsx", ".csv"):
         return None, [Issue(_("“%(name)s” is neither an .xlsx workbook nor a .csv file. Save it from Excel as "
@@ -50,7 +53,7 @@ def read_data(data: bytes, name: str, *, max_columns: int, max_rows: int) -> tup
             return None, [Issue(_("“%(name)s” is not an Excel workbook: its content is not in the .xlsx format, "
                                   "whatever its name says.") % {"name": name})]
         try:
-            workbook = uploads.Workbook(data)
+            workbook = uploads.Workbook(data, sheet=sheet_name)
         except Exception:  # openpyxl raises many kinds of errors on damaged files
             logger.info("unreadable workbook %r", name, exc_info=True)
             return None, [Issue(_("“%(name)s” could not be read as an Excel workbook; it may be damaged. Open it "

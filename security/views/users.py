@@ -36,6 +36,7 @@ from core import audit, pending
 from core.audit import Event
 from core.clock import local_date, request_now
 from core.http import xlsx_response
+from core.imports import mappings
 from security import grants as grant_rules
 from security import services
 from security import user_import as importer
@@ -61,6 +62,7 @@ CREATE_CLAIM_KIND = "user-create"  # core.pending.claim on the form's nonce: one
 RESET_CLAIM_KIND = "password-reset"  # … and one of two clicks resets
 PASSWORDS_KEY = "security_user_import_passwords"  # import batch → its one-time passwords, encrypted
 IMPORT_KIND = "users"
+FILES_KIND = "user-files"  # the uploaded files themselves, for a new column mapping
 KEEP_NONCES = 20
 _UNSAFE = re.compile(r'[\\/:*?"<>|\r\n\t]+')
 
@@ -440,10 +442,10 @@ def _owner(request, county: Region) -> dict:
     return {"user": request.user.pk, "county": county.pk}
 
 
-def _upload_page(request, scope, form, *, errors=None, status=200, notice=""):
+def _upload_page(request, scope, form, *, errors=None, status=200, notice="", **mapping):
     return render(request, "security/users/import.html", {
         "form": form, "errors": errors or [], "notice": notice, "columns": importer.COLUMNS,
-        "max_rows": importer.MAX_ROWS, "counties": list(form.counties.values()),
+        "max_rows": importer.MAX_ROWS, "counties": list(form.counties.values()), **mapping,
     }, status=status)
 
 
@@ -451,31 +453,69 @@ def _upload_page(request, scope, form, *, errors=None, status=200, notice=""):
 @never_cache
 @require_http_methods(["GET", "POST"])
 def user_import(request):
-    """Upload → check → preview; nothing is saved before the confirmation."""
+    """Upload → check → preview (with the file's columns and the fields they fill, to map by hand);
+    nothing is saved before the confirmation."""
     scope = account_scope(request.user)
     counties = _import_counties(scope)
     if request.method == "GET":
         return _upload_page(request, scope, ImportUploadForm(counties=counties))
+    if "remap" in request.POST:
+        return _remap(request, scope, counties)
     form = ImportUploadForm(request.POST, request.FILES, counties=counties)
     if not form.is_valid():
         return _upload_page(request, scope, form, status=400)
     county = form.cleaned_data["county"]
-    table, problems = importer.read_upload(form.cleaned_data["file"])
-    if table is None:
-        return _upload_page(request, scope, form, errors=[p.text for p in problems], status=400)
-    plan = importer.check(table, actor=request.user, county=county)
+    read = importer.read_file(form.cleaned_data["file"], saved_for=mappings.saver(importer.REGISTER, county.pk))
+    return _after_reading(request, scope, counties, county, read, form=form)
+
+
+def _after_reading(request, scope, counties, county: Region, read: importer.Read, *, form=None, file_token: str = "",
+                   mapping_errors=()):
+    """The preview of a file just read, or the upload page with why it was not read; both with the
+    file's columns (the mapping panel, open when a column needs the user)."""
+    if read.columns is not None and read.data is not None and not file_token:
+        file_token = pending.store_file(request.session, FILES_KIND, data=read.data, name=read.name,
+                                        owner=_owner(request, county), extra={"columns": read.columns.to_json()})
+    mapping = {"mapping_columns": read.columns.to_json() if read.columns is not None and file_token else None,
+               "remap_token": file_token, "mapping_errors": list(mapping_errors),
+               "mapping_open": bool(mapping_errors) or bool(read.columns and read.columns.needs_user),
+               "remap_url": f"{reverse('security:user_import')}?county={county.pk}"}
+    if read.table is None:
+        form = form or ImportUploadForm(counties=counties, initial={"county": str(county.pk)})
+        # The mapping panel names the fields no column fills; the other problems are listed above it.
+        shown = set(read.columns.errors) if mapping["mapping_columns"] else set()
+        errors = [p.text for p in read.problems if p.message not in shown] or [_(
+            "The file's columns could not all be matched to the accounts' fields; nothing was read. Map them below "
+            "and preview again.")]
+        return _upload_page(request, scope, form, errors=errors, status=400, **mapping)
+    plan = importer.check(read.table, actor=request.user, county=county)
     token = None
     if plan.ok and plan.has_changes:
-        token = pending.store(request.session, IMPORT_KIND, payload=table.to_json(), owner=_owner(request, county),
-                              fingerprint=plan.fingerprint())
-    return _preview(request, plan, token=token, status=200 if plan.ok else 400)
+        token = pending.store(request.session, IMPORT_KIND, payload=read.table.to_json(),
+                              owner=_owner(request, county), fingerprint=plan.fingerprint())
+    return _preview(request, plan, token=token, status=200 if plan.ok else 400, mapping=mapping)
 
 
-def _preview(request, plan, *, token=None, status=200, notice=""):
+def _remap(request, scope, counties):
+    """The same file read again with its columns mapped as the user said (the county is the remap
+    URL's: the kept file is this session's, this user's and this county's)."""
+    county = next((c for c in counties if str(c.pk) == request.GET.get("county", "")), None)
+    found = mappings.remapped(request, FILES_KIND, owner=_owner(request, county)) if county else None
+    if found is None:
+        return _upload_page(request, scope, ImportUploadForm(counties=counties), status=400, errors=[_(
+            "This preview is no longer valid: it has expired, has been imported already, or belongs to another "
+            "session. Nothing was saved. Upload the file again.")])
+    data, name, _extra, given, errors = found
+    read = importer.read_data(data, name, mapping=given, saved_for=mappings.saver(importer.REGISTER, county.pk))
+    return _after_reading(request, scope, counties, county, read, file_token=request.POST["remap"],
+                          mapping_errors=errors)
+
+
+def _preview(request, plan, *, token=None, status=200, notice="", mapping=None):
     return render(request, "security/users/import_preview.html", {
         "plan": plan, "token": token, "county": plan.county, "notice": notice,
         "new": plan.count(importer.NEW), "changed": plan.count(importer.CHANGED),
-        "unchanged": plan.count(importer.UNCHANGED),
+        "unchanged": plan.count(importer.UNCHANGED), **(mapping or {}),
     }, status=status)
 
 
@@ -564,6 +604,8 @@ def user_import_passwords(request):
         return render(request, "security/users/import_passwords.html", {"batch": "", "available": False},
                       status=410)
     today = local_date(request_now(request))
+    audit.record(Event.EXPORT_PERSONAL, request=request, target=county, county_id=county.pk, details={
+        "register": "users_initial_passwords", "rows": len(created), "channel": "page"})
     content = importer.passwords_xlsx(created, county=county.name, on=today)
     return _no_store(xlsx_response(content, _filename(_("Initial passwords"), county.name, f"{today:%Y%m%d}")))
 
