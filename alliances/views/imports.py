@@ -12,7 +12,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
@@ -23,8 +23,7 @@ from alliances import exports, imports
 from alliances.imports import registers
 from alliances.models import Institution, Region
 from alliances.views.common import CHANGE, VIEW
-from core import pending as pending_store
-from core.imports import mappings
+from core.imports.pages import ImportPage
 
 REGISTER = registers.INSTITUTIONS
 FILES_KIND = "institution-files"  # the uploaded files themselves, for a new column mapping
@@ -60,102 +59,66 @@ def region_institutions_xlsx(request, region_pk: int):
     return response
 
 
+class InstitutionImportPage(ImportPage):
+    register, pending_kind, files_kind = REGISTER, imports.PENDING_KIND, FILES_KIND
+
+    def owner(self, request, scope) -> dict:
+        return imports.pending_owner(request.user, scope)
+
+    def url(self, scope) -> str:
+        return reverse("alliances:region_institutions_import", kwargs={"region_pk": scope.pk})
+
+    def done_url(self, scope) -> str:
+        return registers.institutions_url(scope)
+
+    def upload_form(self, request=None):
+        return RegisterUploadForm(*((request.POST, request.FILES) if request is not None else ()))
+
+    def read_upload(self, request, scope, form, *, saved_for):
+        return imports.read_register(form.cleaned_data["file"], saved_for=saved_for)
+
+    def read_data(self, request, scope, data, name, *, mapping, saved_for, extra):
+        return imports.read_register_data(data, name, mapping=mapping, saved_for=saved_for)
+
+    def plan(self, request, scope, read, extra):
+        return imports.validate(read.table, county=scope, user=request.user)
+
+    def payload(self, read, plan, extra):
+        return read.table.to_json()
+
+    def replan(self, request, scope, payload):
+        return imports.validate(imports.RawTable.from_json(payload), county=scope, user=request.user)
+
+    def apply(self, request, scope, plan, payload):
+        return imports.apply_import(plan, county=scope, user=request.user)
+
+    def finish(self, request, scope, plan, payload, result) -> str:
+        registers.finish_institutions(request, scope, imports.RawTable.from_json(payload), plan, result)
+        messages.success(request, _("The register was imported: %(create)s institutions created, %(update)s updated, "
+                                    "%(unchanged)s unchanged.") % result)
+        return self.done_url(scope)
+
+    def upload_page(self, request, scope, form, *, status=200, error="", mapping=None):
+        return _upload_page(request, scope, form, status=status, error=error, **panel_context(mapping))
+
+    def preview_page(self, request, scope, plan, *, token=None, notice="", apply_issues=None, mapping=None):
+        return _preview(request, scope, plan, token=token, notice=notice, apply_issues=apply_issues,
+                        mapping=panel_context(mapping))
+
+
+PAGE = InstitutionImportPage()
+
+
+def panel_context(mapping: dict | None) -> dict:
+    """The mapping panel's context under the names the register's templates use."""
+    if not mapping:
+        return {}
+    return {"mapping_columns": mapping.get("columns"), **{k: v for k, v in mapping.items() if k != "columns"}}
+
+
 @login_required
 def region_institutions_import(request, region_pk: int):
-    user = request.user
-    county = _county(user, region_pk, CHANGE)
-    if request.method == "POST" and "token" in request.POST:
-        return _confirm(request, county)
-    if request.method == "POST" and "remap" in request.POST:
-        return _remap(request, county)
-    form = RegisterUploadForm(*((request.POST, request.FILES) if request.method == "POST" else ()))
-    if request.method == "POST" and form.is_valid():
-        read = imports.read_register(form.cleaned_data["file"], saved_for=mappings.saver(REGISTER, county.pk))
-        return _after_reading(request, county, read, form=form)
-    return _upload_page(request, county, form)
-
-
-def _after_reading(request, county: Region, read: imports.RegisterRead, *, form=None, file_token: str = "",
-                   mapping_errors=()):
-    """The preview of a file just read, with its columns and the fields they fill (to map by hand)."""
-    user = request.user
-    if read.columns is not None and read.data and not file_token:
-        file_token = pending_store.store_file(request.session, FILES_KIND, data=read.data, name=read.name,
-                                              owner=imports.pending_owner(user, county),
-                                              extra={"columns": read.columns.to_json()})
-    mapping = {"mapping_columns": read.columns.to_json() if read.columns is not None and file_token else None,
-               "remap_token": file_token, "mapping_errors": list(mapping_errors),
-               "mapping_open": bool(mapping_errors) or bool(read.columns and read.columns.needs_user),
-               "remap_url": reverse("alliances:region_institutions_import", kwargs={"region_pk": county.pk})}
-    if read.table is None:
-        form = form or RegisterUploadForm()
-        for problem in read.problems:
-            form.add_error("file", problem.text)
-        return _upload_page(request, county, form, **mapping)
-    result = imports.validate(read.table, county=county, user=user)
-    token = None
-    if result.ok and result.has_changes:
-        token = imports.store_pending(request.session, table=read.table, county=county, user=user,
-                                      fingerprint=result.fingerprint())
-    return _preview(request, county, result, token=token, mapping=mapping)
-
-
-def _remap(request, county: Region):
-    found = mappings.remapped(request, FILES_KIND, owner=imports.pending_owner(request.user, county))
-    if found is None:
-        return _upload_page(request, county, RegisterUploadForm(), status=400,
-                            error=_("This preview is no longer valid: it has expired, has been imported already, "
-                                    "or belongs to another session. Nothing was saved. Upload the file again."))
-    data, name, _extra, given, errors = found
-    read = imports.read_register_data(data, name, mapping=given, saved_for=mappings.saver(REGISTER, county.pk))
-    return _after_reading(request, county, read, file_token=request.POST["remap"], mapping_errors=errors)
-
-
-def _confirm(request, county: Region):
-    user = request.user
-    token = request.POST.get("token", "")
-    import_url = reverse("alliances:region_institutions_import", kwargs={"region_pk": county.pk})
-    if "cancel" in request.POST:
-        imports.discard_pending(request.session, token)
-        messages.info(request, _("The import was cancelled; nothing was saved."))
-        return redirect(import_url)
-    owner = imports.pending_owner(user, county)
-    done_url = registers.institutions_url(county)
-    if pending_store.was_claimed(imports.PENDING_KIND, token):  # a second click: the first one applies it
-        return pending_store.already_confirmed(request, imports.PENDING_KIND, token, owner=owner, fallback=done_url)
-    pending = imports.load_pending(request.session, token, county=county, user=user)
-    if pending is None:
-        return _upload_page(request, county, RegisterUploadForm(), status=400,
-                            error=_("This preview is no longer valid: it has expired, has been imported already, "
-                                    "or belongs to another session. Nothing was saved. Upload the file again."))
-    table, fingerprint = pending
-    result = imports.validate(table, county=county, user=user)
-    if not result.ok:
-        imports.discard_pending(request.session, token)
-        return _preview(request, county, result, notice=_("The data in the portal changed since the preview and the "
-                                                          "file no longer fits it. Nothing was saved."))
-    if result.fingerprint() != fingerprint:
-        imports.update_pending(request.session, token, result.fingerprint())
-        return _preview(request, county, result, token=token,
-                        notice=_("The data in the portal changed since the preview. Check the preview again and "
-                                 "confirm."))
-    if not pending_store.claim(imports.PENDING_KIND, token):  # the other click won the race
-        return pending_store.already_confirmed(request, imports.PENDING_KIND, token, owner=owner, fallback=done_url)
-    try:
-        counts = imports.apply_import(result, county=county, user=user)
-    except imports.ImportFailed as exc:
-        pending_store.release(imports.PENDING_KIND, token)
-        imports.discard_pending(request.session, token)
-        return _preview(request, county, result, apply_issues=exc.issues)
-    except BaseException:
-        pending_store.release(imports.PENDING_KIND, token)
-        raise
-    imports.discard_pending(request.session, token)
-    registers.finish_institutions(request, county, table, result, counts)
-    pending_store.record_outcome(imports.PENDING_KIND, token, owner=owner, url=done_url)
-    messages.success(request, _("The register was imported: %(create)s institutions created, %(update)s updated, "
-                                "%(unchanged)s unchanged.") % counts)
-    return redirect(done_url)
+    return PAGE.handle(request, _county(request.user, region_pk, CHANGE))
 
 
 def _upload_page(request, county: Region, form, *, status: int = 200, error: str = "", **mapping):

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from alliances import exports, imports
 from alliances.imports import membership_file, registers
 from alliances.models import AllianceMembership, Region
-from alliances.views.imports import XLSX_CONTENT_TYPE, RegisterUploadForm
+from alliances.views.imports import XLSX_CONTENT_TYPE, RegisterUploadForm, panel_context
 from core.imports.pages import ImportPage
 
 REGISTER = registers.MEMBERSHIPS
@@ -83,21 +83,14 @@ class MembershipImportPage(ImportPage):
         return self.done_url(scope)
 
     def upload_page(self, request, scope, form, *, status=200, error="", mapping=None):
-        return _upload_page(request, scope, form, status=status, error=error, **_panel(mapping))
+        return _upload_page(request, scope, form, status=status, error=error, **panel_context(mapping))
 
     def preview_page(self, request, scope, plan, *, token=None, notice="", apply_issues=None, mapping=None):
         return _preview(request, scope, plan, token=token, notice=notice, apply_issues=apply_issues,
-                        mapping=_panel(mapping))
+                        mapping=panel_context(mapping))
 
 
 PAGE = MembershipImportPage()
-
-
-def _panel(mapping: dict | None) -> dict:
-    """The mapping panel's context under the names these templates use."""
-    if not mapping:
-        return {}
-    return {"mapping_columns": mapping.get("columns"), **{k: v for k, v in mapping.items() if k != "columns"}}
 
 
 @login_required
