@@ -90,3 +90,10 @@ def test_every_line_links_to_a_page_the_bureau_opens(ledger_world):
     client = client_for(w.bureau_admin)
     for key, line in lines_of(client, w.yn).items():
         assert line.url and client.get(line.url).status_code == 200, key
+
+
+def test_the_form_page_names_the_first_live_period_as_the_checklist_does(ledger_world):
+    from indicators.forms import ReportFormForm
+
+    field = ReportFormForm(county=ledger_world.yn).fields["first_period"]
+    assert str(field.label) == "First live period" and "history" in str(field.help_text)
