@@ -147,6 +147,10 @@ class ReportFormForm(_CodeMixin, forms.ModelForm):
         widgets = {"description": forms.Textarea(attrs={"rows": 2}),
                    "due_day": forms.NumberInput(attrs={"min": 1, "max": 28}),
                    "lock_day": forms.NumberInput(attrs={"min": 1, "max": 28})}
+        # As 上线准备 and 历史数据导入 name it: the periods before it are the history.
+        labels = {"first_period": _("First live period")}
+        help_texts = {"first_period": _("The first period filed in the portal, e.g. 2026-01 or 2026Q1; the periods "
+                                        "before it are loaded as history. Empty: no limit.")}
 
     def __init__(self, *args, county: Region, **kwargs):
         super().__init__(*args, **kwargs)

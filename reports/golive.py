@@ -105,7 +105,7 @@ def checklist(county: Region, today: date) -> list[Line]:
         "recipients", _("Recipients of the scheduled reports"), not silent,
         _("Nobody would receive: %(kinds)s") % {"kinds": "、".join(silent)} if silent
         else _("The monthly progress table and the quarterly evaluation table have recipients"),
-        [], 0, reverse("reports:recipients_edit", kwargs={"region_pk": county.pk}), _("Choose the recipients")))
+        [], 0, reverse("reports:settings", kwargs={"region_pk": county.pk}), _("Choose the recipients")))
 
     lines.append(_history_line(county, forms))
 

@@ -80,3 +80,20 @@ def test_the_county_page_links_to_it(ledger_world):
     w = ledger_world
     page = client_for(w.bureau_admin).get(reverse("alliances:region_detail", kwargs={"region_pk": w.yn.pk}))
     assert reverse("reports:go_live", kwargs={"region_pk": w.yn.pk}) in page.content.decode()
+
+
+def test_every_line_links_to_a_page_the_bureau_opens(ledger_world):
+    # The recipients' line linked to the recipients form without a report kind: a 404.
+    w = ledger_world
+    install_catalog()
+    install_forms(w.yn)
+    client = client_for(w.bureau_admin)
+    for key, line in lines_of(client, w.yn).items():
+        assert line.url and client.get(line.url).status_code == 200, key
+
+
+def test_the_form_page_names_the_first_live_period_as_the_checklist_does(ledger_world):
+    from indicators.forms import ReportFormForm
+
+    field = ReportFormForm(county=ledger_world.yn).fields["first_period"]
+    assert str(field.label) == "First live period" and "history" in str(field.help_text)

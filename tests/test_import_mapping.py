@@ -57,6 +57,17 @@ def test_header_under_title_lines_two_row_header_and_unknown_columns():
     assert [c.samples for c in plan.columns][:2] == [["1"], ["推进医共体建设"]]
 
 
+def test_a_notes_column_stays_ignored_after_the_user_maps_the_others():
+    # The mapping form posts every column; 备注, left on "ignore", is still a notes column the user
+    # need not look at, not a column "not mapped" that keeps the panel open.
+    rows = head(["完成时限", "工作举措", "主抓单位", "备注"], ["12月底", "建立财务中心", "各医共体", ""])
+    given = {"完成时限": "deadline", "工作举措": "content", "主抓单位": "lead", "备注": None}
+    plan = columns.locate(rows, FIELDS, given=given)
+    assert [(c.field, c.source) for c in plan.columns] == [
+        ("deadline", FROM_USER), ("content", FROM_USER), ("lead", FROM_USER), (None, columns.IGNORED)]
+    assert not plan.errors and not plan.needs_user
+
+
 def test_repeated_titles_are_not_guessed_and_an_unmapped_required_field_is_named():
     plan = columns.locate(head(["主要内容", "责任单位", "责任单位", "完成时限"], ["a", "b", "c", "d"]), FIELDS)
     assert [c.field for c in plan.columns] == ["content", None, None, "deadline"]

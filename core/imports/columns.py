@@ -212,6 +212,10 @@ def _map(plan: ColumnPlan, *, given: dict | None, saved: dict | None) -> None:
                     column.source = source  # left ignored by the user: a decision, not a question
             if source == FROM_USER or not set(mapping) ^ keys:
                 # The user's mapping is the whole answer; a saved one, when it covers these headers.
+                # A notes column left without a field stays what it was: ignored, not "not mapped".
+                for column in plan.columns:
+                    if not column.field and column.key.split("#")[0] in NOTE_WORDS:
+                        column.source = IGNORED
                 _check(plan)
                 return
             for column in plan.columns:  # a saved mapping of other headers: start again from the words
