@@ -5,19 +5,19 @@ row is wrong."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from core import pending
-from core.imports import mappings
-from core.issues import ImportFailed
+from core.imports.pages import ImportPage
 from indicators import history, history_register
 from indicators.models import ReportForm
 from indicators.views.definitions import _definition
@@ -37,34 +37,83 @@ def _owner(user, form: ReportForm) -> dict:
     return {"user": user.pk, "form": form.pk}
 
 
+@dataclass
+class _Read:
+    """A history file as read: its plan (the table of the flow) and the file, for a new mapping."""
+
+    table: history.HistoryPlan
+    data: bytes
+    problems: tuple = ()
+
+    @property
+    def columns(self):
+        return self.table.columns
+
+    @property
+    def name(self) -> str:
+        return self.table.filename
+
+
+class HistoryImportPage(ImportPage):
+    register, pending_kind, files_kind = history.REGISTER, PENDING_KIND, FILES_KIND
+    replan_on_confirm = False  # applying checks each value against the filings of then
+
+    def owner(self, request, scope) -> dict:
+        return _owner(request.user, scope)
+
+    def mapping_scope(self, scope) -> int:
+        return scope.county_id
+
+    def url(self, scope) -> str:
+        return reverse("indicators:history_import", kwargs={"form_pk": scope.pk})
+
+    def upload_form(self, request=None):
+        return HistoryUploadForm(*((request.POST, request.FILES) if request is not None else ()))
+
+    def read_upload(self, request, scope, form, *, saved_for):
+        plan, data = history.read_upload(form.cleaned_data["file"], scope, saved_for=saved_for)
+        return _Read(plan, data)
+
+    def read_data(self, request, scope, data, name, *, mapping, saved_for, extra):
+        return _Read(history.read_history(data, name, scope, mapping=mapping, saved_for=saved_for), data)
+
+    def plan(self, request, scope, read, extra):
+        return read.table
+
+    def payload(self, read, plan, extra):
+        return plan.payload()
+
+    def replan(self, request, scope, payload):
+        return None
+
+    def apply(self, request, scope, plan, payload):
+        return history.apply_history(payload, user=request.user, now=timezone.now(),
+                                     reason=history_register.reason_for(payload["filename"]))
+
+    def finish(self, request, scope, plan, payload, result) -> str:
+        history_register.finish(request, scope, payload, result)
+        messages.success(request, _("History loaded: %(filings)s filings created, %(created)s values added, "
+                                    "%(changed)s changed, %(unchanged)s unchanged.") % result)
+        return self.url(scope)
+
+    def upload_page(self, request, scope, form, *, status=200, error="", mapping=None):
+        return _page(request, scope, form, status=status, error=error)
+
+    def preview_page(self, request, scope, plan, *, token=None, notice="", apply_issues=None, mapping=None):
+        if plan is None:  # applying failed: the file no longer fits
+            return _page(request, scope, HistoryUploadForm(), error=" ".join(i.text for i in apply_issues or ()))
+        return _preview(request, scope, plan, token=token, mapping=mapping or {})
+
+
+PAGE = HistoryImportPage()
+
+
 @login_required
 def history_import(request, form_pk):
-    user = request.user
-    form = _definition(user, ReportForm, form_pk, edit=True)
+    form = _definition(request.user, ReportForm, form_pk, edit=True)
     if form.county_id is None:
         raise Http404(_("Not found."))  # the shared catalogue has no filings
-    if request.method == "POST" and "token" in request.POST:
-        return _confirm(request, form)
-    if request.method == "POST" and "remap" in request.POST:
-        found = mappings.remapped(request, FILES_KIND, owner=_owner(user, form))
-        if found is None:
-            return _page(request, form, HistoryUploadForm(), status=400, error=_(
-                "This preview is no longer valid: it has expired, has been imported already, or belongs to another "
-                "session. Nothing was saved. Upload the file again."))
-        data, name, _extra, given, errors = found
-        plan = history.read_history(data, name, form, mapping=given,
-                                    saved_for=mappings.saver(history.REGISTER, form.county_id))
-        return _preview(request, form, plan, file_token=request.POST["remap"], mapping_errors=errors)
-    upload_form = HistoryUploadForm(*((request.POST, request.FILES) if request.method == "POST" else ()))
-    if request.method == "POST" and upload_form.is_valid():
-        plan, data = history.read_upload(upload_form.cleaned_data["file"], form,
-                                         saved_for=mappings.saver(history.REGISTER, form.county_id))
-        file_token = ""
-        if plan.columns is not None and data:
-            file_token = pending.store_file(request.session, FILES_KIND, data=data, name=plan.filename,
-                                            owner=_owner(user, form), extra={"columns": plan.columns.to_json()})
-        return _preview(request, form, plan, file_token=file_token)
-    return _page(request, form, upload_form)
+    return PAGE.handle(request, form)
 
 
 def _page(request, form, upload_form, *, status=200, **context):
@@ -72,51 +121,9 @@ def _page(request, form, upload_form, *, status=200, **context):
         "form_obj": form, "county": form.county, "upload_form": upload_form, **context}, status=status)
 
 
-def _preview(request, form, plan: history.HistoryPlan, *, file_token: str, mapping_errors=()):
-    token = None
-    if plan.ok and plan.has_changes:
-        token = pending.store(request.session, PENDING_KIND, payload=plan.payload(),
-                              owner=_owner(request.user, form), fingerprint=plan.fingerprint())
+def _preview(request, form, plan: history.HistoryPlan, *, token: str | None, mapping: dict):
     institutions = dict(form.county.institutions.values_list("pk", "name")) if plan.groups else {}
     groups = [{"institution": institutions.get(inst, form.county.name), "period": period, **counts}
               for (inst, period), counts in sorted(plan.groups.items(), key=lambda kv: (kv[0][1], str(kv[0][0])))]
-    columns = plan.columns.to_json() if plan.columns is not None else None
     return _page(request, form, HistoryUploadForm(), plan=plan, token=token, groups=groups[:500],
-                 hidden_groups=max(0, len(groups) - 500), columns=columns if file_token else None,
-                 remap_token=file_token, mapping_errors=list(mapping_errors),
-                 mapping_open=bool(mapping_errors) or bool(plan.columns and plan.columns.needs_user),
-                 remap_url=reverse("indicators:history_import", kwargs={"form_pk": form.pk}))
-
-
-def _confirm(request, form):
-    user = request.user
-    token = request.POST.get("token", "")
-    owner = _owner(user, form)
-    url = reverse("indicators:history_import", kwargs={"form_pk": form.pk})
-    if "cancel" in request.POST:
-        pending.discard(request.session, PENDING_KIND, token)
-        messages.info(request, _("The import was cancelled; nothing was saved."))
-        return redirect(url)
-    if pending.was_claimed(PENDING_KIND, token):
-        return pending.already_confirmed(request, PENDING_KIND, token, owner=owner, fallback=url)
-    found = pending.load(request.session, PENDING_KIND, token, owner=owner)
-    if found is None:
-        return _page(request, form, HistoryUploadForm(), status=400, error=_(
-            "This preview is no longer valid: it has expired, has been imported already, or belongs to another "
-            "session. Nothing was saved. Upload the file again."))
-    payload, _fingerprint = found
-    if not pending.claim(PENDING_KIND, token):
-        return pending.already_confirmed(request, PENDING_KIND, token, owner=owner, fallback=url)
-    reason = history_register.reason_for(payload["filename"])
-    try:
-        with pending.released_on_error(PENDING_KIND, token):
-            result = history.apply_history(payload, user=user, now=timezone.now(), reason=reason)
-    except ImportFailed as exc:
-        pending.discard(request.session, PENDING_KIND, token)
-        return _page(request, form, HistoryUploadForm(), error=" ".join(i.text for i in exc.issues))
-    pending.discard(request.session, PENDING_KIND, token)
-    history_register.finish(request, form, payload, result)
-    pending.record_outcome(PENDING_KIND, token, owner=owner, url=url)
-    messages.success(request, _("History loaded: %(filings)s filings created, %(created)s values added, %(changed)s "
-                                "changed, %(unchanged)s unchanged.") % result)
-    return redirect(url)
+                 hidden_groups=max(0, len(groups) - 500), **mapping)
