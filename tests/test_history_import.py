@@ -229,3 +229,10 @@ def test_institutions_are_found_by_the_names_clerks_write(county):
     assert [(i.row, i.column) for i in plan.errors] == [(4, "D"), (5, "D")]
     assert all("第3行" in i.message for i in plan.errors)
     assert len(plan.values) == 1
+
+
+def test_the_preview_names_periods_as_people_write_them(county):
+    w = county
+    page = upload(client_for(w.bureau_admin), w.monthly, sheet(long_rows(w, months=("2025-03",))))
+    text = page.content.decode()
+    assert page.status_code == 200 and "2025年3月" in text and "<td>2025-03</td>" not in text

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from core.imports.pages import ImportPage
+from core.periods import Period
 from indicators import history, history_register
 from indicators.models import ReportForm
 from indicators.views.definitions import _definition
@@ -123,7 +124,7 @@ def _page(request, form, upload_form, *, status=200, **context):
 
 def _preview(request, form, plan: history.HistoryPlan, *, token: str | None, mapping: dict):
     institutions = dict(form.county.institutions.values_list("pk", "name")) if plan.groups else {}
-    groups = [{"institution": institutions.get(inst, form.county.name), "period": period, **counts}
+    groups = [{"institution": institutions.get(inst, form.county.name), "period": Period.parse(period).label, **counts}
               for (inst, period), counts in sorted(plan.groups.items(), key=lambda kv: (kv[0][1], str(kv[0][0])))]
     return _page(request, form, HistoryUploadForm(), plan=plan, token=token, groups=groups[:500],
                  hidden_groups=max(0, len(groups) - 500), **mapping)
