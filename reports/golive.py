@@ -34,6 +34,7 @@ class Line:
     more: int = 0
     url: str = ""
     action: str = ""
+    links: list[tuple[str, str]] = field(default_factory=list)  # missing items with where each is done
 
 
 def _names(items: list[str]) -> tuple[list[str], int]:
@@ -144,12 +145,14 @@ def _history_line(county: Region, forms: list[ReportForm]) -> Line:
                                                       status__in=Filing.COUNTED)
                                 .values_list("form_id", "period").distinct()):
             loaded[form_id].add(period)
-    lacking = [f"{f.name}（{len(loaded[f.pk] & wanted[f.pk])}/{len(wanted[f.pk])}）" for f in dated
-               if loaded[f.pk] < wanted[f.pk]]
+    lacking_forms = [f for f in dated if loaded[f.pk] < wanted[f.pk]]
+    lacking = [f"{f.name}（{len(loaded[f.pk] & wanted[f.pk])}/{len(wanted[f.pk])}）" for f in lacking_forms]
     shown, more = _names(lacking)
     url = reverse("indicators:report_form_list", kwargs={"region_pk": county.pk})
+    links = [(name, reverse("indicators:history_import", kwargs={"form_pk": f.pk}))
+             for name, f in zip(shown, lacking_forms, strict=False)]
     return Line("history", _("History of the year before going live"), bool(dated) and not lacking,
                 _("%(done)d of %(all)d forms have every period of the year before their first live period")
                 % {"done": len(dated) - len(lacking), "all": len(dated)},
-                shown, more, url, _("Load each form's history (历史数据导入)"))
+                shown, more, url, _("Load each form's history (历史数据导入)"), links)
 

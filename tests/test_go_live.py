@@ -55,6 +55,10 @@ def test_the_checklist_turns_green_line_by_line(ledger_world):
     assert lines["filers"].missing == ["大方镇卫生院"]
     # The history line counts the periods of the year before going live per form.
     assert not lines["history"].done and "（0/12）" in " ".join(lines["history"].missing)
+    # Each form lacking history links to its own 历史数据导入.
+    name, url = lines["history"].links[0]
+    assert name in lines["history"].missing and url.endswith("/history/")
+    assert client.get(url).status_code == 200
 
 
 def test_constant_queries_and_the_bureau_s_only(ledger_world):
@@ -95,5 +99,8 @@ def test_every_line_links_to_a_page_the_bureau_opens(ledger_world):
 def test_the_form_page_names_the_first_live_period_as_the_checklist_does(ledger_world):
     from indicators.forms import ReportFormForm
 
+    from django.utils import translation
+
     field = ReportFormForm(county=ledger_world.yn).fields["first_period"]
-    assert str(field.label) == "First live period" and "history" in str(field.help_text)
+    with translation.override("zh-hans"):
+        assert str(field.label) == "首个上线报告期" and "历史" in str(field.help_text)
