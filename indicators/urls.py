@@ -33,6 +33,8 @@ urlpatterns = [
     path("regions/<int:region_pk>/data-elements/new/", definitions.element_create, name="element_create"),
     path("data-elements/<int:element_pk>/edit/", definitions.element_edit, name="element_edit"),
     path("regions/<int:region_pk>/report-forms/", definitions.report_form_list, name="report_form_list"),
+    path("regions/<int:region_pk>/report-forms/first-periods/", definitions.report_form_first_periods,
+         name="report_form_first_periods"),
     path("regions/<int:region_pk>/report-forms/new/", definitions.report_form_create, name="report_form_create"),
     path("report-forms/<int:form_pk>/", definitions.report_form_detail, name="report_form_detail"),
     path("report-forms/<int:form_pk>/edit/", definitions.report_form_edit, name="report_form_edit"),

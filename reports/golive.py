@@ -93,7 +93,8 @@ def checklist(county: Region, today: date) -> list[Line]:
         "forms", _("Report forms and their first live period"), bool(forms) and not no_first,
         ngettext("%(n)d active form", "%(n)d active forms", len(forms)) % {"n": len(forms)}
         + ("；" + _("without a first live period: %(n)d") % {"n": len(no_first)} if no_first else ""),
-        shown, more, reverse("indicators:report_form_list", kwargs={"region_pk": county.pk}),
+        shown, more, reverse("indicators:report_form_first_periods" if forms else "indicators:report_form_list",
+                             kwargs={"region_pk": county.pk}),
         _("Set each form's first live period")))
 
     lists = recipients.lists_for(county)

@@ -164,16 +164,19 @@ def test_a_new_county_goes_live(live_server, new_county, page, tmp_path):  # noq
     _check(page, base, county.pk, "3_ledger", **state)
 
     # 4. What the checklist asks next: each form's first live period, the recipients.
-    page.locator("#line-forms").get_by_role("link").click()  # the checklist's link: the county's forms
+    page.locator("#line-forms").get_by_role("link").click()  # the checklist's link: every form's first period
     text = body_text(page)
     assert all(form.name in text for form in forms), text[:3000]
+    # A wrong period is refused by name and nothing is saved; then every form at once.
+    quarterly = next(form for form in forms if form.period_kind == "quarter")
+    page.fill(f'input[name="first_{quarterly.pk}"]', str(first_month))
+    page.get_by_role("button", name="保存").click()
+    assert "但该报表按季度填报" in body_text(page), body_text(page)[:2000]
     for form in forms:
-        page.goto(f"{base}/report-forms/{form.pk}/edit/")
-        page.fill('input[name="form-first_period"]', str(first_month if form.period_kind == "month" else first_quarter))
-        if form.code == "QUARTERLY_PH":
-            page.screenshot(path=str(artifacts_dir() / "onboarding_4_form_edit.png"), full_page=True)
-        page.locator('form:has(input[name="form-first_period"]) [type="submit"]').first.click()
-        assert "/edit/" not in page.url, body_text(page)[:3000]
+        page.fill(f'input[name="first_{form.pk}"]', str(first_month if form.period_kind == "month" else first_quarter))
+    page.screenshot(path=str(artifacts_dir() / "onboarding_4_first_periods.png"), full_page=True)
+    page.get_by_role("button", name="保存").click()
+    assert "/first-periods/" not in page.url, body_text(page)[:3000]
     state["forms"] = True
     _check(page, base, county.pk, "4_forms", **state)
     page.locator("#line-recipients").get_by_role("link").click()  # the county's report settings

@@ -104,3 +104,44 @@ def test_the_form_page_names_the_first_live_period_as_the_checklist_does(ledger_
     field = ReportFormForm(county=ledger_world.yn).fields["first_period"]
     with translation.override("zh-hans"):
         assert str(field.label) == "首个上线报告期" and "历史" in str(field.help_text)
+
+
+def test_first_live_periods_of_every_form_on_one_page_all_or_nothing(ledger_world):
+    from indicators.models import ReportForm
+
+    w = ledger_world
+    install_catalog()
+    forms = install_forms(w.yn)
+    monthly = next(f for f in forms if f.period_kind == "month")
+    quarterly = next(f for f in forms if f.period_kind == "quarter")
+    url = reverse("indicators:report_form_first_periods", kwargs={"region_pk": w.yn.pk})
+    client = client_for(w.bureau_admin)
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url).status_code == 200
+    # One form wrong: refused by its row, nothing saved.
+    from datetime import date
+
+    from core.periods import Period
+
+    # Each form's first period as clerks write it (2026年1月, 2026年第一季度, 2026年上半年, 2026年).
+    data = {f"first_{f.pk}": Period.containing_date(f.kind, date(2026, 1, 15)).label for f in forms}
+    data[f"first_{quarterly.pk}"] = "2026-01"
+    page = client.post(url, data)
+    assert page.status_code == 400
+    row = next(r for r in page.context["rows"] if r["form"] == quarterly)
+    assert "2026-01" in row["error"] and not ReportForm.objects.exclude(first_period="").filter(county=w.yn).exists()
+    # All right: every form saved at once, in the canonical form.
+    data[f"first_{quarterly.pk}"] = "2026Q1"
+    assert client.post(url, data).status_code == 302
+    monthly.refresh_from_db()
+    quarterly.refresh_from_db()
+    assert (monthly.first_period, quarterly.first_period) == ("2026-01", "2026Q1")
+    assert lines_of(client, w.yn)["forms"].done
+    # Queries do not grow with the forms; the page is the bureau's: a supervisor may not change it.
+    for n in range(5):
+        ReportForm.objects.create(county=w.yn, code=f"EXTRA_{n}", name=f"补充报表{n}", period_kind="month",
+                                  filer_level=monthly.filer_level, institution_kinds=monthly.institution_kinds)
+    with CaptureQueriesContext(connection) as more:
+        assert client.get(url).status_code == 200
+    assert len(more) == len(few)
+    assert client_for(w.supervisor).get(url).status_code in (403, 404)

@@ -21,12 +21,14 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET
 
 from alliances import scoping
 from alliances.models import Institution, Region
 from alliances.views.common import write_or_report
-from core.periods import Period
+from core.clock import local_date
+from core.periods import Period, PeriodError
 from indicators.forms import (
     FACTOR_CHOICES,
     LEVEL_CHOICES,
@@ -44,6 +46,7 @@ from indicators.forms import (
     same_county,
 )
 from indicators.formula import FormulaError, check, parse
+from indicators.history import parse_period
 from indicators.models import DataElement, Filing, FormElement, Indicator, ReportForm, ValidationRule
 
 PAGE_SIZE = 100
@@ -437,3 +440,50 @@ def rule_list(request, region_pk):
         "county": county, "filters": filters, "page": page, "rules": page.object_list, "form": form,
         "editing": editing, "can_edit": can_edit, "tab": "rules",
     })
+
+
+# First live periods --------------------------------------------------------------------------
+
+@login_required
+def report_form_first_periods(request, region_pk):
+    """The first live period of every active form of the county on one page (上线准备): the periods
+    before it are history. Read by the form's own rules; all saved, or none when one is wrong."""
+    user = request.user
+    county = _county(user, region_pk, edit=True)
+    forms = list(ReportForm.objects.filter(county=county, is_active=True).order_by("code"))
+    errors: dict[int, str] = {}
+    values = {f.pk: f.first_period for f in forms}
+    if request.method == "POST":
+        changed = []
+        for form in forms:
+            text = (request.POST.get(f"first_{form.pk}") or "").strip()
+            values[form.pk] = text
+            first, error = _first_period_of(form, text)
+            if error:
+                errors[form.pk] = error
+            elif first != form.first_period:
+                form.first_period = first
+                changed.append(form)
+        if not errors:
+            if changed:
+                ReportForm.objects.bulk_update(changed, ["first_period"])
+            messages.success(request, ngettext("The first live period of %(n)d form was saved.",
+                                               "The first live periods of %(n)d forms were saved.", len(changed))
+                             % {"n": len(changed)})
+            return redirect("indicators:report_form_list", region_pk=county.pk)
+    rows = [{"form": f, "value": values[f.pk], "error": errors.get(f.pk, ""),
+             "example": str(Period.containing_date(f.kind, local_date(timezone.now())))} for f in forms]
+    return render(request, "indicators/def_first_periods.html", {
+        "county": county, "rows": rows, "tab": "forms", "has_errors": bool(errors)},
+        status=400 if errors else 200)
+
+
+def _first_period_of(form: ReportForm, text: str) -> tuple[str, str]:
+    """``text`` as the form's first period (its canonical form), or the reason it cannot be."""
+    if not text:
+        return "", ""
+    try:
+        period = parse_period(text, form.kind)  # as clerks write it: 2026年1月, 2026年第一季度, 2026Q1
+    except PeriodError as exc:
+        return "", str(exc)
+    return str(period), ""
