@@ -10,10 +10,11 @@ identity numbers encrypted (``identity.encrypt``), never in plain. The confirmat
 institutions again (the user's access or an alliance's members may have changed) and the people the
 rows update; if anything changed, nothing is saved and the user uploads the file again.
 
-The columns are found and mapped by the import engine (``core.imports``): the preview shows the
-mapping panel (open when a column needs the user), the uploaded file is kept (encrypted) for a new
-mapping of its columns, and the mapping the user made is remembered for the county at the
-confirmation (``staffing.roster_register``)."""
+The flow is the import pages' one (``core.imports.pages.ImportPage``, here ``RosterImportPage``):
+the columns are found and mapped by the import engine (``core.imports``), the preview shows the
+mapping panel (open when a column needs the user), the uploaded file is kept encrypted (the
+``sealed``/``opened`` hooks) for a new mapping of its columns, and the mapping the user made is
+remembered for the county at the confirmation (``staffing.roster_register``)."""
 
 from __future__ import annotations
 

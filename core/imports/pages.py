@@ -16,6 +16,10 @@ the portal (its *plan*), apply a plan and show the two pages; the flow is here o
 A plan has ``ok``, ``has_changes`` and ``fingerprint()``. A read has ``table`` (None when nothing
 could be read), ``problems`` (with ``text``), ``columns`` (a ``ColumnPlan`` or None), ``data`` and
 ``name`` (the file, for a new mapping).
+
+Optional hooks: ``sealed``/``opened`` (the kept file encrypted, for files with personal data) and
+``keep``/``kept``/``forget``/``confirmation_token`` (where the preview waits for its confirmation:
+``pending.store`` by default; a register may keep it in the session and confirm it at its own address).
 """
 
 from __future__ import annotations
