@@ -10,10 +10,11 @@ identity numbers encrypted (``identity.encrypt``), never in plain. The confirmat
 institutions again (the user's access or an alliance's members may have changed) and the people the
 rows update; if anything changed, nothing is saved and the user uploads the file again.
 
-The columns are found and mapped by the import engine (``core.imports``): the preview shows the
-mapping panel (open when a column needs the user), the uploaded file is kept (encrypted) for a new
-mapping of its columns, and the mapping the user made is remembered for the county at the
-confirmation (``staffing.roster_register``)."""
+The flow is the import pages' one (``core.imports.pages.ImportPage``, here ``RosterImportPage``):
+the columns are found and mapped by the import engine (``core.imports``), the preview shows the
+mapping panel (open when a column needs the user), the uploaded file is kept encrypted (the
+``sealed``/``opened`` hooks) for a new mapping of its columns, and the mapping the user made is
+remembered for the county at the confirmation (``staffing.roster_register``)."""
 
 from __future__ import annotations
 
@@ -37,7 +38,8 @@ from alliances.models import Institution
 from alliances.scoping import CHANGE
 from core import pending, xlsx
 from core.http import xlsx_response
-from core.imports import mappings
+from core.imports.pages import EXPIRED, ImportPage
+from core.issues import ImportFailed, Issue
 from staffing import identity
 from staffing import roster_import as importer
 from staffing import roster_register as register
@@ -75,109 +77,213 @@ def roster_import(request):
     institutions = _institutions(request)
     if request.method == "GET" and request.GET.get("template"):
         return xlsx_response(template_xlsx(institutions), TEMPLATE_FILENAME)
-    context = _context(institutions)
-    if request.method == "POST" and "remap" in request.POST:
-        return _remap(request, institutions, context)
-    if request.method == "POST":
-        request.session.pop(SESSION_KEY, None)  # a new upload replaces any earlier preview
-        upload = request.FILES.get("file")
-        if upload is None:
-            context["errors"] = [_("Choose the .xlsx file to import.")]
-            return render(request, TEMPLATE, context, status=400)
-        parsed = importer.read(upload, institutions, saved_for=_saved_for(institutions))
-        return _after_reading(request, context, parsed)
-    return render(request, TEMPLATE, context)
-
-
-def _owner(request) -> dict:
-    return {"user": request.user.pk}
-
-
-def _saved_for(institutions: list[Institution]):
-    return register.saved_for(i.county_id for i in institutions)
-
-
-def _after_reading(request, context: dict, parsed: importer.Parsed, *, file_token: str = "", mapping_errors=()):
-    """The preview of a file just read, or its errors; with the mapping panel when a header was found
-    (open when the columns need the user)."""
-    if parsed.plan is not None:
-        if not file_token:
-            file_token = pending.store_file(request.session, FILES_KIND, data=_sealed(parsed.data),
-                                            name=parsed.filename, owner=_owner(request),
-                                            extra={"columns": register.kept_plan(parsed.plan)})
-        columns = register.shown_plan(parsed.plan)
-        columns["errors"] = []  # the page's list of errors names them
-        context.update(columns=columns, remap_token=file_token, remap_url=reverse("staffing:roster_import"),
-                       mapping_open=bool(mapping_errors) or parsed.needs_mapping,
-                       mapping_errors=list(mapping_errors), needs_mapping=parsed.needs_mapping)
-    if not parsed.ok or mapping_errors:
-        context["errors"] = parsed.errors
-        return render(request, TEMPLATE, context, status=400)
-    request.session[SESSION_KEY] = {**importer.to_session(parsed, request.user.pk), "filename": parsed.filename,
-                                    "claim": pending.new_token(), "columns": register.kept_plan(parsed.plan)}
-    context.update(parsed=parsed, rows=parsed.rows, filename=parsed.filename, total=len(parsed.rows),
-                   new=parsed.count(importer.NEW), updated=parsed.count(importer.UPDATED),
-                   unchanged=parsed.count(importer.UNCHANGED))
-    return render(request, TEMPLATE, context)
-
-
-def _remap(request, institutions: list[Institution], context: dict):
-    """The same file read again with its columns mapped as the user said in the mapping panel."""
-    request.session.pop(SESSION_KEY, None)
-    found = mappings.remapped(request, FILES_KIND, owner=_owner(request))
-    data = _opened(found[0]) if found is not None else None
-    if data is None:
-        context["errors"] = [_("This preview is no longer valid: it has expired, has been imported already, or "
-                               "belongs to another session. Nothing was saved. Upload the file again.")]
-        return render(request, TEMPLATE, context, status=400)
-    _data, name, _extra, given, errors = found
-    parsed = importer.read_data(data, name, institutions, mapping=given,
-                                saved_for=None if given is not None else _saved_for(institutions))
-    return _after_reading(request, context, parsed, file_token=request.POST["remap"], mapping_errors=errors)
-
-
-def _sealed(data: bytes) -> bytes:
-    """The kept file encrypted: it has the identity numbers in plain."""
-    return identity.encrypt_bytes(data)
-
-
-def _opened(data: bytes) -> bytes | None:
-    return identity.decrypt_bytes(data)
+    return PAGE.handle(request, institutions)
 
 
 @login_required
 @require_POST
 def roster_import_confirm(request):
     """Save what was previewed, all or nothing."""
-    institutions = _institutions(request)
-    stored = request.session.pop(SESSION_KEY, None)
-    if isinstance(stored, dict) and stored.get("done"):  # a second click after the first one finished
-        request.session[SESSION_KEY] = stored
-        messages.info(request, pending.ALREADY_CONFIRMED)
-        return redirect("staffing:roster")
-    found = importer.from_session(stored, request.user.pk)
-    if found is None:
+    return PAGE.confirm(request, _institutions(request))
+
+
+# The page on the import flow (core.imports.pages) ---------------------------------------------------
+# Its scope is the list of institutions whose roster the user keeps (the county is known once the
+# file is read). The preview stays in the session (``SESSION_KEY``: identity numbers encrypted, the
+# claim's token beside it) and is confirmed at its own address; the confirmation does not plan
+# again: ``register.save_rows`` checks the institutions and the people when it writes.
+
+class _Upload:
+    """The upload form: the file, nothing else."""
+
+    def __init__(self, request=None):
+        self.is_bound = request is not None
+        self.file = request.FILES.get("file") if request is not None else None
+
+    def is_valid(self) -> bool:
+        return self.file is not None
+
+
+class _Columns:
+    """A roster file's column plan as the flow keeps it (no sample values)."""
+
+    def __init__(self, parsed: importer.Parsed):
+        self.parsed = parsed
+
+    def to_json(self) -> dict:
+        return register.kept_plan(self.parsed.plan)
+
+    @property
+    def needs_user(self) -> bool:
+        return self.parsed.needs_mapping
+
+
+class _Read:
+    """A roster file as read, in the flow's words: no table while it has any error."""
+
+    def __init__(self, parsed: importer.Parsed, user_pk: int):
+        self.parsed, self.user_pk = parsed, user_pk
+        self.table = parsed if parsed.ok else None
+        self.problems = []
+        self.columns = _Columns(parsed) if parsed.plan is not None else None
+        self.data, self.name = parsed.data, parsed.filename
+
+
+class _Plan:
+    """A file without errors: confirmed even when nothing changes (the counts are shown)."""
+
+    ok = has_changes = True
+
+    def __init__(self, parsed: importer.Parsed):
+        self.parsed = parsed
+
+    def fingerprint(self) -> str:
+        return ""
+
+
+class RosterImportPage(ImportPage):
+    register, pending_kind, files_kind = register.NAME, CLAIM_KIND, FILES_KIND
+    replan_on_confirm = False  # save_rows checks again when it writes
+
+    def owner(self, request, scope) -> dict:
+        return {"user": request.user.pk}
+
+    def saved_for(self, scope):
+        return register.saved_for(i.county_id for i in scope)
+
+    def url(self, scope) -> str:
+        return reverse("staffing:roster_import")
+
+    def done_url(self, scope) -> str:
+        return reverse("staffing:roster")
+
+    def upload_form(self, request=None):
+        return _Upload(request)
+
+    def read_upload(self, request, scope, form, *, saved_for):
+        request.session.pop(SESSION_KEY, None)  # a new upload replaces any earlier preview
+        return _Read(importer.read(form.file, scope, saved_for=saved_for), request.user.pk)
+
+    def read_data(self, request, scope, data, name, *, mapping, saved_for, extra):
+        request.session.pop(SESSION_KEY, None)
+        return _Read(importer.read_data(data, name, scope, mapping=mapping,
+                                        saved_for=None if mapping is not None else saved_for), request.user.pk)
+
+    def sealed(self, data: bytes) -> bytes:
+        """The kept file encrypted: it has the identity numbers in plain."""
+        return identity.encrypt_bytes(data)
+
+    def opened(self, data: bytes) -> bytes | None:
+        return identity.decrypt_bytes(data)
+
+    def plan(self, request, scope, read, extra):
+        return _Plan(read.parsed)
+
+    def payload(self, read, plan, extra) -> dict:
+        parsed = read.parsed
+        return {**importer.to_session(parsed, read.user_pk), "filename": parsed.filename,
+                "columns": register.kept_plan(parsed.plan)}
+
+    # The preview in the session, confirmed by the claim's token kept beside it.
+
+    def keep(self, request, scope, payload, *, fingerprint) -> str:
+        token = pending.new_token()
+        request.session[SESSION_KEY] = {**payload, "claim": token}
+        return token
+
+    def confirmation_token(self, request) -> str:
+        stored = request.session.get(SESSION_KEY)
+        claim = stored.get("claim") if isinstance(stored, dict) else None
+        return claim if isinstance(claim, str) else pending.new_token()
+
+    def kept(self, request, scope, token):
+        stored = request.session.get(SESSION_KEY)
+        found = importer.from_session(stored, request.user.pk)
+        return None if found is None else ({"stored": stored, "found": found}, "")
+
+    def forget(self, request, scope, token) -> None:
+        request.session.pop(SESSION_KEY, None)
+
+    def confirm(self, request, scope):
+        stored = request.session.get(SESSION_KEY)
+        if isinstance(stored, dict) and stored.get("done"):  # a second click after the first one finished
+            messages.info(request, pending.ALREADY_CONFIRMED)
+            return redirect(self.done_url(scope))
+        return super().confirm(request, scope)
+
+    def expired(self, request, scope):
+        request.session.pop(SESSION_KEY, None)
+        if "remap" in request.POST:
+            return render(request, TEMPLATE, {**_context(scope), "errors": [_(EXPIRED)]}, status=400)
         messages.error(request, _("Nothing to import: upload the file again."))
-        return redirect("staffing:roster_import")
-    county_id, rows = found
-    claim = stored.get("claim") or pending.new_token()
-    if not pending.claim(CLAIM_KIND, claim):  # two clicks at once: the other one applies it
-        messages.info(request, pending.ALREADY_CONFIRMED)
-        return redirect("staffing:roster")
-    county = next((i.county for i in institutions if i.county_id == county_id), None)
-    try:
-        with pending.released_on_error(CLAIM_KIND, claim), transaction.atomic():
-            counts = register.save_rows(county_id, rows, institutions)
-            register.finish(request, county, county_id, filename=stored.get("filename", ""), counts=counts,
-                            plan=stored.get("columns") if isinstance(stored.get("columns"), dict) else None)
-    except (register.Changed, IntegrityError):
-        messages.error(request, _("The institutions you keep or the people in the file changed since the preview; "
-                                  "nothing was saved. Upload the file again."))
-        return redirect("staffing:roster_import")
-    request.session[SESSION_KEY] = {"done": True}
-    messages.success(request, _("Roster imported: %(new)s new, %(updated)s updated, %(unchanged)s unchanged.")
-                     % counts)
-    return redirect("staffing:roster")
+        return redirect(self.url(scope))
+
+    def replan(self, request, scope, payload):
+        return payload["found"]
+
+    def apply(self, request, scope, plan, payload):
+        county_id, rows = plan
+        stored = payload["stored"]
+        county = next((i.county for i in scope if i.county_id == county_id), None)
+        try:
+            with transaction.atomic():
+                counts = register.save_rows(county_id, rows, scope)
+                register.finish(request, county, county_id, filename=stored.get("filename", ""), counts=counts,
+                                plan=stored.get("columns") if isinstance(stored.get("columns"), dict) else None)
+        except (register.Changed, IntegrityError):
+            raise ImportFailed([Issue(_("The institutions you keep or the people in the file changed since the "
+                                        "preview; nothing was saved. Upload the file again."))]) from None
+        return counts
+
+    def finish(self, request, scope, plan, payload, result) -> str:
+        request.session[SESSION_KEY] = {"done": True}  # the rows are gone; a second click is told so
+        messages.success(request, _("Roster imported: %(new)s new, %(updated)s updated, %(unchanged)s unchanged.")
+                         % result)
+        return self.done_url(scope)
+
+    # The pages.
+
+    def upload_page(self, request, scope, form, *, status=200, error="", mapping=None):
+        context = _context(scope)
+        if form.is_bound and not form.is_valid():
+            request.session.pop(SESSION_KEY, None)
+            context["errors"], status = [_("Choose the .xlsx file to import.")], 400
+        elif error:
+            context["errors"] = [error]
+        return render(request, TEMPLATE, context, status=status)
+
+    def unreadable(self, request, scope, read, form, mapping):
+        return render(request, TEMPLATE, {**_context(scope), **_panel(read.parsed, mapping),
+                                          "errors": read.parsed.errors}, status=400)
+
+    def preview_page(self, request, scope, plan, *, token=None, notice="", apply_issues=None, mapping=None):
+        if apply_issues:  # the confirmation found the portal changed: back to the upload
+            for issue in apply_issues:
+                messages.error(request, issue.text)
+            return redirect(self.url(scope))
+        parsed = plan.parsed
+        context = {**_context(scope), **_panel(parsed, mapping)}
+        if mapping and mapping.get("mapping_errors"):  # the mapping form was wrong: no preview to confirm
+            self.forget(request, scope, token)
+            return render(request, TEMPLATE, {**context, "errors": parsed.errors}, status=400)
+        context.update(parsed=parsed, rows=parsed.rows, filename=parsed.filename, total=len(parsed.rows),
+                       new=parsed.count(importer.NEW), updated=parsed.count(importer.UPDATED),
+                       unchanged=parsed.count(importer.UNCHANGED))
+        return render(request, TEMPLATE, context)
+
+
+PAGE = RosterImportPage()
+
+
+def _panel(parsed: importer.Parsed, mapping: dict | None) -> dict:
+    """The mapping panel's context: the sample values masked, the errors in the page's own list."""
+    if parsed.plan is None or not mapping or not mapping.get("remap_token"):
+        return {}
+    columns = register.shown_plan(parsed.plan)
+    columns["errors"] = []  # the page's list of errors names them
+    return {"columns": columns, "remap_token": mapping["remap_token"], "remap_url": mapping["remap_url"],
+            "mapping_open": mapping["mapping_open"], "mapping_errors": mapping["mapping_errors"],
+            "needs_mapping": parsed.needs_mapping}
 
 
 # The template workbook --------------------------------------------------------------------------

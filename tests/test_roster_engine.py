@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from pathlib import Path
 
 from django.urls import reverse
 
@@ -146,3 +147,19 @@ def test_the_api_previews_and_confirms_once_within_the_pages_rules(staffing_worl
     assert api_post(client_for(w.outsider), w.yn, rows).status_code == 404
     assert api_post(client_for(w.city), w.yn, rows).status_code == 403
     assert api_post(client, w.wy, rows).status_code == 404
+
+
+def test_the_kept_file_is_encrypted_and_one_that_does_not_open_is_refused(staffing_world, settings):
+    w = staffing_world
+    client = client_for(w.hr_alliance)
+    one = make_id(307, "19940506")
+    page = client.post(URL, {"file": upload(xlsx([unseen_row(1, "冯加密", one)], header=UNSEEN))})
+    assert page.status_code == 400 and page.context["remap_token"]
+    kept = Path(settings.MEDIA_ROOT) / "imports" / "roster-files" / f"{page.context['remap_token']}.bin"
+    data = kept.read_bytes()
+    assert not data.startswith(b"PK") and one.encode() not in data  # not the workbook in plain
+    assert one not in kept.with_suffix(".json").read_text(encoding="utf-8")  # no sample values kept
+    kept.write_bytes(b"not a sealed file")
+    refused = remap(client, page, 在岗类型="employment", 备注="")
+    assert refused.status_code == 400 and "此预览已失效" in refused.content.decode()
+    assert not Staff.objects.filter(name="冯加密").exists()

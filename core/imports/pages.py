@@ -16,6 +16,10 @@ the portal (its *plan*), apply a plan and show the two pages; the flow is here o
 A plan has ``ok``, ``has_changes`` and ``fingerprint()``. A read has ``table`` (None when nothing
 could be read), ``problems`` (with ``text``), ``columns`` (a ``ColumnPlan`` or None), ``data`` and
 ``name`` (the file, for a new mapping).
+
+Optional hooks: ``sealed``/``opened`` (the kept file encrypted, for files with personal data) and
+``keep``/``kept``/``forget``/``confirmation_token`` (where the preview waits for its confirmation:
+``pending.store`` by default; a register may keep it in the session and confirm it at its own address).
 """
 
 from __future__ import annotations
@@ -108,6 +112,31 @@ class ImportPage:
                      mapping: dict | None = None):
         raise NotImplementedError
 
+    def sealed(self, data: bytes) -> bytes:
+        """An uploaded file as kept for a new mapping (a register whose files hold personal data
+        encrypts it)."""
+        return data
+
+    def opened(self, data: bytes) -> bytes | None:
+        """A kept file as read again (None: it does not open)."""
+        return data
+
+    def confirmation_token(self, request) -> str:
+        """The token of the preview a confirmation confirms."""
+        return request.POST.get("token", "")
+
+    def keep(self, request, scope, payload: dict, *, fingerprint: str) -> str:
+        """Keep a previewed plan's payload for the confirmation; returns its token."""
+        return pending.store(request.session, self.pending_kind, payload=payload, owner=self.owner(request, scope),
+                             fingerprint=fingerprint)
+
+    def kept(self, request, scope, token: str) -> tuple[dict, str] | None:
+        """The payload and fingerprint kept under ``token`` for this session and owner, or None."""
+        return pending.load(request.session, self.pending_kind, token, owner=self.owner(request, scope))
+
+    def forget(self, request, scope, token: str) -> None:
+        pending.discard(request.session, self.pending_kind, token)
+
     def unreadable(self, request, scope, read, form, mapping: dict):
         """The answer when nothing could be read: the problems on the upload form, with the mapping
         panel when the header was found."""
@@ -139,7 +168,7 @@ class ImportPage:
                       mapping_errors=()):
         columns = getattr(read, "columns", None)
         if columns is not None and getattr(read, "data", None) and not file_token:
-            file_token = pending.store_file(request.session, self.files_kind, data=read.data, name=read.name,
+            file_token = pending.store_file(request.session, self.files_kind, data=self.sealed(read.data), name=read.name,
                                             owner=self.owner(request, scope),
                                             extra={**extra, "columns": columns.to_json()})
         mapping = {"columns": columns.to_json() if columns is not None and file_token else None,
@@ -151,8 +180,7 @@ class ImportPage:
         plan = self.plan(request, scope, read, extra)
         token = None
         if plan.ok and plan.has_changes:
-            token = pending.store(request.session, self.pending_kind, payload=self.payload(read, plan, extra),
-                                  owner=self.owner(request, scope), fingerprint=plan.fingerprint())
+            token = self.keep(request, scope, self.payload(read, plan, extra), fingerprint=plan.fingerprint())
         return self.preview_page(request, scope, plan, token=token, mapping=mapping)
 
     def remap(self, request, scope):
@@ -161,6 +189,9 @@ class ImportPage:
         if found is None:
             return self.expired(request, scope)
         data, name, extra, given, errors = found
+        data = self.opened(data)
+        if data is None:
+            return self.expired(request, scope)
         extra = {k: v for k, v in extra.items() if k != "columns"}
         read = self.read_data(request, scope, data, name, mapping=given, saved_for=self.saved_for(scope),
                               extra=extra)
@@ -168,22 +199,22 @@ class ImportPage:
                                   mapping_errors=errors)
 
     def confirm(self, request, scope):
-        kind, token = self.pending_kind, request.POST.get("token", "")
+        kind, token = self.pending_kind, self.confirmation_token(request)
         if "cancel" in request.POST:
-            pending.discard(request.session, kind, token)
+            self.forget(request, scope, token)
             messages.info(request, _(CANCELLED))
             return redirect(self.url(scope))
         owner = self.owner(request, scope)
         if pending.was_claimed(kind, token):  # a second click: the first one applies (or applied) it
             return pending.already_confirmed(request, kind, token, owner=owner, fallback=self.done_url(scope))
-        found = pending.load(request.session, kind, token, owner=owner)
+        found = self.kept(request, scope, token)
         if found is None:
             return self.expired(request, scope)
         payload, fingerprint = found
         plan = self.replan(request, scope, payload)
         if self.replan_on_confirm:
             if not plan.ok:
-                pending.discard(request.session, kind, token)
+                self.forget(request, scope, token)
                 return self.preview_page(request, scope, plan, notice=_(NO_LONGER_FITS))
             if plan.fingerprint() != fingerprint:
                 pending.update_fingerprint(request.session, kind, token, plan.fingerprint())
@@ -194,9 +225,9 @@ class ImportPage:
             with pending.released_on_error(kind, token):
                 result = self.apply(request, scope, plan, payload)
         except ImportFailed as exc:
-            pending.discard(request.session, kind, token)
+            self.forget(request, scope, token)
             return self.preview_page(request, scope, plan, apply_issues=exc.issues)
-        pending.discard(request.session, kind, token)
+        self.forget(request, scope, token)
         url = self.finish(request, scope, plan, payload, result)
         pending.record_outcome(kind, token, owner=owner, url=url)
         return redirect(url)
