@@ -527,7 +527,9 @@ class UserImportPage(ImportPage):
         return self._upload_page(request, form, errors=errors, status=400, **_panel(mapping))
 
     def upload_page(self, request, scope, form, *, status=200, error="", mapping=None):
-        # A bound form here was refused (a valid one is read).
+        # A bound form here was refused (a valid one is read); a new one starts from the page's county.
+        if not form.is_bound and scope is not None:
+            form.initial["county"] = str(scope.pk)
         return self._upload_page(request, form, errors=[error] if error else None,
                                  status=400 if form.is_bound and status == 200 else status, **_panel(mapping))
 
