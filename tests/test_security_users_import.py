@@ -310,3 +310,23 @@ def test_rows_on_existing_accounts_meet_the_grant_rules_with_their_grants(sec, s
                                       "administrator changes your grants.") in errors
     assert [r.clean for r in response.context["plan"].rows] == [False, False, False]
     assert Grant.objects.filter(user__username__in=["yn_auditor", "yn_gone", "yn_sec"]).count() == 3
+
+
+def test_a_confirmation_after_the_accounts_changed_or_a_cancel_saves_nothing(sec, good_rows):
+    """The page on the shared flow (``core.imports.pages``): a preview the accounts no longer fit is
+    refused at the confirmation (409, the reason on the upload page); a cancelled one is gone."""
+    client = client_for(sec.sec)
+    stale = upload(client, workbook(good_rows[:1]))
+    User.objects.create(username="li_yi", county=sec.wy)
+    refused = confirm(client, stale)
+    assert refused.status_code == 409 and zh(
+        "The accounts changed since the preview, or this file was imported already (a second click?). Nothing "
+        "was saved by this confirmation. Look at the user list, and upload the file again if accounts are "
+        "missing.") in refused.context["errors"]
+    assert events("import.confirm").count() == 0 and confirm(client, stale).status_code == 409
+
+    preview = upload(client, workbook(good_rows[1:2]))
+    cancelled = client.post(reverse("security:user_import_confirm"),
+                            {"token": preview.context["token"], "county": sec.yn.pk, "cancel": "1"})
+    assert cancelled.status_code == 302 and cancelled["Location"].startswith(reverse("security:user_import"))
+    assert confirm(client, preview).status_code == 409 and not User.objects.filter(username="li_er").exists()

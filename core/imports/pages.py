@@ -27,6 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -74,6 +75,11 @@ class ImportPage:
     def upload_form(self, request=None):
         raise NotImplementedError
 
+    def upload_scope(self, request, scope, form):
+        """The scope of an upload whose form is valid: the page's, or what the form narrows it to (a
+        county chosen on the form)."""
+        return scope
+
     def file_extra(self, request, scope, form) -> dict[str, Any]:
         """What the upload form says beside the file (a ledger's year), kept with the file."""
         return {}
@@ -100,9 +106,10 @@ class ImportPage:
         """Write the plan in one transaction; ``ImportFailed`` when it cannot be written."""
         raise NotImplementedError
 
-    def finish(self, request, scope, plan, payload: dict, result) -> str:
+    def finish(self, request, scope, plan, payload: dict, result) -> str | HttpResponse:
         """After a confirmed import: the audit event, the remembered mapping and the success message;
-        returns the page that shows the result."""
+        returns the page that shows the result: its URL, or the page itself when it is shown once (the
+        new accounts' one-time passwords; a second click then goes to ``done_url``)."""
         raise NotImplementedError
 
     def upload_page(self, request, scope, form, *, status: int = 200, error: str = "", mapping: dict | None = None):
@@ -154,6 +161,7 @@ class ImportPage:
             return self.remap(request, scope)
         form = self.upload_form(request if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():
+            scope = self.upload_scope(request, scope, form)
             read = self.read_upload(request, scope, form, saved_for=self.saved_for(scope))
             return self.after_reading(request, scope, read, self.file_extra(request, scope, form), form=form)
         return self.upload_page(request, scope, form)
@@ -228,6 +236,7 @@ class ImportPage:
             self.forget(request, scope, token)
             return self.preview_page(request, scope, plan, apply_issues=exc.issues)
         self.forget(request, scope, token)
-        url = self.finish(request, scope, plan, payload, result)
+        done = self.finish(request, scope, plan, payload, result)
+        url = done if isinstance(done, str) else self.done_url(scope)
         pending.record_outcome(kind, token, owner=owner, url=url)
-        return redirect(url)
+        return redirect(url) if isinstance(done, str) else done

@@ -36,7 +36,8 @@ from core import audit, pending
 from core.audit import Event
 from core.clock import local_date, request_now
 from core.http import xlsx_response
-from core.imports import mappings
+from core.imports.pages import EXPIRED, ImportPage
+from core.issues import ImportFailed, Issue
 from security import grants as grant_rules
 from security import services
 from security import user_import as importer
@@ -438,15 +439,125 @@ def _import_counties(scope) -> list[Region]:
     return units_of(scope).counties
 
 
-def _owner(request, county: Region) -> dict:
-    return {"user": request.user.pk, "county": county.pk}
+class UserImportPage(ImportPage):
+    """The import page of accounts (the flow is ``core.imports.pages``). Its scope is the county of
+    the import, chosen on the upload form (the remapping form names it in its URL, the confirmation
+    in a field); None before. Unlike the other registers: the confirmation is a URL of its own, is
+    not planned again before (``user_import.confirm`` checks the file again under the county's lock
+    and refuses it, 409, when the accounts changed since the preview), and answers the page of the
+    one-time passwords' download itself (not kept, never redirected to)."""
+
+    register, pending_kind, files_kind = importer.REGISTER, IMPORT_KIND, FILES_KIND
+    replan_on_confirm = False
+
+    def __init__(self, counties: list[Region]):
+        self.counties = counties  # whose accounts the user imports
+
+    def owner(self, request, scope) -> dict:
+        return {"user": request.user.pk, "county": scope.pk if scope is not None else None}
+
+    def mapping_scope(self, scope) -> int:
+        return scope.pk
+
+    def url(self, scope) -> str:
+        url = reverse("security:user_import")
+        return f"{url}?county={scope.pk}" if scope is not None else url
+
+    def done_url(self, scope) -> str:
+        return reverse("security:user_list")
+
+    def upload_form(self, request=None):
+        return ImportUploadForm(*((request.POST, request.FILES) if request is not None else ()),
+                                counties=self.counties)
+
+    def upload_scope(self, request, scope, form):
+        return form.cleaned_data["county"]
+
+    def read_upload(self, request, scope, form, *, saved_for):
+        return importer.read_file(form.cleaned_data["file"], saved_for=saved_for)
+
+    def read_data(self, request, scope, data, name, *, mapping, saved_for, extra):
+        return importer.read_data(data, name, mapping=mapping, saved_for=saved_for)
+
+    def plan(self, request, scope, read, extra):
+        return importer.check(read.table, actor=request.user, county=scope)
+
+    def payload(self, read, plan, extra):
+        # The fingerprint of the preview goes with the file: the confirmation compares it under the lock.
+        return {"table": read.table.to_json(), "fingerprint": plan.fingerprint()}
+
+    def replan(self, request, scope, payload):
+        return None  # checked again by ``apply`` (``user_import.confirm``)
+
+    def apply(self, request, scope, plan, payload):
+        try:
+            table = importer.Table.from_json(payload["table"])
+            return table, importer.confirm(table, actor=request.user, county=scope,
+                                           fingerprint=payload["fingerprint"], request=request)
+        except (importer.Stale, IntegrityError, KeyError, TypeError, ValueError):
+            raise ImportFailed([Issue(_(
+                "The accounts changed since the preview, or this file was imported already (a second click?). "
+                "Nothing was saved by this confirmation. Look at the user list, and upload the file again if "
+                "accounts are missing."))]) from None
+
+    def finish(self, request, scope, plan, payload, result):
+        """The events are written and the mapping remembered by ``user_import.confirm``; the new
+        accounts' one-time passwords are kept encrypted in the session for one download."""
+        table, result = result
+        batch = secrets.token_urlsafe(12)
+        if result.created:
+            sealed = dict(request.session.get(PASSWORDS_KEY, {}))
+            sealed[batch] = {"user": request.user.pk, "county": scope.pk, "cipher": importer.passwords_seal(result)}
+            request.session[PASSWORDS_KEY] = dict(list(sealed.items())[-5:])
+        return _no_store(render(request, "security/users/import_done.html", {
+            "result": result, "county": scope, "batch": batch, "filename": table.filename,
+            "created": len(result.created)}))
+
+    def expired(self, request, scope):
+        return self._upload_page(request, self.upload_form(), errors=[_(EXPIRED)],
+                                 status=409 if "token" in request.POST else 400)
+
+    def unreadable(self, request, scope, read, form, mapping):
+        form = form or ImportUploadForm(counties=self.counties, initial={"county": str(scope.pk)})
+        # The mapping panel names the fields no column fills; the other problems are listed above it.
+        shown = set(read.columns.errors) if mapping["columns"] else set()
+        errors = [p.text for p in read.problems if p.message not in shown] or [_(
+            "The file's columns could not all be matched to the accounts' fields; nothing was read. Map them below "
+            "and preview again.")]
+        return self._upload_page(request, form, errors=errors, status=400, **_panel(mapping))
+
+    def upload_page(self, request, scope, form, *, status=200, error="", mapping=None):
+        # A bound form here was refused (a valid one is read); a new one starts from the page's county.
+        if not form.is_bound and scope is not None:
+            form.initial["county"] = str(scope.pk)
+        return self._upload_page(request, form, errors=[error] if error else None,
+                                 status=400 if form.is_bound and status == 200 else status, **_panel(mapping))
+
+    def preview_page(self, request, scope, plan, *, token=None, notice="", apply_issues=None, mapping=None):
+        if apply_issues:  # the confirmation found the file no longer fits: nothing saved
+            return self._upload_page(request, self.upload_form(), errors=[i.text for i in apply_issues], status=409)
+        return render(request, "security/users/import_preview.html", {
+            "plan": plan, "token": token, "county": plan.county, "notice": notice,
+            "new": plan.count(importer.NEW), "changed": plan.count(importer.CHANGED),
+            "unchanged": plan.count(importer.UNCHANGED), **_panel(mapping),
+        }, status=200 if plan.ok else 400)
+
+    def _upload_page(self, request, form, *, errors=None, status=200, notice="", **mapping):
+        return render(request, "security/users/import.html", {
+            "form": form, "errors": errors or [], "notice": notice, "columns": importer.COLUMNS,
+            "max_rows": importer.MAX_ROWS, "counties": list(form.counties.values()), **mapping,
+        }, status=status)
 
 
-def _upload_page(request, scope, form, *, errors=None, status=200, notice="", **mapping):
-    return render(request, "security/users/import.html", {
-        "form": form, "errors": errors or [], "notice": notice, "columns": importer.COLUMNS,
-        "max_rows": importer.MAX_ROWS, "counties": list(form.counties.values()), **mapping,
-    }, status=status)
+def _panel(mapping: dict | None) -> dict:
+    """The mapping panel's context under the names these templates use."""
+    if not mapping:
+        return {}
+    return {"mapping_columns": mapping.get("columns"), **{k: v for k, v in mapping.items() if k != "columns"}}
+
+
+def _import_county(counties: list[Region], pk) -> Region | None:
+    return next((c for c in counties if str(c.pk) == (pk or "")), None)
 
 
 @login_required
@@ -454,69 +565,10 @@ def _upload_page(request, scope, form, *, errors=None, status=200, notice="", **
 @require_http_methods(["GET", "POST"])
 def user_import(request):
     """Upload → check → preview (with the file's columns and the fields they fill, to map by hand);
-    nothing is saved before the confirmation."""
-    scope = account_scope(request.user)
-    counties = _import_counties(scope)
-    if request.method == "GET":
-        return _upload_page(request, scope, ImportUploadForm(counties=counties))
-    if "remap" in request.POST:
-        return _remap(request, scope, counties)
-    form = ImportUploadForm(request.POST, request.FILES, counties=counties)
-    if not form.is_valid():
-        return _upload_page(request, scope, form, status=400)
-    county = form.cleaned_data["county"]
-    read = importer.read_file(form.cleaned_data["file"], saved_for=mappings.saver(importer.REGISTER, county.pk))
-    return _after_reading(request, scope, counties, county, read, form=form)
-
-
-def _after_reading(request, scope, counties, county: Region, read: importer.Read, *, form=None, file_token: str = "",
-                   mapping_errors=()):
-    """The preview of a file just read, or the upload page with why it was not read; both with the
-    file's columns (the mapping panel, open when a column needs the user)."""
-    if read.columns is not None and read.data is not None and not file_token:
-        file_token = pending.store_file(request.session, FILES_KIND, data=read.data, name=read.name,
-                                        owner=_owner(request, county), extra={"columns": read.columns.to_json()})
-    mapping = {"mapping_columns": read.columns.to_json() if read.columns is not None and file_token else None,
-               "remap_token": file_token, "mapping_errors": list(mapping_errors),
-               "mapping_open": bool(mapping_errors) or bool(read.columns and read.columns.needs_user),
-               "remap_url": f"{reverse('security:user_import')}?county={county.pk}"}
-    if read.table is None:
-        form = form or ImportUploadForm(counties=counties, initial={"county": str(county.pk)})
-        # The mapping panel names the fields no column fills; the other problems are listed above it.
-        shown = set(read.columns.errors) if mapping["mapping_columns"] else set()
-        errors = [p.text for p in read.problems if p.message not in shown] or [_(
-            "The file's columns could not all be matched to the accounts' fields; nothing was read. Map them below "
-            "and preview again.")]
-        return _upload_page(request, scope, form, errors=errors, status=400, **mapping)
-    plan = importer.check(read.table, actor=request.user, county=county)
-    token = None
-    if plan.ok and plan.has_changes:
-        token = pending.store(request.session, IMPORT_KIND, payload=read.table.to_json(),
-                              owner=_owner(request, county), fingerprint=plan.fingerprint())
-    return _preview(request, plan, token=token, status=200 if plan.ok else 400, mapping=mapping)
-
-
-def _remap(request, scope, counties):
-    """The same file read again with its columns mapped as the user said (the county is the remap
-    URL's: the kept file is this session's, this user's and this county's)."""
-    county = next((c for c in counties if str(c.pk) == request.GET.get("county", "")), None)
-    found = mappings.remapped(request, FILES_KIND, owner=_owner(request, county)) if county else None
-    if found is None:
-        return _upload_page(request, scope, ImportUploadForm(counties=counties), status=400, errors=[_(
-            "This preview is no longer valid: it has expired, has been imported already, or belongs to another "
-            "session. Nothing was saved. Upload the file again.")])
-    data, name, _extra, given, errors = found
-    read = importer.read_data(data, name, mapping=given, saved_for=mappings.saver(importer.REGISTER, county.pk))
-    return _after_reading(request, scope, counties, county, read, file_token=request.POST["remap"],
-                          mapping_errors=errors)
-
-
-def _preview(request, plan, *, token=None, status=200, notice="", mapping=None):
-    return render(request, "security/users/import_preview.html", {
-        "plan": plan, "token": token, "county": plan.county, "notice": notice,
-        "new": plan.count(importer.NEW), "changed": plan.count(importer.CHANGED),
-        "unchanged": plan.count(importer.UNCHANGED), **(mapping or {}),
-    }, status=status)
+    nothing is saved before the confirmation. The county is the upload form's; a remapping's is the
+    URL's (the kept file is this session's, this user's and this county's)."""
+    counties = _import_counties(account_scope(request.user))
+    return UserImportPage(counties).handle(request, _import_county(counties, request.GET.get("county")))
 
 
 @login_required
@@ -537,48 +589,14 @@ def user_import_template(request):
 @never_cache
 @require_POST
 def user_import_confirm(request):
-    scope = account_scope(request.user)
-    counties = {str(c.pk): c for c in _import_counties(scope)}
-    token = request.POST.get("token", "")
-    county = counties.get(request.POST.get("county", ""))
-    stale = _("This preview is no longer valid: it has expired, has been imported already, or belongs to another "
-              "session. Nothing was saved. Upload the file again.")
-    if "cancel" in request.POST:
-        pending.discard(request.session, IMPORT_KIND, token)
-        messages.info(request, _("The import was cancelled; nothing was saved."))
-        return redirect("security:user_import")
-    if county and pending.was_claimed(IMPORT_KIND, token):  # a second click: the first one applies (or applied) it
-        return pending.already_confirmed(request, IMPORT_KIND, token, owner=_owner(request, county),
-                                         fallback=reverse("security:user_list"))
-    found = pending.load(request.session, IMPORT_KIND, token, owner=_owner(request, county)) if county else None
-    if found is None:
-        return _upload_page(request, scope, ImportUploadForm(counties=list(counties.values())), errors=[stale],
-                            status=409)
-    payload, fingerprint = found
-    if not pending.claim(IMPORT_KIND, token):  # the other click won the race
-        return pending.already_confirmed(request, IMPORT_KIND, token, owner=_owner(request, county),
-                                         fallback=reverse("security:user_list"))
-    try:
-        with pending.released_on_error(IMPORT_KIND, token):
-            table = importer.Table.from_json(payload)
-            result = importer.confirm(table, actor=request.user, county=county, fingerprint=fingerprint,
-                                      request=request)
-    except (importer.Stale, IntegrityError, KeyError, TypeError, ValueError):
-        pending.discard(request.session, IMPORT_KIND, token)
-        return _upload_page(request, scope, ImportUploadForm(counties=list(counties.values())), errors=[_(
-            "The accounts changed since the preview, or this file was imported already (a second click?). Nothing "
-            "was saved by this confirmation. Look at the user list, and upload the file again if accounts are "
-            "missing.")], status=409)
-    pending.discard(request.session, IMPORT_KIND, token)
-    pending.record_outcome(IMPORT_KIND, token, owner=_owner(request, county), url=reverse("security:user_list"))
-    batch = secrets.token_urlsafe(12)
-    if result.created:
-        sealed = dict(request.session.get(PASSWORDS_KEY, {}))
-        sealed[batch] = {"user": request.user.pk, "county": county.pk, "cipher": importer.passwords_seal(result)}
-        request.session[PASSWORDS_KEY] = dict(list(sealed.items())[-5:])
-    return _no_store(render(request, "security/users/import_done.html", {
-        "result": result, "county": county, "batch": batch, "filename": table.filename,
-        "created": len(result.created)}))
+    """The preview's token confirmed (or cancelled) for its county: a county the user does not run
+    answers like an expired preview."""
+    counties = _import_counties(account_scope(request.user))
+    county = _import_county(counties, request.POST.get("county"))
+    page = UserImportPage(counties)
+    if county is None and "cancel" not in request.POST:
+        return page.expired(request, None)
+    return page.confirm(request, county)
 
 
 @login_required
