@@ -108,6 +108,19 @@ class ImportPage:
                      mapping: dict | None = None):
         raise NotImplementedError
 
+    def confirm_token(self, request, scope) -> str:
+        """The token of the preview being confirmed: the confirmation form's (a page that keeps the
+        preview's token in the session, its confirmation posting nothing, says so here)."""
+        return request.POST.get("token", "")
+
+    def nothing_to_confirm(self, request, scope):
+        """The answer to a confirmation whose preview is not kept (expired, imported, another session's)."""
+        return self.expired(request, scope)
+
+    def confirmed_url(self, request, scope) -> str:
+        """Where a second click goes while the first one has not finished (the page of the result)."""
+        return self.done_url(scope)
+
     def unreadable(self, request, scope, read, form, mapping: dict):
         """The answer when nothing could be read: the problems on the upload form, with the mapping
         panel when the header was found."""
@@ -168,17 +181,17 @@ class ImportPage:
                                   mapping_errors=errors)
 
     def confirm(self, request, scope):
-        kind, token = self.pending_kind, request.POST.get("token", "")
+        kind, token = self.pending_kind, self.confirm_token(request, scope)
         if "cancel" in request.POST:
             pending.discard(request.session, kind, token)
             messages.info(request, _(CANCELLED))
             return redirect(self.url(scope))
         owner = self.owner(request, scope)
         if pending.was_claimed(kind, token):  # a second click: the first one applies (or applied) it
-            return pending.already_confirmed(request, kind, token, owner=owner, fallback=self.done_url(scope))
+            return pending.already_confirmed(request, kind, token, owner=owner, fallback=self.confirmed_url(request, scope))
         found = pending.load(request.session, kind, token, owner=owner)
         if found is None:
-            return self.expired(request, scope)
+            return self.nothing_to_confirm(request, scope)
         payload, fingerprint = found
         plan = self.replan(request, scope, payload)
         if self.replan_on_confirm:
@@ -189,7 +202,7 @@ class ImportPage:
                 pending.update_fingerprint(request.session, kind, token, plan.fingerprint())
                 return self.preview_page(request, scope, plan, token=token, notice=_(CHANGED_SINCE))
         if not pending.claim(kind, token):  # the other click won the race
-            return pending.already_confirmed(request, kind, token, owner=owner, fallback=self.done_url(scope))
+            return pending.already_confirmed(request, kind, token, owner=owner, fallback=self.confirmed_url(request, scope))
         try:
             with pending.released_on_error(kind, token):
                 result = self.apply(request, scope, plan, payload)
