@@ -15,14 +15,12 @@ from django.views.decorators.http import require_POST
 
 from alliances import scoping
 from alliances.models import Alliance
-from core import pending
 from core.clock import local_date, request_now
 from core.http import xlsx_response
-from core.imports import mappings
 from finance import budget_import as budget_import_module
 from finance import budget_register, budgets
 from finance.exports import budget_filename, budget_xlsx
-from finance.importing import needs_mapping
+from finance.import_pages import KeptImportPage, failed
 from finance.models import Budget, SettlementRule
 from finance.views import _year, selection
 
@@ -166,101 +164,82 @@ def budget_export(request, budget_pk):
     return xlsx_response(budget_xlsx(budgets.grid(budget), on=today), budget_filename(budget, today))
 
 
-SESSION_KEY = "finance_budget_import"
-CLAIM_KIND = "budget"  # core.pending.claim: one confirmation applies, a second click is told so
+SESSION_KEY = "finance_budget_import"  # the preview's token (``KeptImportPage``)
+PENDING_KIND = "budget"  # the previews kept for the confirmation, claimed once
 FILES_KIND = "budget-files"  # the uploaded files themselves, for a new column mapping
 
 
-def _editable(request, budget_pk) -> Budget:
-    budget = _budget(request, budget_pk)
+def _may_import(request, budget: Budget) -> Budget:
     if not (budget.state == Budget.State.DRAFT and _can_edit(request.user, budget.alliance)):
         raise PermissionDenied(_("This budget cannot be changed by you now."))
     return budget
 
 
-def _import_owner(request, budget: Budget) -> dict:
-    return {"user": request.user.pk, "budget": budget.pk}
+def _entries(payload: dict) -> dict:
+    return {(line, column if column == budgets.TOTAL else int(column)): text
+            for line, column, text in payload["entries"]}
+
+
+class BudgetImportPage(KeptImportPage):
+    """Upload → check → preview (with the columns of the file and the field each fills, to map);
+    nothing is saved before the confirmation, which replaces the whole grid."""
+
+    register, pending_kind, files_kind = budget_register.NAME, PENDING_KIND, FILES_KIND
+    session_key, owner_key, template = SESSION_KEY, "budget", "finance/budget_import.html"
+
+    def mapping_scope(self, scope) -> int:
+        return scope.county_id
+
+    def url(self, scope) -> str:
+        return reverse("finance:budget_import", kwargs={"budget_pk": scope.pk})
+
+    def done_url(self, scope) -> str:
+        return reverse("finance:budget_detail", kwargs={"budget_pk": scope.pk})
+
+    def read(self, request, scope, upload, *, saved_for):
+        return budget_import_module.read(upload, scope, saved_for=saved_for)
+
+    def read_kept(self, request, scope, data, name, *, mapping, saved_for):
+        return budget_import_module.read_data(data, name, scope, mapping=mapping, saved_for=saved_for)
+
+    def payload(self, read, plan, extra) -> dict:
+        return {**super().payload(read, plan, extra),
+                "entries": [[line, column, text] for (line, column), text in read.parsed.entries.items()]}
+
+    def apply(self, request, scope, plan, payload):
+        errors = budgets.save_amounts(scope, _entries(payload), user=request.user, now=request_now(request))
+        if errors:
+            raise failed(errors)
+
+    def finish(self, request, scope, plan, payload, result) -> str:
+        budget_register.finish(request, scope, filename=payload["file"], entries=_entries(payload),
+                               columns=payload["columns"])
+        messages.success(request, _("Imported."))
+        return self.done_url(scope)
+
+    def context(self, request, scope) -> dict:
+        return {"budget": scope}
+
+    def preview_context(self, request, scope, parsed) -> dict:
+        preview = budgets.Grid(scope, budgets.members_of(scope.alliance, scope.year))
+        for (line, column), text in parsed.entries.items():
+            if text:
+                preview.cells[(line, column)] = budgets.parse_amount(text)
+        return {"preview": preview, "rows": preview.rows(), "cells": parsed.cells, "filename": parsed.name}
+
+
+PAGE = BudgetImportPage()
 
 
 @login_required
 def budget_import(request, budget_pk):
-    """Upload → check → preview (with the columns of the file and the field each fills, to map);
-    nothing is saved before the confirmation."""
-    budget = _editable(request, budget_pk)
-    context = {"budget": budget}
-    if request.method != "POST":
-        return render(request, "finance/budget_import.html", context)
-    saved_for = mappings.saver(budget_register.NAME, budget.county_id)
-    if "remap" in request.POST:  # the same file again, with the columns mapped as the user said
-        found = mappings.remapped(request, FILES_KIND, owner=_import_owner(request, budget))
-        if found is None:
-            context["errors"] = [_("This preview is no longer valid: it has expired, has been imported already, or "
-                                   "belongs to another session. Nothing was saved. Upload the file again.")]
-            return render(request, "finance/budget_import.html", context, status=400)
-        data, name, _extra, given, mapping_errors = found
-        parsed = budget_import_module.read_data(data, name, budget, mapping=given, saved_for=saved_for)
-        return _after_reading(request, budget, parsed, file_token=request.POST["remap"], mapping_errors=mapping_errors)
-    upload = request.FILES.get("file")
-    if upload is None:
-        context["errors"] = [_("Choose the .xlsx file to import.")]
-        return render(request, "finance/budget_import.html", context, status=400)
-    return _after_reading(request, budget, budget_import_module.read(upload, budget, saved_for=saved_for))
-
-
-def _after_reading(request, budget: Budget, parsed, *, file_token: str = "", mapping_errors=()):
-    context = {"budget": budget}
-    plan = parsed.columns
-    remapped = bool(file_token)  # read with the user's mapping
-    if plan is not None:
-        if parsed.data is not None and not file_token:
-            file_token = pending.store_file(request.session, FILES_KIND, data=parsed.data, name=parsed.name,
-                                            owner=_import_owner(request, budget), extra={"columns": plan.to_json()})
-        context.update(columns=plan.to_json(), remap_token=file_token, mapping_errors=list(mapping_errors),
-                       remap_url=reverse("finance:budget_import", kwargs={"budget_pk": budget.pk}),
-                       mapping_open=bool(mapping_errors) or needs_mapping(plan, chosen=remapped))
-    if not parsed.ok:
-        context["errors"] = parsed.errors
-        return render(request, "finance/budget_import.html", context, status=400)
-    request.session[SESSION_KEY] = {"budget": budget.pk, "user": request.user.pk, "filename": parsed.name,
-                                    "claim": pending.new_token(), "columns": plan.to_json(),
-                                    "entries": [[line, column, text] for (line, column), text in
-                                                parsed.entries.items()]}
-    preview = budgets.Grid(budget, budgets.members_of(budget.alliance, budget.year))
-    for (line, column), text in parsed.entries.items():
-        if text:
-            preview.cells[(line, column)] = budgets.parse_amount(text)
-    context.update(preview=preview, rows=preview.rows(), cells=parsed.cells, filename=parsed.name)
-    return render(request, "finance/budget_import.html", context)
+    return PAGE.handle(request, _may_import(request, _budget(request, budget_pk)))
 
 
 @login_required
 @require_POST
 def budget_import_confirm(request, budget_pk):
     budget = _budget(request, budget_pk)
-    stored = request.session.get(SESSION_KEY)
-    if stored and stored.get("done") and stored.get("budget") == budget.pk:  # a second click, after the first
-        messages.info(request, pending.ALREADY_CONFIRMED)
-        return redirect("finance:budget_detail", budget_pk=budget.pk)
-    budget = _editable(request, budget_pk)
-    if not stored or stored.get("budget") != budget.pk or stored.get("user") != request.user.pk:
-        messages.error(request, _("Nothing to import: upload the file again."))
-        return redirect("finance:budget_import", budget_pk=budget.pk)
-    entries = {(line, column if column == budgets.TOTAL else int(column)): text
-               for line, column, text in stored["entries"]}
-    claim = stored.get("claim") or pending.new_token()
-    if not pending.claim(CLAIM_KIND, claim):  # two clicks at once: the other one applies it
-        messages.info(request, pending.ALREADY_CONFIRMED)
-        return redirect("finance:budget_detail", budget_pk=budget.pk)
-    with pending.released_on_error(CLAIM_KIND, claim):
-        errors = budgets.save_amounts(budget, entries, user=request.user, now=request_now(request))
-    del request.session[SESSION_KEY]
-    if errors:  # the members changed since the preview
-        pending.release(CLAIM_KIND, claim)
-        for error in errors:
-            messages.error(request, error)
-        return redirect("finance:budget_import", budget_pk=budget.pk)
-    request.session[SESSION_KEY] = {"done": True, "budget": budget.pk}
-    budget_register.finish(request, budget, filename=stored.get("filename", ""), entries=entries,
-                           columns=stored.get("columns") or {})
-    messages.success(request, _("Imported."))
-    return redirect("finance:budget_detail", budget_pk=budget.pk)
+    if not PAGE.confirmed_already(request, budget):  # a second click is told so, whatever the budget is now
+        _may_import(request, budget)
+    return PAGE.confirm(request, budget)

@@ -17,17 +17,15 @@ from django.views.decorators.http import require_POST
 
 from alliances import scoping
 from alliances.models import Alliance
-from core import pending
 from core.clock import local_date, request_now
 from core.http import xlsx_response
-from core.imports import mappings
 from core.periods import Period, PeriodKind
 from finance import procurement, procurement_register
 from finance import procurement_import as procurement_import_module
 from finance.budget_views import _can_edit
 from finance.budgets import members_of, parse_amount
 from finance.exports import procurement_filename, procurement_xlsx
-from finance.importing import needs_mapping
+from finance.import_pages import KeptImportPage, failed
 from finance.models import ProcurementAccount, Purchase
 from finance.views import _visible_counties, _year
 
@@ -141,8 +139,8 @@ def procurement_export(request):
 
 
 
-IMPORT_SESSION_KEY = "finance_procurement_import"
-CLAIM_KIND = "procurement"  # core.pending.claim: one confirmation applies, a second click is told so
+IMPORT_SESSION_KEY = "finance_procurement_import"  # the preview's token (``KeptImportPage``)
+PENDING_KIND = "procurement"  # the previews kept for the confirmation, claimed once
 FILES_KIND = "procurement-files"  # the uploaded files themselves, for a new column mapping
 
 
@@ -153,68 +151,80 @@ def _import_editable(request, alliance_pk) -> Alliance:
     return alliance
 
 
-def _import_owner(request, alliance: Alliance) -> dict:
-    return {"user": request.user.pk, "alliance": alliance.pk}
+def _months(payload: dict) -> dict:
+    months: dict = {}
+    for month, institution, category, text in payload["entries"]:
+        months.setdefault(Period.parse(month), {})[(int(institution), category)] = text
+    return months
+
+
+def _done_url(alliance: Alliance, months) -> str:
+    """The procurement page of the alliance, in the year of the file's latest month."""
+    latest = max(months, key=str) if months else None
+    return f"{reverse('finance:procurement')}?alliance={alliance.pk}" + (f"&year={latest.year}" if latest else "")
+
+
+class ProcurementImportPage(KeptImportPage):
+    """Upload → check → preview (each month of the file: members × categories, with what changes;
+    the columns of the file and the field each fills, to map); nothing is saved before the
+    confirmation, which replaces each month the file holds."""
+
+    register, pending_kind, files_kind = procurement_register.NAME, PENDING_KIND, FILES_KIND
+    session_key, owner_key, template = IMPORT_SESSION_KEY, "alliance", "finance/procurement_import.html"
+
+    def mapping_scope(self, scope) -> int:
+        return scope.county_id
+
+    def url(self, scope) -> str:
+        return reverse("finance:procurement_import", kwargs={"alliance_pk": scope.pk})
+
+    def done_url(self, scope) -> str:
+        return reverse("finance:procurement")
+
+    def result_url(self, scope, parsed) -> str:
+        return _done_url(scope, parsed.months)
+
+    def read(self, request, scope, upload, *, saved_for):
+        return procurement_import_module.read(upload, scope, today=local_date(request_now(request)),
+                                              saved_for=saved_for)
+
+    def read_kept(self, request, scope, data, name, *, mapping, saved_for):
+        return procurement_import_module.read_data(data, name, scope, today=local_date(request_now(request)),
+                                                   mapping=mapping, saved_for=saved_for)
+
+    def payload(self, read, plan, extra) -> dict:
+        return {**super().payload(read, plan, extra),
+                "entries": [[str(month), institution, category, text]
+                            for month, entries in read.parsed.months.items()
+                            for (institution, category), text in entries.items()]}
+
+    def apply(self, request, scope, plan, payload):
+        errors = procurement.save_months(scope, _months(payload), user=request.user, now=request_now(request))
+        if errors:
+            raise failed(errors)
+
+    def finish(self, request, scope, plan, payload, result) -> str:
+        months = _months(payload)
+        procurement_register.finish(request, scope, filename=payload["file"], months=months,
+                                    columns=payload["columns"])
+        messages.success(request, _("Imported %(count)s months of purchases.") % {"count": len(months)})
+        return _done_url(scope, months)
+
+    def context(self, request, scope) -> dict:
+        return {"alliance": scope, "year": _year(request.GET.get("year"), local_date(request_now(request))),
+                "categories": list(Purchase.Category)}
+
+    def preview_context(self, request, scope, parsed) -> dict:
+        return {"preview": _preview(scope, parsed.months), "cells": parsed.cells, "rows": parsed.rows,
+                "filename": parsed.name}
+
+
+PAGE = ProcurementImportPage()
 
 
 @login_required
 def procurement_import(request, alliance_pk):
-    """Upload → check → preview (each month of the file: members × categories, with what changes;
-    the columns of the file and the field each fills, to map); nothing is saved before the
-    confirmation."""
-    alliance = _import_editable(request, alliance_pk)
-    today = local_date(request_now(request))
-    context = _import_context(request, alliance, today)
-    if request.method != "POST":
-        return render(request, "finance/procurement_import.html", context)
-    saved_for = mappings.saver(procurement_register.NAME, alliance.county_id)
-    if "remap" in request.POST:  # the same file again, with the columns mapped as the user said
-        found = mappings.remapped(request, FILES_KIND, owner=_import_owner(request, alliance))
-        if found is None:
-            context["errors"] = [_("This preview is no longer valid: it has expired, has been imported already, or "
-                                   "belongs to another session. Nothing was saved. Upload the file again.")]
-            return render(request, "finance/procurement_import.html", context, status=400)
-        data, name, _extra, given, mapping_errors = found
-        parsed = procurement_import_module.read_data(data, name, alliance, today=today, mapping=given,
-                                                     saved_for=saved_for)
-        return _after_reading(request, alliance, today, parsed, file_token=request.POST["remap"],
-                              mapping_errors=mapping_errors)
-    upload = request.FILES.get("file")
-    if upload is None:
-        context["errors"] = [_("Choose the .xlsx file to import.")]
-        return render(request, "finance/procurement_import.html", context, status=400)
-    parsed = procurement_import_module.read(upload, alliance, today=today, saved_for=saved_for)
-    return _after_reading(request, alliance, today, parsed)
-
-
-def _import_context(request, alliance: Alliance, today) -> dict:
-    return {"alliance": alliance, "year": _year(request.GET.get("year"), today),
-            "categories": list(Purchase.Category)}
-
-
-def _after_reading(request, alliance: Alliance, today, parsed, *, file_token: str = "", mapping_errors=()):
-    context = _import_context(request, alliance, today)
-    plan = parsed.columns
-    remapped = bool(file_token)  # read with the user's mapping
-    if plan is not None:
-        if parsed.data is not None and not file_token:
-            file_token = pending.store_file(request.session, FILES_KIND, data=parsed.data, name=parsed.name,
-                                            owner=_import_owner(request, alliance), extra={"columns": plan.to_json()})
-        context.update(columns=plan.to_json(), remap_token=file_token, mapping_errors=list(mapping_errors),
-                       remap_url=reverse("finance:procurement_import", kwargs={"alliance_pk": alliance.pk}),
-                       mapping_open=bool(mapping_errors) or needs_mapping(plan, chosen=remapped))
-    if not parsed.ok:
-        context["errors"] = parsed.errors
-        return render(request, "finance/procurement_import.html", context, status=400)
-    request.session[IMPORT_SESSION_KEY] = {
-        "alliance": alliance.pk, "user": request.user.pk, "filename": parsed.name, "claim": pending.new_token(),
-        "columns": plan.to_json(),
-        "entries": [[str(month), institution, category, text]
-                    for month, entries in parsed.months.items()
-                    for (institution, category), text in entries.items()]}
-    context.update(preview=_preview(alliance, parsed.months), cells=parsed.cells, rows=parsed.rows,
-                   filename=parsed.name)
-    return render(request, "finance/procurement_import.html", context)
+    return PAGE.handle(request, _import_editable(request, alliance_pk))
 
 
 def _preview(alliance: Alliance, months: dict) -> list[dict]:
@@ -241,33 +251,4 @@ def _preview(alliance: Alliance, months: dict) -> list[dict]:
 @login_required
 @require_POST
 def procurement_import_confirm(request, alliance_pk):
-    alliance = _import_editable(request, alliance_pk)
-    stored = request.session.get(IMPORT_SESSION_KEY)
-    if stored and stored.get("done") and stored.get("alliance") == alliance.pk:  # a second click, after the first
-        messages.info(request, pending.ALREADY_CONFIRMED)
-        return redirect(stored.get("url") or reverse("finance:procurement"))
-    if not stored or stored.get("alliance") != alliance.pk or stored.get("user") != request.user.pk:
-        messages.error(request, _("Nothing to import: upload the file again."))
-        return redirect("finance:procurement_import", alliance_pk=alliance.pk)
-    months: dict = {}
-    for month, institution, category, text in stored["entries"]:
-        months.setdefault(Period.parse(month), {})[(int(institution), category)] = text
-    latest = max(months, key=str) if months else None
-    done_url = f"{reverse('finance:procurement')}?alliance={alliance.pk}" + (f"&year={latest.year}" if latest else "")
-    claim = stored.get("claim") or pending.new_token()
-    if not pending.claim(CLAIM_KIND, claim):  # two clicks at once: the other one applies it
-        messages.info(request, pending.ALREADY_CONFIRMED)
-        return redirect(done_url)
-    with pending.released_on_error(CLAIM_KIND, claim):
-        errors = procurement.save_months(alliance, months, user=request.user, now=request_now(request))
-    del request.session[IMPORT_SESSION_KEY]
-    if errors:  # the members changed since the preview
-        pending.release(CLAIM_KIND, claim)
-        for error in errors:
-            messages.error(request, error)
-        return redirect("finance:procurement_import", alliance_pk=alliance.pk)
-    request.session[IMPORT_SESSION_KEY] = {"done": True, "alliance": alliance.pk, "url": done_url}
-    procurement_register.finish(request, alliance, filename=stored.get("filename", ""), months=months,
-                                columns=stored.get("columns") or {})
-    messages.success(request, _("Imported %(count)s months of purchases.") % {"count": len(months)})
-    return redirect(done_url)
+    return PAGE.confirm(request, _import_editable(request, alliance_pk))

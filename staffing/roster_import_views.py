@@ -191,7 +191,7 @@ class RosterImportPage(ImportPage):
         request.session[SESSION_KEY] = {**payload, "claim": token}
         return token
 
-    def confirmation_token(self, request) -> str:
+    def confirm_token(self, request, scope) -> str:
         stored = request.session.get(SESSION_KEY)
         claim = stored.get("claim") if isinstance(stored, dict) else None
         return claim if isinstance(claim, str) else pending.new_token()

@@ -125,3 +125,26 @@ def test_api_preview_confirm_once_and_rules(drafted):
     foreign = client_for(w.outsider).post(API, {"register": "budget", "county": w.wy.pk, "budget": w.budget.pk,
                                                 "file": xlsx(FIRST)})
     assert foreign.status_code == 404  # another county's budget is not found from one's own county
+
+
+def test_a_confirmation_the_portal_no_longer_fits_saves_nothing_and_says_why(drafted):
+    """The page on the one import flow: the members changed between the preview and the
+    confirmation, so nothing is saved, the reason is a message on the upload page and the preview is
+    gone; a lost kept file (the mapping form re-posted too late) is named with a 400."""
+    from alliances.models import AllianceMembership
+
+    w = drafted
+    header = ["收支项目", "平台镇卫生院", "县人民医院", "合计"]
+    preview = w.client.post(w.url, {"file": xlsx([["医疗收入", 1, 2, 3]], header=header)})
+    assert preview.status_code == 200 and preview.context["preview"], preview.context.get("errors")
+    AllianceMembership.objects.filter(alliance=w.alliance_a, institution=w.centre).delete()
+    failed = w.client.post(w.url + "confirm/", follow=True)
+    assert failed.redirect_chain[-1][0] == w.url and not BudgetAmount.objects.exists()
+    said = [str(m) for m in failed.context["messages"]]
+    assert said and all(str(w.centre.pk) in m for m in said), said  # the member no longer there
+    again = w.client.post(w.url + "confirm/", follow=True)
+    assert again.redirect_chain[-1][0] == w.url
+    assert [str(m) for m in again.context["messages"]] == ["没有待导入的内容，请重新上传文件。"]
+    assert not BudgetAmount.objects.exists()
+    lost = w.client.post(w.url, {"remap": "x" * 43, "map_0": "line"})
+    assert lost.status_code == 400 and lost.context["errors"]

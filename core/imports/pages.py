@@ -18,7 +18,7 @@ could be read), ``problems`` (with ``text``), ``columns`` (a ``ColumnPlan`` or N
 ``name`` (the file, for a new mapping).
 
 Optional hooks: ``sealed``/``opened`` (the kept file encrypted, for files with personal data) and
-``keep``/``kept``/``forget``/``confirmation_token`` (where the preview waits for its confirmation:
+``keep``/``kept``/``forget``/``confirm_token`` (where the preview waits for its confirmation:
 ``pending.store`` by default; a register may keep it in the session and confirm it at its own address).
 """
 
@@ -128,10 +128,6 @@ class ImportPage:
         """A kept file as read again (None: it does not open)."""
         return data
 
-    def confirmation_token(self, request) -> str:
-        """The token of the preview a confirmation confirms."""
-        return request.POST.get("token", "")
-
     def keep(self, request, scope, payload: dict, *, fingerprint: str) -> str:
         """Keep a previewed plan's payload for the confirmation; returns its token."""
         return pending.store(request.session, self.pending_kind, payload=payload, owner=self.owner(request, scope),
@@ -143,6 +139,19 @@ class ImportPage:
 
     def forget(self, request, scope, token: str) -> None:
         pending.discard(request.session, self.pending_kind, token)
+
+    def confirm_token(self, request, scope) -> str:
+        """The token of the preview being confirmed: the confirmation form's (a page that keeps the
+        preview's token in the session, its confirmation posting nothing, says so here)."""
+        return request.POST.get("token", "")
+
+    def nothing_to_confirm(self, request, scope):
+        """The answer to a confirmation whose preview is not kept (expired, imported, another session's)."""
+        return self.expired(request, scope)
+
+    def confirmed_url(self, request, scope) -> str:
+        """Where a second click goes while the first one has not finished (the page of the result)."""
+        return self.done_url(scope)
 
     def unreadable(self, request, scope, read, form, mapping: dict):
         """The answer when nothing could be read: the problems on the upload form, with the mapping
@@ -207,17 +216,18 @@ class ImportPage:
                                   mapping_errors=errors)
 
     def confirm(self, request, scope):
-        kind, token = self.pending_kind, self.confirmation_token(request)
+        kind, token = self.pending_kind, self.confirm_token(request, scope)
         if "cancel" in request.POST:
             self.forget(request, scope, token)
             messages.info(request, _(CANCELLED))
             return redirect(self.url(scope))
         owner = self.owner(request, scope)
         if pending.was_claimed(kind, token):  # a second click: the first one applies (or applied) it
-            return pending.already_confirmed(request, kind, token, owner=owner, fallback=self.done_url(scope))
+            return pending.already_confirmed(request, kind, token, owner=owner,
+                                             fallback=self.confirmed_url(request, scope))
         found = self.kept(request, scope, token)
         if found is None:
-            return self.expired(request, scope)
+            return self.nothing_to_confirm(request, scope)
         payload, fingerprint = found
         plan = self.replan(request, scope, payload)
         if self.replan_on_confirm:
@@ -228,7 +238,7 @@ class ImportPage:
                 pending.update_fingerprint(request.session, kind, token, plan.fingerprint())
                 return self.preview_page(request, scope, plan, token=token, notice=_(CHANGED_SINCE))
         if not pending.claim(kind, token):  # the other click won the race
-            return pending.already_confirmed(request, kind, token, owner=owner, fallback=self.done_url(scope))
+            return pending.already_confirmed(request, kind, token, owner=owner, fallback=self.confirmed_url(request, scope))
         try:
             with pending.released_on_error(kind, token):
                 result = self.apply(request, scope, plan, payload)
