@@ -119,21 +119,21 @@ class KeptImportPage(ImportPage):
     def replan(self, request, scope, payload):
         return None
 
-    def kept(self, request, scope) -> dict:
+    def session_entry(self, request, scope) -> dict:
         kept = request.session.get(self.session_key) or {}
         if kept.get(self.owner_key) != scope.pk or kept.get("user") != request.user.pk:
             return {}
         return kept
 
     def confirm_token(self, request, scope) -> str:
-        return self.kept(request, scope).get("token") or ""
+        return self.session_entry(request, scope).get("token") or ""
 
     def confirmed_already(self, request, scope) -> bool:
         """Whether this is a second click on a confirmation (the first applied it, or is applying it)."""
         return pending.was_claimed(self.pending_kind, self.confirm_token(request, scope))
 
     def confirmed_url(self, request, scope) -> str:
-        return self.kept(request, scope).get("url") or self.done_url(scope)
+        return self.session_entry(request, scope).get("url") or self.done_url(scope)
 
     def nothing_to_confirm(self, request, scope):
         messages.error(request, _("Nothing to import: upload the file again."))
