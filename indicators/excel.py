@@ -636,6 +636,7 @@ class FilingPlan:
     issues: list[Issue] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     header: ColumnPlan | None = None  # the header found and how its columns map
+    filename: str = ""  # the file read (empty for a plan checked again from a kept payload)
 
     @property
     def ok(self) -> bool:
@@ -978,6 +979,7 @@ class AlliancePlan:
     file_issues: list[Issue] = field(default_factory=list)
     header: ColumnPlan | None = None  # the header found and how its columns map
     own_layout: bool = False  # a sheet of the alliance's own (no hidden codes): read by its header
+    filename: str = ""  # the file read (empty for a plan checked again from a kept payload)
 
     @property
     def issues(self) -> list[Issue]:

@@ -635,6 +635,23 @@ def test_alliance_conflict_on_one_filing_rolls_back_the_others(w):
     assert not ValueAudit.objects.filter(source="import").exists()
 
 
+def test_alliance_confirmation_shows_the_preview_again_when_the_plan_changed(w):
+    # Someone files 桂圩镇卫生院's figures as the workbook has them between the preview and the
+    # confirmation: its row changes nothing any more, so the preview is shown again to be confirmed.
+    client = client_for(w.bureau)
+    centre2_filing = svc.open_filing(w.monthly, w.centre2, OCTOBER)
+    book = fill_grid(download(client, workbook_url(w)), {w.hospital.pk: HOSPITAL_VALUES, w.centre.pk: CENTRE_VALUES,
+                                                         w.centre2.pk: CENTRE_VALUES})
+    response = upload(client, alliance_upload_url(w), xlsx(book))
+    svc.save_values(centre2_filing, decimals(w, CENTRE_VALUES), user=w.filer2, expected_version=1)
+    again = confirm(client, alliance_upload_url(w), response)
+    assert again.status_code == 200 and again.context["token"] == response.context["token"]
+    assert either(again.context["notice"], "预览之后", "changed since the preview")
+    assert again.context["counts"]["filings"] == 2 and not Filing.objects.filter(institution=w.hospital).exists()
+    done = confirm(client, alliance_upload_url(w), again)
+    assert done.status_code == 302 and Filing.objects.filter(institution=w.hospital).exists()
+
+
 def test_alliance_rows_the_user_does_not_file_for_are_errors_when_they_change(w):
     # 桂圩镇卫生院 left the alliance after October: it is in the October workbook, but the alliance
     # office files only for today's members.

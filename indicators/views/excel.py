@@ -2,18 +2,21 @@
 workbook to download; their uploads in three steps (upload → preview with errors by cell and the
 validation findings → confirm). The reading, checking and writing live in ``indicators.excel``;
 these views pick the filing, form and alliance (``scoping``: a foreign or missing object answers
-404; one the user sees but does not file answers 403), keep the upload between preview and
-confirmation (``core.pending``) and render. Nothing is saved before the confirmation, and nothing
+404; one the user sees but does not file answers 403) and hand them to their page
+(``core.imports.pages.ImportPage``: the kept file and its column mapping, the preview token, the
+confirmation claimed once), which renders. Nothing is saved before the confirmation, and nothing
 at all if any cell or any filing is wrong."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseBadRequest
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -21,10 +24,9 @@ from django.utils.translation import gettext_lazy
 
 from alliances import scoping
 from alliances.models import Alliance
-from core import pending
 from core.http import xlsx_response
-from core.imports import mappings
-from core.issues import ImportFailed
+from core.imports.columns import ColumnPlan
+from core.imports.pages import ImportPage
 from core.periods import Period, PeriodError
 from indicators import excel, permissions, selectors
 from indicators.excel_register import alliance_finish, excel_finish
@@ -46,11 +48,6 @@ class ExcelUploadForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["file"].help_text = _("The .xlsx template downloaded from the portal, filled in; at most "
                                           "%(mb)s MB.") % {"mb": MAX_MB}
-
-
-def _expired() -> str:
-    return _("This preview is no longer valid: it has expired, has been imported already, or belongs to another "
-             "session. Nothing was saved. Upload the file again.")
 
 
 # One filing ------------------------------------------------------------------------------------
@@ -89,112 +86,135 @@ def filing_template(request, filing_pk):
 
 @login_required
 def filing_upload(request, filing_pk):
-    user = request.user
-    filing = editable_filing(user, filing_pk)
-    if request.method == "POST" and "token" in request.POST:
-        return _filing_confirm(request, filing)
-    if request.method == "POST" and "remap" in request.POST:
-        return _filing_remap(request, filing)
-    form = ExcelUploadForm(*((request.POST, request.FILES) if request.method == "POST" else ()))
-    if request.method == "POST" and form.is_valid():
-        sheet, problems = excel.read_upload(form.cleaned_data["file"], max_col=excel.FILING_READ_COLUMNS)
-        if sheet is not None:
-            plan = excel.plan_filing_upload(filing, sheet, saved_for=mappings.saver(excel.REGISTER_FILING,
-                                                                                   filing.county_id))
-            return _filing_read(request, filing, plan, sheet)
-        for problem in problems:
-            form.add_error("file", problem.text)
-    return _filing_upload_page(request, filing, form)
+    return FILING_PAGE.handle(request, editable_filing(request.user, filing_pk))
 
 
-def _filing_read(request, filing: Filing, plan: excel.FilingPlan, sheet, *, file_token: str = "", mapping_errors=()):
-    """The preview of a file just read: kept for the confirmation when it changes something, the
-    file itself kept for a new column mapping."""
-    owner = _filing_owner(request.user, filing)
-    header = plan.header.to_json() if plan.header is not None else None
-    if header is not None and not file_token:
-        file_token = pending.store_file(request.session, FILING_FILES_KIND, data=sheet.data, name=sheet.name,
-                                        owner=owner, extra={"columns": header})
-    token = None
-    if plan.ok and plan.has_changes:
-        token = pending.store(request.session, FILING_KIND,
-                              payload={**plan.payload(), "filename": sheet.name, "columns": header},
-                              owner=owner, fingerprint=plan.fingerprint())
-    mapping = {"columns": header if file_token else None, "remap_token": file_token,
-               "mapping_errors": list(mapping_errors),
-               "mapping_open": bool(mapping_errors) or bool(plan.header and plan.header.needs_user),
-               "remap_url": reverse("indicators:excel_filing_upload", kwargs={"filing_pk": filing.pk})}
-    return _filing_preview(request, filing, plan, sheet=sheet, token=token, mapping=mapping)
+@dataclass
+class _Read:
+    """A file read for the page flow (``core.imports.pages``): the sheet (None when unreadable), why
+    not, and its plan, made while reading since the column mapping decides it."""
+
+    sheet: excel.Sheet | None
+    problems: list
+    plan: excel.FilingPlan | excel.AlliancePlan | None = None
+    columns: ColumnPlan | None = None  # the header to map (kept with the file) or None
+
+    @property
+    def table(self):
+        return self.sheet
+
+    @property
+    def data(self) -> bytes:
+        return self.sheet.data if self.sheet is not None else b""
+
+    @property
+    def name(self) -> str:
+        return self.sheet.name if self.sheet is not None else ""
 
 
-def _filing_remap(request, filing: Filing):
-    """The same file read again with the columns mapped as the user said in the preview."""
-    found = mappings.remapped(request, FILING_FILES_KIND, owner=_filing_owner(request.user, filing))
-    if found is None:
-        return _filing_upload_page(request, filing, ExcelUploadForm(), error=_expired(), status=400)
-    data, name, _extra, given, errors = found
-    sheet, problems = excel.read_data(data, name, max_col=excel.FILING_READ_COLUMNS)
-    if sheet is None:
-        return _filing_upload_page(request, filing, ExcelUploadForm(), errors=problems, status=400)
-    plan = excel.plan_filing_upload(filing, sheet, mapping=given,
-                                    saved_for=mappings.saver(excel.REGISTER_FILING, filing.county_id))
-    return _filing_read(request, filing, plan, sheet, file_token=request.POST["remap"], mapping_errors=errors)
+class _ExcelPage(ImportPage):
+    """What the two Excel pages share: reading the sheet, the plan made while reading, the payload
+    kept with the file's name and header; a file that cannot be read again after a new mapping
+    answers 400 on the upload page."""
+
+    max_col = excel.MAX_COLUMNS
+
+    def upload_form(self, request=None):
+        return ExcelUploadForm(*((request.POST, request.FILES) if request is not None else ()))
+
+    def read_upload(self, request, scope, form, *, saved_for):
+        return self._planned(request, scope, *excel.read_upload(form.cleaned_data["file"], max_col=self.max_col),
+                             mapping=None, saved_for=saved_for)
+
+    def read_data(self, request, scope, data, name, *, mapping, saved_for, extra):
+        return self._planned(request, scope, *excel.read_data(data, name, max_col=self.max_col), mapping=mapping,
+                             saved_for=saved_for)
+
+    def _planned(self, request, scope, sheet, problems, *, mapping, saved_for) -> _Read:
+        if sheet is None:
+            return _Read(sheet, problems)
+        plan = self.plan_sheet(request, scope, sheet, mapping=mapping, saved_for=saved_for)
+        plan.filename = sheet.name
+        return _Read(sheet, problems, plan, self.columns_of(plan))
+
+    def plan_sheet(self, request, scope, sheet, *, mapping, saved_for):
+        raise NotImplementedError
+
+    def columns_of(self, plan):
+        return plan.header
+
+    def plan(self, request, scope, read, extra):
+        return read.plan
+
+    def payload(self, read, plan, extra):
+        return {**plan.payload(), "filename": read.name,
+                "columns": plan.header.to_json() if plan.header is not None else None}
+
+    def unreadable(self, request, scope, read, form, mapping):
+        if form is None:  # the kept file read again with a new mapping
+            return self.upload_page(request, scope, self.upload_form(), errors=read.problems, status=400)
+        return super().unreadable(request, scope, read, form, mapping)
 
 
-def _filing_upload_page(request, filing: Filing, form, *, error: str = "", errors=None, status: int = 200):
-    return render(request, "indicators/excel_upload.html", {
-        "mode": "filing", "filing": filing, "period": Period.parse(filing.period), "form": form,
-        "error": error, "errors": errors or [], "max_mb": MAX_MB,
-        "template_url": reverse("indicators:excel_filing_template", kwargs={"filing_pk": filing.pk}),
-        "back_url": reverse("indicators:filing_detail", kwargs={"filing_pk": filing.pk}),
-    }, status=status)
+class FilingExcelPage(_ExcelPage):
+    """The template of one filing uploaded: its figures replace the filing's; the confirmation
+    writes the kept values at the version read (the save checks it), without planning again."""
+
+    register, pending_kind, files_kind = excel.REGISTER_FILING, FILING_KIND, FILING_FILES_KIND
+    replan_on_confirm = False
+    max_col = excel.FILING_READ_COLUMNS
+
+    def owner(self, request, scope) -> dict:
+        return _filing_owner(request.user, scope)
+
+    def mapping_scope(self, scope) -> int:
+        return scope.county_id
+
+    def url(self, scope) -> str:
+        return reverse("indicators:excel_filing_upload", kwargs={"filing_pk": scope.pk})
+
+    def done_url(self, scope) -> str:
+        return reverse("indicators:filing_detail", kwargs={"filing_pk": scope.pk})
+
+    def plan_sheet(self, request, scope, sheet, *, mapping, saved_for):
+        return excel.plan_filing_upload(scope, sheet, mapping=mapping, saved_for=saved_for)
+
+    def replan(self, request, scope, payload):
+        return None  # the kept values are written as they stand
+
+    def apply(self, request, scope, plan, payload):
+        return excel.apply_filing_payload(scope, payload, user=request.user)
+
+    def finish(self, request, scope, plan, payload, result) -> str:
+        excel_finish(request, scope, payload, result)
+        messages.success(request, _("Imported from Excel: %(count)d figures changed. The filing is not submitted "
+                                    "yet; check it and submit it.") % {"count": result.changed + result.created})
+        return self.done_url(scope)
+
+    def upload_page(self, request, scope, form, *, status=200, error="", mapping=None, errors=None):
+        return render(request, "indicators/excel_upload.html", {
+            "mode": "filing", "filing": scope, "period": Period.parse(scope.period), "form": form,
+            "error": error, "errors": errors or [], "max_mb": MAX_MB,
+            "template_url": reverse("indicators:excel_filing_template", kwargs={"filing_pk": scope.pk}),
+            "back_url": self.done_url(scope),
+        }, status=status)
+
+    def preview_page(self, request, scope, plan, *, token=None, notice="", apply_issues=None, mapping=None):
+        if apply_issues is not None:  # the writing failed: the upload page with why, nothing saved
+            return self.upload_page(request, scope, self.upload_form(), errors=apply_issues, status=409)
+        rows, section = [], None
+        for change in sorted(plan.changes, key=lambda c: c.number):
+            rows.append({"change": change, "section": change.section if change.section != section else ""})
+            section = change.section
+        return render(request, "indicators/excel_preview.html", {
+            "filing": scope, "period": Period.parse(scope.period), "plan": plan, "rows": rows,
+            "counts": plan.counts, "errors": plan.issues, "findings": plan.findings, "token": token,
+            "filename": plan.filename, "form": ExcelUploadForm(), "upload_url": self.url(scope),
+            "back_url": self.done_url(scope), **(mapping or {}),
+        })
 
 
-def _filing_preview(request, filing: Filing, plan: excel.FilingPlan, *, sheet=None, token=None, mapping=None):
-    rows, section = [], None
-    for change in sorted(plan.changes, key=lambda c: c.number):
-        rows.append({"change": change, "section": change.section if change.section != section else ""})
-        section = change.section
-    return render(request, "indicators/excel_preview.html", {
-        "filing": filing, "period": Period.parse(filing.period), "plan": plan, "rows": rows,
-        "counts": plan.counts, "errors": plan.issues, "findings": plan.findings, "token": token,
-        "filename": sheet.name if sheet else "", "form": ExcelUploadForm(),
-        "upload_url": reverse("indicators:excel_filing_upload", kwargs={"filing_pk": filing.pk}),
-        "back_url": reverse("indicators:filing_detail", kwargs={"filing_pk": filing.pk}),
-        **(mapping or {}),
-    })
-
-
-def _filing_confirm(request, filing: Filing):
-    user = request.user
-    token = request.POST.get("token", "")
-    upload_url = reverse("indicators:excel_filing_upload", kwargs={"filing_pk": filing.pk})
-    if "cancel" in request.POST:
-        pending.discard(request.session, FILING_KIND, token)
-        messages.info(request, _("The import was cancelled; nothing was saved."))
-        return redirect(upload_url)
-    owner = _filing_owner(user, filing)
-    done_url = reverse("indicators:filing_detail", kwargs={"filing_pk": filing.pk})
-    if pending.was_claimed(FILING_KIND, token):  # a second click: the first one applies (or applied) it
-        return pending.already_confirmed(request, FILING_KIND, token, owner=owner, fallback=done_url)
-    found = pending.load(request.session, FILING_KIND, token, owner=owner)
-    if found is None:
-        return _filing_upload_page(request, filing, ExcelUploadForm(), error=_expired(), status=400)
-    payload, _fingerprint = found
-    if not pending.claim(FILING_KIND, token):  # the other click won the race
-        return pending.already_confirmed(request, FILING_KIND, token, owner=owner, fallback=done_url)
-    try:
-        with pending.released_on_error(FILING_KIND, token):
-            result = excel.apply_filing_payload(filing, payload, user=user)
-    except ImportFailed as exc:
-        pending.discard(request.session, FILING_KIND, token)
-        return _filing_upload_page(request, filing, ExcelUploadForm(), errors=exc.issues, status=409)
-    pending.discard(request.session, FILING_KIND, token)
-    pending.record_outcome(FILING_KIND, token, owner=owner, url=done_url)
-    excel_finish(request, filing, payload, result)
-    messages.success(request, _("Imported from Excel: %(count)d figures changed. The filing is not submitted yet; "
-                                "check it and submit it.") % {"count": result.changed + result.created})
-    return redirect(done_url)
+FILING_PAGE = FilingExcelPage()
 
 
 # The alliance-wide workbook --------------------------------------------------------------------
@@ -240,6 +260,15 @@ def period_of(form: ReportForm, text) -> tuple[Period | None, str]:
     return period, ""
 
 
+@dataclass(frozen=True)
+class AllianceTarget:
+    """What the alliance-wide workbook is uploaded into: a form, an alliance and a period."""
+
+    form: ReportForm
+    alliance: Alliance
+    period: Period
+
+
 def _alliance_owner(user, form: ReportForm, alliance: Alliance, period: Period) -> dict:
     return {"user": user.pk, "form": form.pk, "alliance": alliance.pk, "period": str(period)}
 
@@ -268,115 +297,66 @@ def alliance_workbook(request, form_pk, alliance_pk):
 
 @login_required
 def alliance_upload(request, form_pk, alliance_pk):
-    user = request.user
-    report_form, alliance = form_and_alliance(user, form_pk, alliance_pk)
+    report_form, alliance = form_and_alliance(request.user, form_pk, alliance_pk)
     period, error = _period(request, report_form)
     if period is None:
-        return _alliance_upload_page(request, report_form, alliance, None, ExcelUploadForm(), error=error, status=400)
-    if request.method == "POST" and "token" in request.POST:
-        return _alliance_confirm(request, report_form, alliance, period)
-    if request.method == "POST" and "remap" in request.POST:
-        return _alliance_remap(request, report_form, alliance, period)
-    form = ExcelUploadForm(*((request.POST, request.FILES) if request.method == "POST" else ()))
-    if request.method == "POST" and form.is_valid():
-        sheet, problems = excel.read_upload(form.cleaned_data["file"])
-        if sheet is not None:
-            plan = excel.plan_alliance_upload(report_form, alliance, period, sheet, user=user,
-                                              saved_for=mappings.saver(excel.REGISTER_ALLIANCE, alliance.county_id))
-            return _alliance_read(request, plan, sheet)
-        for problem in problems:
-            form.add_error("file", problem.text)
-    return _alliance_upload_page(request, report_form, alliance, period, form)
+        return ALLIANCE_PAGE.upload_page(request, AllianceTarget(report_form, alliance, None), ExcelUploadForm(),
+                                         error=error, status=400)
+    return ALLIANCE_PAGE.handle(request, AllianceTarget(report_form, alliance, period))
 
 
-def _alliance_read(request, plan: excel.AlliancePlan, sheet, *, file_token: str = "", mapping_errors=()):
-    """The preview of a workbook just read; a sheet of the alliance's own layout kept for a new
-    column mapping (the portal's workbook is read by its hidden codes)."""
-    owner = _alliance_owner(request.user, plan.form, plan.alliance, plan.period)
-    header = plan.header.to_json() if plan.header is not None else None
-    if header is not None and plan.own_layout and not file_token:
-        file_token = pending.store_file(request.session, ALLIANCE_FILES_KIND, data=sheet.data, name=sheet.name,
-                                        owner=owner, extra={"columns": header})
-    token = None
-    if plan.ok and plan.has_changes:
-        token = pending.store(request.session, ALLIANCE_KIND,
-                              payload={**plan.payload(), "filename": sheet.name, "columns": header},
-                              owner=owner, fingerprint=plan.fingerprint())
-    mapping = {"columns": header if file_token else None, "remap_token": file_token,
-               "mapping_errors": list(mapping_errors),
-               "mapping_open": bool(mapping_errors) or bool(plan.header and plan.header.needs_user),
-               "remap_url": _alliance_urls(plan.form, plan.alliance, plan.period)["upload_url"]}
-    return _alliance_preview(request, plan, filename=sheet.name, token=token, mapping=mapping)
+class AllianceExcelPage(_ExcelPage):
+    """The alliance-wide workbook uploaded: one row per member institution; the confirmation plans
+    the kept values again against the portal of now and writes every filing or none. Only a sheet
+    of the alliance's own layout is kept for a new mapping (the portal's is read by its hidden codes)."""
+
+    register, pending_kind, files_kind = excel.REGISTER_ALLIANCE, ALLIANCE_KIND, ALLIANCE_FILES_KIND
+
+    def owner(self, request, scope) -> dict:
+        return _alliance_owner(request.user, scope.form, scope.alliance, scope.period)
+
+    def mapping_scope(self, scope) -> int:
+        return scope.alliance.county_id
+
+    def url(self, scope) -> str:
+        return _alliance_urls(scope.form, scope.alliance, scope.period)["upload_url"]
+
+    def done_url(self, scope) -> str:
+        return _alliance_urls(scope.form, scope.alliance, scope.period)["back_url"]
+
+    def plan_sheet(self, request, scope, sheet, *, mapping, saved_for):
+        return excel.plan_alliance_upload(scope.form, scope.alliance, scope.period, sheet, user=request.user,
+                                          mapping=mapping, saved_for=saved_for)
+
+    def columns_of(self, plan):
+        return plan.header if plan.own_layout else None
+
+    def replan(self, request, scope, payload):
+        return excel.plan_alliance_payload(scope.form, scope.alliance, scope.period, payload, user=request.user)
+
+    def apply(self, request, scope, plan, payload):
+        return excel.apply_alliance_plan(plan, user=request.user)
+
+    def finish(self, request, scope, plan, payload, result) -> str:
+        figures = alliance_finish(request, scope.alliance, scope.form, scope.period, payload, result)
+        messages.success(request, _("Imported from Excel: %(count)d figures changed in %(filings)d filings. The "
+                                    "filings are not submitted yet.") % {"count": figures, "filings": len(result)})
+        return self.done_url(scope)
+
+    def upload_page(self, request, scope, form, *, status=200, error="", mapping=None, errors=None):
+        return render(request, "indicators/excel_upload.html", {
+            "mode": "alliance", "report_form": scope.form, "alliance": scope.alliance, "period": scope.period,
+            "form": form, "error": error, "errors": errors or [], "max_mb": MAX_MB,
+            **_alliance_urls(scope.form, scope.alliance, scope.period),
+        }, status=status)
+
+    def preview_page(self, request, scope, plan, *, token=None, notice="", apply_issues=None, mapping=None):
+        return render(request, "indicators/excel_alliance_preview.html", {
+            "plan": plan, "report_form": plan.form, "alliance": plan.alliance, "period": plan.period,
+            "units": plan.units, "counts": plan.counts, "errors": plan.issues, "token": token, "notice": notice,
+            "apply_issues": apply_issues or [], "filename": plan.filename, "form": ExcelUploadForm(),
+            **_alliance_urls(plan.form, plan.alliance, plan.period), **(mapping or {}),
+        })
 
 
-def _alliance_remap(request, report_form: ReportForm, alliance: Alliance, period: Period):
-    found = mappings.remapped(request, ALLIANCE_FILES_KIND,
-                              owner=_alliance_owner(request.user, report_form, alliance, period))
-    if found is None:
-        return _alliance_upload_page(request, report_form, alliance, period, ExcelUploadForm(), error=_expired(),
-                                     status=400)
-    data, name, _extra, given, errors = found
-    sheet, problems = excel.read_data(data, name)
-    if sheet is None:
-        return _alliance_upload_page(request, report_form, alliance, period, ExcelUploadForm(), errors=problems,
-                                     status=400)
-    plan = excel.plan_alliance_upload(report_form, alliance, period, sheet, user=request.user, mapping=given,
-                                      saved_for=mappings.saver(excel.REGISTER_ALLIANCE, alliance.county_id))
-    return _alliance_read(request, plan, sheet, file_token=request.POST["remap"], mapping_errors=errors)
-
-
-def _alliance_upload_page(request, report_form: ReportForm, alliance: Alliance, period: Period | None, form, *,
-                          error: str = "", errors=None, status: int = 200):
-    return render(request, "indicators/excel_upload.html", {
-        "mode": "alliance", "report_form": report_form, "alliance": alliance, "period": period, "form": form,
-        "error": error, "errors": errors or [], "max_mb": MAX_MB,
-        **_alliance_urls(report_form, alliance, period),
-    }, status=status)
-
-
-def _alliance_preview(request, plan: excel.AlliancePlan, *, filename: str = "", token=None, notice: str = "",
-                      apply_issues=None, mapping=None):
-    return render(request, "indicators/excel_alliance_preview.html", {
-        "plan": plan, "report_form": plan.form, "alliance": plan.alliance, "period": plan.period,
-        "units": plan.units, "counts": plan.counts, "errors": plan.issues, "token": token, "notice": notice,
-        "apply_issues": apply_issues or [], "filename": filename, "form": ExcelUploadForm(),
-        **_alliance_urls(plan.form, plan.alliance, plan.period), **(mapping or {}),
-    })
-
-
-def _alliance_confirm(request, report_form: ReportForm, alliance: Alliance, period: Period):
-    user = request.user
-    token = request.POST.get("token", "")
-    urls = _alliance_urls(report_form, alliance, period)
-    if "cancel" in request.POST:
-        pending.discard(request.session, ALLIANCE_KIND, token)
-        messages.info(request, _("The import was cancelled; nothing was saved."))
-        return redirect(urls["upload_url"])
-    owner = _alliance_owner(user, report_form, alliance, period)
-    if pending.was_claimed(ALLIANCE_KIND, token):  # a second click: the first one applies (or applied) it
-        return pending.already_confirmed(request, ALLIANCE_KIND, token, owner=owner, fallback=urls["back_url"])
-    found = pending.load(request.session, ALLIANCE_KIND, token, owner=owner)
-    if found is None:
-        return _alliance_upload_page(request, report_form, alliance, period, ExcelUploadForm(), error=_expired(),
-                                     status=400)
-    payload, _fingerprint = found
-    plan = excel.plan_alliance_payload(report_form, alliance, period, payload, user=user)
-    if not plan.ok:
-        pending.discard(request.session, ALLIANCE_KIND, token)
-        return _alliance_preview(request, plan, notice=_("The data in the portal changed since the preview and the "
-                                                         "file no longer fits it. Nothing was saved."))
-    if not pending.claim(ALLIANCE_KIND, token):  # the other click won the race
-        return pending.already_confirmed(request, ALLIANCE_KIND, token, owner=owner, fallback=urls["back_url"])
-    try:
-        with pending.released_on_error(ALLIANCE_KIND, token):
-            results = excel.apply_alliance_plan(plan, user=user)
-    except ImportFailed as exc:
-        pending.discard(request.session, ALLIANCE_KIND, token)
-        return _alliance_preview(request, plan, apply_issues=exc.issues)
-    pending.discard(request.session, ALLIANCE_KIND, token)
-    pending.record_outcome(ALLIANCE_KIND, token, owner=owner, url=urls["back_url"])
-    figures = alliance_finish(request, alliance, report_form, period, payload, results)
-    messages.success(request, _("Imported from Excel: %(count)d figures changed in %(filings)d filings. The filings "
-                                "are not submitted yet.")
-                     % {"count": figures, "filings": len(results)})
-    return redirect(urls["back_url"])
+ALLIANCE_PAGE = AllianceExcelPage()
