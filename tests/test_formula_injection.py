@@ -245,6 +245,8 @@ def _exports(w) -> list[tuple[str, object, str, list[str]]]:
          [NAMES["alliance_a"], NAMES["hospital"], NAMES["centre_b"]]),
         ("institution register (机构名册)", w.bureau, _url_kw("alliances:region_institutions_xlsx", region_pk=yn),
          [NAMES["hospital"], NAMES["clinic"], NAMES["alliance_a"], NAMES["centre2"]]),
+        ("alliance members (医共体成员名册)", w.bureau, _url_kw("alliances:region_memberships_xlsx", region_pk=yn),
+         [NAMES["alliance_a"], NAMES["hospital"], NAMES["centre2"]]),
         ("ledger, manual layout", w.bureau, _url_kw("tasks:ledger_xlsx", ledger_pk=w.ledger.pk),
          [LEDGER_TITLE, SECTION, ITEM_TEXT, DDE, PROGRESS_TEXT, eq("时限")]),
         ("ledger, numbered layout", w.bureau,
@@ -350,7 +352,8 @@ def test_every_xlsx_view_is_walked():
     from tests.test_scope_sweep import _portal_routes
 
     walked = {
-        "alliances:region_structure_xlsx", "alliances:region_institutions_xlsx", "tasks:ledger_xlsx",
+        "alliances:region_structure_xlsx", "alliances:region_institutions_xlsx", "alliances:region_memberships_xlsx",
+        "tasks:ledger_xlsx",
         "tasks:assignment_list_xlsx", "indicators:excel_filing_template", "indicators:excel_alliance_workbook",
         "indicators:indicator_export", "indicators:evaluation_xlsx", "finance:insurance_xlsx", "finance:budget_export",
         "finance:procurement_export", "staffing:roster_export", "staffing:roster_import", "staffing:overview",
