@@ -59,20 +59,35 @@ def region_institutions_xlsx(request, region_pk: int):
     return response
 
 
-class InstitutionImportPage(ImportPage):
-    register, pending_kind, files_kind = REGISTER, imports.PENDING_KIND, FILES_KIND
+class CountyRegisterPage(ImportPage):
+    """A register of the county's organisation (institutions, memberships): the register upload form,
+    the user and county as the preview's owner, the pages' own render functions (``render_upload``,
+    ``render_preview``) with the mapping panel under the names their templates use."""
+
+    render_upload = render_preview = None  # module functions, set by the subclass (staticmethod)
 
     def owner(self, request, scope) -> dict:
         return imports.pending_owner(request.user, scope)
+
+    def upload_form(self, request=None):
+        return RegisterUploadForm(*((request.POST, request.FILES) if request is not None else ()))
+
+    def upload_page(self, request, scope, form, *, status=200, error="", mapping=None):
+        return self.render_upload(request, scope, form, status=status, error=error, **panel_context(mapping))
+
+    def preview_page(self, request, scope, plan, *, token=None, notice="", apply_issues=None, mapping=None):
+        return self.render_preview(request, scope, plan, token=token, notice=notice, apply_issues=apply_issues,
+                                   mapping=panel_context(mapping))
+
+
+class InstitutionImportPage(CountyRegisterPage):
+    register, pending_kind, files_kind = REGISTER, imports.PENDING_KIND, FILES_KIND
 
     def url(self, scope) -> str:
         return reverse("alliances:region_institutions_import", kwargs={"region_pk": scope.pk})
 
     def done_url(self, scope) -> str:
         return registers.institutions_url(scope)
-
-    def upload_form(self, request=None):
-        return RegisterUploadForm(*((request.POST, request.FILES) if request is not None else ()))
 
     def read_upload(self, request, scope, form, *, saved_for):
         return imports.read_register(form.cleaned_data["file"], saved_for=saved_for)
@@ -98,15 +113,7 @@ class InstitutionImportPage(ImportPage):
                                     "%(unchanged)s unchanged.") % result)
         return self.done_url(scope)
 
-    def upload_page(self, request, scope, form, *, status=200, error="", mapping=None):
-        return _upload_page(request, scope, form, status=status, error=error, **panel_context(mapping))
 
-    def preview_page(self, request, scope, plan, *, token=None, notice="", apply_issues=None, mapping=None):
-        return _preview(request, scope, plan, token=token, notice=notice, apply_issues=apply_issues,
-                        mapping=panel_context(mapping))
-
-
-PAGE = InstitutionImportPage()
 
 
 def panel_context(mapping: dict | None) -> dict:
@@ -166,3 +173,8 @@ def _preview(request, county: Region, result: imports.ImportResult, *, token: st
         "form": RegisterUploadForm(),
         **(mapping or {}),
     })
+
+
+InstitutionImportPage.render_upload = staticmethod(_upload_page)
+InstitutionImportPage.render_preview = staticmethod(_preview)
+PAGE = InstitutionImportPage()

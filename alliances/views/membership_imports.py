@@ -21,8 +21,7 @@ from django.utils.translation import gettext as _
 from alliances import exports, imports
 from alliances.imports import membership_file, registers
 from alliances.models import AllianceMembership, Region
-from alliances.views.imports import XLSX_CONTENT_TYPE, RegisterUploadForm, panel_context
-from core.imports.pages import ImportPage
+from alliances.views.imports import XLSX_CONTENT_TYPE, CountyRegisterPage, RegisterUploadForm
 
 REGISTER = registers.MEMBERSHIPS
 PENDING_KIND = "memberships"
@@ -43,20 +42,14 @@ def region_memberships_xlsx(request, region_pk: int):
     return response
 
 
-class MembershipImportPage(ImportPage):
+class MembershipImportPage(CountyRegisterPage):
     register, pending_kind, files_kind = REGISTER, PENDING_KIND, FILES_KIND
-
-    def owner(self, request, scope) -> dict:
-        return imports.pending_owner(request.user, scope)
 
     def url(self, scope) -> str:
         return reverse("alliances:region_memberships_import", kwargs={"region_pk": scope.pk})
 
     def done_url(self, scope) -> str:
         return registers.memberships_url(scope)
-
-    def upload_form(self, request=None):
-        return RegisterUploadForm(*((request.POST, request.FILES) if request is not None else ()))
 
     def read_upload(self, request, scope, form, *, saved_for):
         return membership_file.read_upload(form.cleaned_data["file"], saved_for=saved_for)
@@ -81,16 +74,6 @@ class MembershipImportPage(ImportPage):
         messages.success(request, _("The alliance members were imported: %(new)s joined, %(changed)s changed, "
                                     "%(unchanged)s unchanged.") % result)
         return self.done_url(scope)
-
-    def upload_page(self, request, scope, form, *, status=200, error="", mapping=None):
-        return _upload_page(request, scope, form, status=status, error=error, **panel_context(mapping))
-
-    def preview_page(self, request, scope, plan, *, token=None, notice="", apply_issues=None, mapping=None):
-        return _preview(request, scope, plan, token=token, notice=notice, apply_issues=apply_issues,
-                        mapping=panel_context(mapping))
-
-
-PAGE = MembershipImportPage()
 
 
 @login_required
@@ -126,3 +109,8 @@ def _preview(request, county: Region, result: imports.ImportResult, *, token: st
         "counts": membership_file.counts_of(result), "issues": result.issues, "token": token, "notice": notice,
         "apply_issues": apply_issues or [], "form": RegisterUploadForm(), **(mapping or {}),
     })
+
+
+MembershipImportPage.render_upload = staticmethod(_upload_page)
+MembershipImportPage.render_preview = staticmethod(_preview)
+PAGE = MembershipImportPage()
