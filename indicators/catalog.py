@@ -20,6 +20,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from alliances.models import Institution, Region
+from core.periods import Period, PeriodKind
 from indicators.models import (
     DataElement,
     EvaluationScheme,
@@ -402,14 +403,18 @@ def install_catalog() -> dict[str, int]:
 
 @transaction.atomic
 def install_forms(county: Region, *, first_period: str = "") -> list[ReportForm]:
-    """The shipped report forms for ``county`` (needs the catalogue)."""
+    """The shipped report forms for ``county`` (needs the catalogue). ``first_period`` is given as
+    any period; each form gets its own kind's period that contains its start (2024-01 → 2024Q1 for
+    a quarterly form)."""
     elements = {element.code: element for element in DataElement.objects.filter(county=None)}
+    start = Period.parse(first_period).start if first_period else None
     forms = []
     for code, name, period_kind, filer_level, kinds, rows in FORMS:
+        first = str(Period.containing_date(PeriodKind(period_kind), start)) if start else ""
         form, _created = ReportForm.objects.update_or_create(
             county=county, code=code,
             defaults={"name": name, "period_kind": period_kind, "filer_level": filer_level,
-                      "institution_kinds": [str(kind) for kind in kinds], "first_period": first_period},
+                      "institution_kinds": [str(kind) for kind in kinds], "first_period": first},
         )
         for order, (section, element_code, row_kinds) in enumerate(rows, start=1):
             FormElement.objects.update_or_create(

@@ -145,3 +145,9 @@ def test_first_live_periods_of_every_form_on_one_page_all_or_nothing(ledger_worl
         assert client.get(url).status_code == 200
     assert len(more) == len(few)
     assert client_for(w.supervisor).get(url).status_code in (403, 404)
+
+
+def test_forms_installed_with_one_first_period_get_it_in_their_own_kind(ledger_world):
+    install_catalog()
+    firsts = {f.period_kind: f.first_period for f in install_forms(ledger_world.yn, first_period="2024-02")}
+    assert firsts["month"] == "2024-02" and firsts["quarter"] == "2024Q1"
