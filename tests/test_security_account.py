@@ -5,6 +5,7 @@ benchmark. The sign-in itself, sessions and ``/api/token/`` are in test_security
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from io import StringIO
 
 import pytest
@@ -12,6 +13,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.db.models import Max
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -79,7 +81,9 @@ def test_profile_shows_details_grants_password_clock_and_two_factor_state(world,
     assert "机构填报员 · 平台镇卫生院" in grants and "查阅人员 · 第一医共体" in grants
     user.refresh_from_db()
     due = re.search(r'id="password-due">(.*?)</dd>', body, re.S).group(1)
-    assert f"{(user.password_changed_at + __import__('datetime').timedelta(days=90)):%Y-%m-%d}" in due
+    # The page's date is Asia/Shanghai's: after 16:00 UTC it is a day ahead of UTC's.
+    expires = timezone.localtime(user.password_changed_at + timedelta(days=90))
+    assert f"{expires:%Y-%m-%d}" in due
     assert "密码须每 90 天更换一次" in due
     assert "未启用" in re.search(r'id="two-factor-state">(.*?)</dd>', body, re.S).group(1)
     enrol(user)
