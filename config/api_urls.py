@@ -9,6 +9,7 @@ from rest_framework.routers import DefaultRouter
 from alliances.api import register_routes as register_alliance_routes
 from core.imports.api import ImportConfirmView, ImportPreviewView
 from indicators.api import register_routes as register_indicator_routes
+from reports.api import register_routes as register_report_routes
 from security.api import MeView
 from security.api import register_routes as register_security_routes
 from security.api_auth import ObtainTokenView
@@ -27,6 +28,7 @@ register_task_routes(router)
 register_indicator_routes(router)
 register_staffing_routes(router)
 register_security_routes(router)
+register_report_routes(router)
 
 urlpatterns = [
     path("", include(router.urls)),

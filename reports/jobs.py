@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 from django.utils import timezone
 
 from reports import services
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(name="reports.jobs.sweep")
@@ -20,3 +24,12 @@ def process(report_id: int) -> dict:
     """One report's steps now (after a regenerate, a sign-off or a resend) instead of at the
     next sweep."""
     return services.process(report_id, timezone.now()).as_dict()
+
+
+def enqueue(report_id: int) -> None:
+    """Ask a worker to process the report now (after a sign-off, regenerate or resend, from a page
+    or the API); if the broker is away the next sweep does it."""
+    try:
+        process.delay(report_id)
+    except Exception:  # the broker is down: the sweep picks the report up
+        logger.warning("could not enqueue report %s; the sweep will process it", report_id, exc_info=True)

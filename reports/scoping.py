@@ -8,11 +8,11 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from alliances import scoping
 from alliances.scoping import CHANGE, Scope
-from reports.models import Delivery, RecipientList, Report, ReportSettings
+from reports.models import Delivery, RecipientList, Report, ReportSettings, ReportVersion
 
 
 @scoping.register(Report)
@@ -45,3 +45,11 @@ def _deliveries(scope: Scope, action) -> QuerySet[Delivery]:
     """Deliveries of the reports the scope sees (the delivery log). A user's own deliveries are
     read by ``user=request.user`` in the inbox."""
     return Delivery.objects.filter(report__in=_reports(scope, action))
+
+
+def openable_versions(user) -> QuerySet[ReportVersion]:
+    """The versions ``user`` may open (print, download): those of the reports they see, and those of
+    the reports delivered to them (their inbox). The archive page and the API use this alone."""
+    delivered = Delivery.objects.filter(report_id=OuterRef("report_id"), user=user)
+    visible = scoping.queryset_for(user, Report).values("pk")
+    return ReportVersion.objects.filter(Q(report_id__in=visible) | Exists(delivered))

@@ -410,6 +410,11 @@ def sign_off(report: Report, *, user, commentary: str, now: datetime, request=No
     return True
 
 
+def mark_read(report_id: int, user, now: datetime) -> None:
+    """The user opened a version of the report (printable page or workbook): their delivery is read."""
+    Delivery.objects.filter(report_id=report_id, user=user, read_at__isnull=True).update(read_at=now)
+
+
 def regenerate(report: Report, *, user, now: datetime) -> bool:
     """Make a new version: back to pending (a quarterly draft not yet sent needs signing off again)."""
     fields = {"state": State.PENDING, "state_changed_at": now, "claim": "", "attempts": 0, "progress": 0,

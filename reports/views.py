@@ -16,7 +16,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -42,6 +42,7 @@ from reports.models import (
     scope_key,
 )
 from reports.recipients import CONFIGURABLE, ROLE_CHOICES, ROLE_LABELS, configured
+from reports.scoping import openable_versions
 from tasks.views.common import county_for
 
 logger = logging.getLogger(__name__)
@@ -54,13 +55,9 @@ STATE_BADGES = {
 
 
 def _kick(report_id: int) -> None:
-    """Ask a worker to process the report now; if the broker is away the next sweep does it."""
-    from reports.jobs import process
+    from reports.jobs import enqueue
 
-    try:
-        process.delay(report_id)
-    except Exception:  # the broker is down: the sweep picks the report up
-        logger.warning("could not enqueue report %s; the sweep will process it", report_id, exc_info=True)
+    enqueue(report_id)
 
 
 def _report(user, scheduled_report_pk, action=scoping.VIEW) -> Report:
@@ -142,10 +139,8 @@ def status(request, scheduled_report_pk):
 
 def _version(user, version_pk) -> ReportVersion:
     """A version the user may open: of a report they see, or of one delivered to them."""
-    delivered = Delivery.objects.filter(report_id=OuterRef("report_id"), user=user)
-    visible = scoping.queryset_for(user, Report).values("pk")
-    version = (ReportVersion.objects.filter(pk=version_pk).filter(Q(report_id__in=visible) | Exists(delivered))
-               .select_related("report").first())
+    version = openable_versions(user).filter(pk=version_pk).select_related("report").first() \
+        if str(version_pk).isdigit() else None
     if version is None:
         raise Http404(_("Not found."))
     return version
@@ -156,16 +151,14 @@ def download(request, version_pk):
     version = _version(request.user, version_pk)
     if not version.xlsx:
         raise Http404(_("This report has no workbook."))
-    Delivery.objects.filter(report_id=version.report_id, user=request.user, read_at__isnull=True).update(
-        read_at=timezone.now())
+    services.mark_read(version.report_id, request.user, timezone.now())
     return xlsx_response(bytes(version.xlsx), version.filename or "report.xlsx")
 
 
 @login_required
 def print_view(request, version_pk):
     version = _version(request.user, version_pk)
-    Delivery.objects.filter(report_id=version.report_id, user=request.user, read_at__isnull=True).update(
-        read_at=timezone.now())
+    services.mark_read(version.report_id, request.user, timezone.now())
     return render(request, "reports/print.html", {"version": version, "report": version.report,
                                                   "data": version.data})
 
