@@ -301,7 +301,8 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "医共体治理门户 API",
     "DESCRIPTION": "Regions, alliances, institutions and memberships; task ledgers with their items, "
-                   "assignments, progress reports (with evidence) and supervision orders. Everything is scoped "
+                   "assignments, progress reports (with evidence) and supervision orders; scheduled reports with their "
+                   "versions, deliveries and sign-off. Everything is scoped "
                    "to the signed-in user.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
