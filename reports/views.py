@@ -9,8 +9,6 @@ downloadable by whoever it was delivered to.
 
 from __future__ import annotations
 
-import logging
-
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -45,7 +43,6 @@ from reports.recipients import CONFIGURABLE, ROLE_CHOICES, ROLE_LABELS, configur
 from reports.scoping import openable_versions
 from tasks.views.common import county_for
 
-logger = logging.getLogger(__name__)
 PAGE_SIZE = 30
 STATE_BADGES = {
     Report.State.PENDING: "secondary", Report.State.GENERATING: "info", Report.State.READY: "warning",
