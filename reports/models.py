@@ -297,7 +297,7 @@ class Delivery(models.Model):
                    models.Index(fields=["user", "-created_at"], name="delivery_inbox")]
 
     def __str__(self) -> str:
-        return f"{self.report} → {self.email or self.user}"
+        return f"{self.report} → {self.label or self.email or self.user}"
 
     @property
     def recipient(self) -> str:

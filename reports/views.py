@@ -24,6 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from alliances import scoping
@@ -379,6 +380,7 @@ class WebhookForm(forms.ModelForm):
         return data
 
 
+@sensitive_post_parameters("url", "secret")
 @login_required
 def webhooks(request, region_pk):
     """The county's group robots (企业微信 / 钉钉 / generic webhook): added and removed by its bureau;

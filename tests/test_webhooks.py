@@ -84,7 +84,7 @@ def dead_url() -> str:
     return f"http://127.0.0.1:{port}/send?key={KEY}"
 
 
-def test_each_report_is_posted_once_in_each_robots_format(rworld, robot):  # noqa: F811
+def test_each_report_is_posted_once_in_each_robots_format(rworld, robot, as_user):  # noqa: F811
     w = rworld
     wecom = hook(w, robot, Webhook.Kind.WECOM, path="/wecom")
     ding = hook(w, robot, Webhook.Kind.DINGTALK, alliance=w.alliance_a, secret="SECdingtalk", path="/ding")
@@ -130,6 +130,22 @@ def test_each_report_is_posted_once_in_each_robots_format(rworld, robot):  # noq
     assert ReportLog.objects.filter(delivery=delivery, event="sent").count() == 1
     assert not ReportLog.objects.filter(note__contains=KEY).exists()
     assert ding.deliveries.count() and generic.deliveries.count()
+    html = as_user(w.bureau).get(reverse("reports:detail", kwargs={"scheduled_report_pk": county.pk})).content.decode()
+    assert wecom.name in html and wecom.masked_url in html and KEY not in html
+
+
+def test_a_robot_removed_before_its_post_fails_that_delivery_only(rworld, robot):  # noqa: F811
+    w = rworld
+    wecom = hook(w, robot, Webhook.Kind.WECOM)
+    services.ensure_due(DEC_5_0800, since=DEC_5_0800)
+    county = reports(period="2026-11").get(alliance=None)
+    services.generate(county.pk, DEC_5_0800)
+    services.queue_ready(DEC_5_0800)
+    wecom.delete()
+    services.process(county.pk, DEC_5_0800)
+    delivery = county.deliveries.get(address_key__startswith="webhook:")
+    assert delivery.state == Delivery.State.FAILED and delivery.webhook is None and robot.posts == []
+    assert set(county.deliveries.exclude(pk=delivery.pk).values_list("state", flat=True)) == {Delivery.State.SENT}
 
 
 def test_a_worker_killed_while_posting_is_requeued_after_the_timeout(rworld, robot):  # noqa: F811
