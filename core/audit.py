@@ -74,6 +74,8 @@ class Event:
     IMPORT_CONFIRM = "import.confirm"
     FILING_UNLOCK = "filing.unlock"
     REPORT_SIGNOFF = "report.signoff"
+    WEBHOOK_ADD = "webhook.add"
+    WEBHOOK_REMOVE = "webhook.remove"
     AUDIT_PURGE = "audit.purge"
     BACKUP_MADE = "backup.made"
     BACKUP_RESTORED = "backup.restored"
@@ -111,6 +113,8 @@ LABELS: dict[str, Any] = {
     Event.IMPORT_CONFIRM: _("Import confirmed"),
     Event.FILING_UNLOCK: _("Filing unlocked"),
     Event.REPORT_SIGNOFF: _("Report signed off"),
+    Event.WEBHOOK_ADD: _("Group robot added"),
+    Event.WEBHOOK_REMOVE: _("Group robot removed"),
     Event.AUDIT_PURGE: _("Security log purged"),
     Event.BACKUP_MADE: _("Backup made"),
     Event.BACKUP_RESTORED: _("Restored from a backup"),

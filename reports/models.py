@@ -206,9 +206,58 @@ class ReportVersion(models.Model):
         return f"{self.report} v{self.number}"
 
 
+class Webhook(models.Model):
+    """A group robot (企业微信 / 钉钉 / a generic JSON webhook) of a county or one of its alliances, to
+    which the reports of that county (or alliance) are posted as text and a link. The URL (and the
+    钉钉 signing secret) are secrets: shown masked after saving, never in the logs."""
+
+    class Kind(models.TextChoices):
+        WECOM = "wecom", _("WeCom group robot")
+        DINGTALK = "dingtalk", _("DingTalk group robot")
+        GENERIC = "generic", _("Generic JSON webhook")
+
+    county = models.ForeignKey(Region, verbose_name=_("county"), on_delete=models.CASCADE, related_name="+")
+    alliance = models.ForeignKey(Alliance, verbose_name=_("alliance"), null=True, blank=True,
+                                 on_delete=models.CASCADE, related_name="+",
+                                 help_text=_("Empty: the county's own reports."))
+    name = models.CharField(_("name"), max_length=60)
+    kind = models.CharField(_("format"), max_length=10, choices=Kind.choices)
+    url = models.CharField(_("webhook URL"), max_length=500)
+    secret = models.CharField(_("signing secret"), max_length=200, blank=True,
+                              help_text=_("DingTalk 加签 only; leave empty otherwise."))
+    created_at = models.DateTimeField(_("added at"))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("added by"), null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        verbose_name = _("group robot")
+        verbose_name_plural = _("group robots")
+        ordering = ["county_id", "alliance_id", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def masked_url(self) -> str:
+        return mask_url(self.url)
+
+
+def mask_url(url: str) -> str:
+    """``https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abcd…wxyz`` → ``https://qyapi.weixin.qq.com/…wxyz``:
+    the host and the last four characters, never the path or the token."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        head = f"{parts.scheme}://{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
+    except ValueError:
+        head = ""
+    return f"{head}/…{url[-4:]}" if len(url) > 12 else "…"
+
+
 class Delivery(models.Model):
-    """One recipient of one report: a user (inbox, and e-mail when they have an address) or an
-    extra address (e-mail only)."""
+    """One recipient of one report: a user (inbox, and e-mail when they have an address), an
+    extra address (e-mail only) or a group robot (``webhook``; address key ``webhook:<pk>``)."""
 
     class State(models.TextChoices):
         QUEUED = "queued", _("Queued")
@@ -224,6 +273,10 @@ class Delivery(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("user"), null=True, blank=True,
                              on_delete=models.CASCADE, related_name="report_deliveries")
     email = models.CharField(_("e-mail"), max_length=254, blank=True)
+    webhook = models.ForeignKey(Webhook, verbose_name=_("group robot"), null=True, blank=True,
+                                on_delete=models.SET_NULL, related_name="deliveries")
+    label = models.CharField(_("recipient"), max_length=200, blank=True,
+                             help_text=_("How a group robot is shown in the delivery log."))
     reason = models.CharField(_("why"), max_length=200, blank=True)
     message = models.TextField(_("message"), blank=True)
     state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.QUEUED)
@@ -244,10 +297,12 @@ class Delivery(models.Model):
                    models.Index(fields=["user", "-created_at"], name="delivery_inbox")]
 
     def __str__(self) -> str:
-        return f"{self.report} → {self.email or self.user}"
+        return f"{self.report} → {self.label or self.email or self.user}"
 
     @property
     def recipient(self) -> str:
+        if self.label:
+            return self.label
         if self.user_id:
             return self.user.display_name
         return self.email

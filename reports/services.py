@@ -33,7 +33,7 @@ from alliances.models import Alliance, Region
 from core import audit
 from core.periods import Period, PeriodKind
 from indicators.models import ReportForm
-from reports import builders, schedule
+from reports import builders, schedule, webhooks
 from reports.content import (
     alert_title,
     finance_half_title,
@@ -50,6 +50,7 @@ from reports.models import (
     ReportSettings,
     ReportVersion,
     SweepMark,
+    Webhook,
     parse_days,
     scope_key,
 )
@@ -437,7 +438,8 @@ def resend(delivery: Delivery, *, user, now: datetime) -> bool:
             return False
         Report.objects.filter(pk=delivery.report_id, state=State.FAILED).update(state=State.SENDING,
                                                                                 state_changed_at=now)
-        log(delivery.report_id, "resend", now, _("Queued again for %(who)s") % {"who": delivery.email or delivery.user},
+        log(delivery.report_id, "resend", now, _("Queued again for %(who)s") % {
+            "who": delivery.label or delivery.email or delivery.user},
             delivery_id=delivery.pk, user=user)
     return True
 
@@ -451,8 +453,12 @@ def queue_ready(now: datetime, report_ids: list[int] | None = None) -> int:
     ready = Report.objects.filter(Q(state=State.SIGNED) | Q(state=State.READY) & ~Q(kind=Kind.QUARTERLY))
     if report_ids is not None:
         ready = ready.filter(pk__in=report_ids)
+    ready = list(ready.select_related("county", "county__parent", "alliance"))
+    robots: dict[tuple[int, int | None], list[Webhook]] = {}
+    for webhook in Webhook.objects.filter(county__in={r.county_id for r in ready}):
+        robots.setdefault((webhook.county_id, webhook.alliance_id), []).append(webhook)
     count = 0
-    for report in ready.select_related("county", "county__parent", "alliance"):
+    for report in ready:
         version = report.versions.order_by("-number").first()
         if version is None:
             continue
@@ -466,8 +472,13 @@ def queue_ready(now: datetime, report_ids: list[int] | None = None) -> int:
                 Delivery(report=report, version=version, address_key=p.address_key[:260], user_id=p.user_id,
                          email=p.email, reason=p.reason[:200], message=p.message, state=DState.QUEUED,
                          next_attempt_at=now, created_at=now)
-                for p in people], ignore_conflicts=True)
-            log(report.pk, "queued", now, _("%(n)s recipients") % {"n": len(people)})
+                for p in people] + [
+                Delivery(report=report, version=version, address_key=f"webhook:{hook.pk}", webhook=hook,
+                         label=hook.name[:200], reason=f"{hook.get_kind_display()} {hook.masked_url}"[:200],
+                         state=DState.QUEUED, next_attempt_at=now, created_at=now)
+                for hook in robots.get((report.county_id, report.alliance_id), [])], ignore_conflicts=True)
+            log(report.pk, "queued", now, _("%(n)s recipients") % {
+                "n": len(people) + len(robots.get((report.county_id, report.alliance_id), []))})
         count += 1
     return count
 
@@ -495,6 +506,19 @@ def _email(delivery: Delivery, version: ReportVersion) -> EmailMessage:
     return message
 
 
+def report_url(report: Report) -> str:
+    return settings.PORTAL_BASE_URL.rstrip("/") + reverse("reports:detail", kwargs={"scheduled_report_pk": report.pk})
+
+
+def robot_message(report: Report, kind: str) -> dict:
+    """What a group robot gets: the title, the period and the portal link (no personal data)."""
+    lines = [f"【医共体治理门户】{report.title}", _("期间：%(period)s") % {"period": Period.parse(report.period).label}]
+    if report.late:
+        lines.append(_("This report is sent late (it was due %(due)s).") % {
+            "due": timezone.localtime(report.due_at).strftime("%Y-%m-%d %H:%M")})
+    return webhooks.body(kind, title=report.title, text="\n".join(lines), url=report_url(report))
+
+
 def deliver_due(now: datetime, report_ids: list[int] | None = None, stats: SweepStats | None = None) -> int:
     """Send every queued delivery whose time has come, each claimed first."""
     stats = stats or SweepStats()
@@ -503,24 +527,34 @@ def deliver_due(now: datetime, report_ids: list[int] | None = None, stats: Sweep
         due = due.filter(report_id__in=report_ids)
     versions: dict[int, ReportVersion] = {}
     sent = 0
-    for delivery in due.select_related("report", "user").order_by("report_id", "pk"):
+    for delivery in due.select_related("report", "user", "webhook").order_by("report_id", "pk"):
         moved = Delivery.objects.filter(pk=delivery.pk, state=DState.QUEUED).update(
             state=DState.SENDING, claimed_at=now, attempts=F("attempts") + 1)
         if not moved:
             continue
         attempts = delivery.attempts + 1
-        if not delivery.email:
+        robot = delivery.address_key.startswith("webhook:")
+        if robot and delivery.webhook is None:
+            Delivery.objects.filter(pk=delivery.pk, state=DState.SENDING).update(
+                state=DState.FAILED, last_error=_("The group robot was removed."), claimed_at=None)
+            log(delivery.report_id, "failed", now, _("The group robot was removed."), delivery_id=delivery.pk)
+            stats.failed += 1
+            continue
+        if not delivery.email and not robot:
             Delivery.objects.filter(pk=delivery.pk, state=DState.SENDING).update(state=DState.PORTAL, sent_at=now)
             log(delivery.report_id, "portal", now, _("In the inbox; no e-mail address"), delivery_id=delivery.pk)
             sent += 1
             continue
-        if delivery.version_id and delivery.version_id not in versions:
+        if not robot and delivery.version_id and delivery.version_id not in versions:
             versions[delivery.version_id] = ReportVersion.objects.get(pk=delivery.version_id)
         try:
             with translation.override(settings.LANGUAGE_CODE):
-                _email(delivery, versions.get(delivery.version_id)).send()
-        except Exception as exc:  # SMTP has many ways to fail; each is retried
-            error = f"{type(exc).__name__}: {exc}"[:500]
+                if robot:
+                    webhooks.post(delivery.webhook, robot_message(delivery.report, delivery.webhook.kind), now)
+                else:
+                    _email(delivery, versions.get(delivery.version_id)).send()
+        except Exception as exc:  # SMTP and robots have many ways to fail; each is retried
+            error = (str(exc) if isinstance(exc, webhooks.WebhookError) else f"{type(exc).__name__}: {exc}")[:500]
             if attempts >= MAX_SEND_ATTEMPTS:
                 Delivery.objects.filter(pk=delivery.pk, state=DState.SENDING).update(
                     state=DState.FAILED, last_error=error, claimed_at=None)
@@ -536,8 +570,11 @@ def deliver_due(now: datetime, report_ids: list[int] | None = None, stats: Sweep
             continue
         Delivery.objects.filter(pk=delivery.pk, state=DState.SENDING).update(state=DState.SENT, sent_at=now,
                                                                              last_error="", claimed_at=None)
-        log(delivery.report_id, "sent", now, _("E-mail to %(address)s, attempt %(n)s") % {
-            "address": delivery.email, "n": attempts}, delivery_id=delivery.pk)
+        if robot:
+            note = _("Posted to the group robot %(name)s, attempt %(n)s") % {"name": delivery.label, "n": attempts}
+        else:
+            note = _("E-mail to %(address)s, attempt %(n)s") % {"address": delivery.email, "n": attempts}
+        log(delivery.report_id, "sent", now, note, delivery_id=delivery.pk)
         sent += 1
     stats.sent += sent
     return sent

@@ -16,5 +16,6 @@ urlpatterns = [
     path("versions/<int:version_pk>/", views.print_view, name="print"),
     path("regions/<int:region_pk>/settings/", views.county_settings, name="settings"),
     path("regions/<int:region_pk>/recipients/", views.recipients_edit, name="recipients_edit"),
+    path("regions/<int:region_pk>/robots/", views.webhooks, name="webhooks"),
     path("regions/<int:region_pk>/go-live/", views.go_live, name="go_live"),
 ]

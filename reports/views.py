@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -21,11 +22,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from alliances import scoping
 from alliances.models import Alliance, Region
 from alliances.scoping import CHANGE
+from core import audit
 from core.clock import request_now
 from core.http import xlsx_response
 from reports import golive, services
@@ -36,6 +39,7 @@ from reports.models import (
     Report,
     ReportSettings,
     ReportVersion,
+    Webhook,
     parse_days,
     scope_key,
 )
@@ -331,3 +335,76 @@ def go_live(request, region_pk):
     lines = golive.checklist(county, timezone.localdate(request_now(request)))
     return render(request, "reports/go_live.html", {
         "county": county, "lines": lines, "done": sum(1 for line in lines if line.done)})
+
+
+# Group robots -------------------------------------------------------------------------------------
+
+class WebhookForm(forms.ModelForm):
+    class Meta:
+        model = Webhook
+        fields = ["name", "kind", "alliance", "url", "secret"]
+        widgets = {"url": forms.TextInput(attrs={"autocomplete": "off"}),
+                   "secret": forms.PasswordInput(attrs={"autocomplete": "off"})}
+
+    def __init__(self, *args, county: Region, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["alliance"].queryset = Alliance.objects.filter(county=county, is_active=True).order_by("pk")
+        self.fields["alliance"].empty_label = _("The county's own reports")
+
+    def clean_url(self):
+        from urllib.parse import urlsplit
+
+        url = self.cleaned_data["url"].strip()
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            raise forms.ValidationError(_("The webhook URL must begin with http:// or https://."))
+        return url
+
+    def clean(self):
+        data = super().clean()
+        if data.get("secret") and data.get("kind") != Webhook.Kind.DINGTALK:
+            self.add_error("secret", _("Only a DingTalk robot uses a signing secret."))
+        return data
+
+
+@sensitive_post_parameters("url", "secret")
+@login_required
+def webhooks(request, region_pk):
+    """The county's group robots (企业微信 / 钉钉 / generic webhook): added and removed by its bureau;
+    the URL is shown masked once saved."""
+    county = county_for(request.user, region_pk)
+    if not scoping.scope_of(request.user).can_change_county(county.pk):
+        raise PermissionDenied(_("Only the county health bureau manages the group robots."))
+    now = request_now(request)
+    form = WebhookForm(county=county)
+    if request.method == "POST":
+        if request.POST.get("remove"):
+            try:
+                hook = Webhook.objects.get(county=county, pk=int(request.POST["remove"]))
+            except (ValueError, Webhook.DoesNotExist):
+                raise Http404(_("Not found.")) from None
+            details = {"name": hook.name, "kind": hook.kind, "alliance": hook.alliance_id, "url": hook.masked_url}
+            with transaction.atomic():
+                audit.record(audit.Event.WEBHOOK_REMOVE, request=request, target=hook, county_id=county.pk,
+                             now=now, details=details)
+                hook.delete()
+            messages.success(request, _("Group robot removed."))
+            return redirect("reports:webhooks", region_pk=county.pk)
+        form = WebhookForm(request.POST, county=county)
+        if form.is_valid():
+            hook = form.save(commit=False)
+            hook.county, hook.created_by, hook.created_at = county, request.user, now
+            with transaction.atomic():
+                hook.save()
+                audit.record(audit.Event.WEBHOOK_ADD, request=request, target=hook, county_id=county.pk, now=now,
+                             details={"name": hook.name, "kind": hook.kind, "alliance": hook.alliance_id,
+                                      "url": hook.masked_url, "signed": bool(hook.secret)})
+            messages.success(request, _("Group robot added."))
+            return redirect("reports:webhooks", region_pk=county.pk)
+    hooks = Webhook.objects.filter(county=county).select_related("alliance", "created_by")
+    return render(request, "reports/webhooks.html", {
+        "county": county, "form": form, "hooks": hooks,
+        "back": reverse("reports:settings", kwargs={"region_pk": county.pk})})

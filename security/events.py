@@ -211,6 +211,8 @@ def _summary(event: str, d: dict) -> str:  # one branch per kind of event
     if event in (E.BACKUP_MADE, E.BACKUP_RESTORED):
         return _("Archive %(archive)s: %(rows)s rows, %(files)s files") % {
             "archive": d.get("archive", ""), "rows": d.get("rows", "?"), "files": d.get("media_files", "?")}
+    if event in (E.WEBHOOK_ADD, E.WEBHOOK_REMOVE):  # the URL is stored masked
+        return " · ".join(str(d[key]) for key in ("name", "url") if d.get(key))
     if event == E.COUNTY_CREATE:
         return f"{d.get('code', '')} {d.get('name', '')}".strip()
     if event == E.USER_CREATE:
