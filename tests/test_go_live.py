@@ -97,9 +97,9 @@ def test_every_line_links_to_a_page_the_bureau_opens(ledger_world):
 
 
 def test_the_form_page_names_the_first_live_period_as_the_checklist_does(ledger_world):
-    from indicators.forms import ReportFormForm
-
     from django.utils import translation
+
+    from indicators.forms import ReportFormForm
 
     field = ReportFormForm(county=ledger_world.yn).fields["first_period"]
     with translation.override("zh-hans"):
