@@ -108,7 +108,7 @@ def test_each_report_is_posted_once_in_each_robots_format(rworld, robot, as_user
     url = settings.PORTAL_BASE_URL.rstrip("/") + reverse("reports:detail", kwargs={"scheduled_report_pk": county.pk})
     # 企业微信: {"msgtype": "text", "text": {"content": …}}, the title, the period and the link.
     (query, body), = [(q, b) for q, b in by_path["/wecom"] if county.title in b["text"]["content"]]
-    assert body == {"msgtype": "text", "text": {"content": f"【医共体治理门户】{county.title}\n期间：{NOV}\n{url}"}}
+    assert body == {"msgtype": "text", "text": {"content": f"【医共体治理门户】{county.title}\n报告期：{NOV}\n{url}"}}
     assert query == {"key": [KEY]}
     # 钉钉 with 加签: timestamp (ms) and sign = base64(HMAC-SHA256(secret, "timestamp\nsecret")).
     alliance_a = reports(period="2026-11").get(alliance=w.alliance_a)
