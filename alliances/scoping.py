@@ -383,6 +383,16 @@ def can_change(user, obj: Model) -> bool:
     return queryset_for(user, type(obj), CHANGE).filter(pk=obj.pk).exists()
 
 
+def reads_region_rollup(user, region: Region) -> bool:
+    """Whether ``user`` reads the roll-up of a city or province (its counties' quarterly evaluation
+    side by side): a grant on the region or on the province above it. A county user sees the city's
+    name, not its roll-up."""
+    if region.is_county:
+        return False
+    scope = scope_of(user)
+    return scope.everything or region.pk in scope.granted_regions or region.parent_id in scope.granted_regions
+
+
 def counties_for(user, action: Action = VIEW) -> QuerySet[Region]:
     """The counties a user can create alliances and institutions in (``change``) or see in full (``view``)."""
     scope = scope_of(user)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from reports import views
+from reports import city_views, views
 
 app_name = "reports"
 urlpatterns = [
@@ -17,5 +17,7 @@ urlpatterns = [
     path("regions/<int:region_pk>/settings/", views.county_settings, name="settings"),
     path("regions/<int:region_pk>/recipients/", views.recipients_edit, name="recipients_edit"),
     path("regions/<int:region_pk>/robots/", views.webhooks, name="webhooks"),
+    path("regions/<int:region_pk>/quarterly-summary/", city_views.city_summary, name="city_summary"),
+    path("regions/<int:region_pk>/quarterly-summary.xlsx", city_views.city_summary_xlsx, name="city_summary_xlsx"),
     path("regions/<int:region_pk>/go-live/", views.go_live, name="go_live"),
 ]

@@ -27,7 +27,9 @@ def home(request):
         return render(request, "core/no_access.html")
     above_county = bool(scope.granted_regions - scope.view_counties)  # a city or province grant
     if scope.everything or above_county or len(scope.view_counties) > 1:
-        return render(request, "core/home_rollup.html", rollup_context(user))
+        context = rollup_context(user)
+        context["summary_regions"] = _summary_regions(scope, context["rows"])
+        return render(request, "core/home_rollup.html", context)
     if scope.view_counties:
         county = scoping.get_for_user(user, Region, next(iter(scope.view_counties)))
         context = county_structure_context(user, county)
@@ -52,3 +54,15 @@ def home(request):
     context = institution_page_context(request, institution)
     context["is_home"] = True
     return render(request, "alliances/institution_detail.html", context)
+
+
+def _summary_regions(scope, rows) -> list[Region]:
+    """The cities and provinces granted to the user, for the links to their quarterly roll-up (read
+    from the roll-up's rows, no query)."""
+    regions: dict[int, Region] = {}
+    for row in rows:
+        city = row["city"]
+        for region in (city, city.parent if city is not None else None):
+            if region is not None and region.pk in scope.granted_regions:
+                regions[region.pk] = region
+    return sorted(regions.values(), key=lambda r: r.code)

@@ -98,7 +98,9 @@ def region_detail(request, region_pk: int):
     region = scoping.get_for_user(request.user, Region, region_pk)
     if region.is_county:
         return render(request, "alliances/region_detail.html", county_structure_context(request.user, region))
-    return render(request, "alliances/region_rollup.html", rollup_context(request.user, region=region))
+    context = rollup_context(request.user, region=region)
+    context["can_summary"] = scoping.reads_region_rollup(request.user, region)
+    return render(request, "alliances/region_rollup.html", context)
 
 
 @login_required
