@@ -57,6 +57,21 @@ class CountyRow:
 
 
 @dataclass
+class CityRow:
+    """A city on a province's roll-up: the mean score of its signed-off counties."""
+
+    city: Region
+    counties: int = 0
+    signed: int = 0
+    score: Decimal | None = None
+    rank: int | None = None
+
+    @property
+    def missing(self) -> bool:
+        return self.score is None
+
+
+@dataclass
 class Summary:
     region: Region
     quarter: Period
@@ -70,6 +85,26 @@ class Summary:
     @property
     def missing(self) -> list[CountyRow]:
         return [r for r in self.rows if r.missing]
+
+    @property
+    def cities(self) -> list[CityRow]:
+        """The cities of the counties (a province's page), ranked by the mean score of their
+        signed-off counties; a city with none is listed unranked. No query."""
+        by_city: dict[int, CityRow] = {}
+        scores: dict[int, list[Decimal]] = {}
+        for row in self.rows:
+            if row.city is None:
+                continue
+            line = by_city.setdefault(row.city.pk, CityRow(city=row.city))
+            line.counties += 1
+            if not row.missing:
+                line.signed += 1
+                scores.setdefault(row.city.pk, []).append(row.score)
+        for pk, values in scores.items():
+            by_city[pk].score = (sum(values, Decimal(0)) / len(values)).quantize(CENT, rounding=ROUND_HALF_UP)
+        for pk, rank in competition_ranks({pk: r.score for pk, r in by_city.items() if r.score is not None}).items():
+            by_city[pk].rank = rank
+        return sorted(by_city.values(), key=lambda r: (r.rank is None, r.rank or 0, r.city.code))
 
     @property
     def opens_on(self) -> date:
@@ -183,7 +218,17 @@ def summary_xlsx(data: Summary) -> bytes:
         note = _("得分为各医共体评价总分的平均值；得分相同的并列排名。")
         if missing:
             note += _("未签发的县（市、区）：%(names)s。") % {"names": "、".join(missing)}
-        table = book.Table(sheet=_("季度汇总表"), title=title(region, data.quarter), columns=columns, rows=rows,
-                           note=note)
+        tables = [book.Table(sheet=_("季度汇总表"), title=title(region, data.quarter), columns=columns, rows=rows,
+                             note=note)]
+        if with_city:
+            tables.append(book.Table(
+                sheet=_("各市汇总"), title=_("%(region)s%(quarter)s各市评价汇总表") % {
+                    "region": region.name, "quarter": data.quarter.label},
+                columns=[book.Column(_("序号"), 6), book.Column(_("市"), 16, text=True),
+                         book.Column(_("县（市、区）数"), 12), book.Column(_("已签发数"), 10),
+                         book.Column(_("平均得分"), 10), book.Column(_("排名"), 7)],
+                rows=[[n, c.city.name, c.counties, c.signed, c.score if c.score is not None else "", c.rank or ""]
+                      for n, c in enumerate(data.cities, start=1)],
+                note=_("各市得分为其已签发县（市、区）得分的平均值。")))
         unit = _("%(region)s卫生健康局") % {"region": region.name}
-        return book.workbook([table], unit=unit, on=data.today)
+        return book.workbook(tables, unit=unit, on=data.today)

@@ -78,6 +78,8 @@ def test_ranks_ties_and_missing(cities):
     # The province ranks the counties of all its cities (only 云浮市 here); 万源市 is elsewhere.
     province = city.summary(w.province, w.gd, Period.parse(Q3), OCT_8.date())
     assert [r.rank for r in province.rows] == [1, 1, 3, None]
+    cities = [(c.city.name, c.counties, c.signed, c.score, c.rank) for c in province.cities]
+    assert cities == [("云浮市", 4, 3, Decimal("80.17"), 1)]  # (85 + 85 + 70.5) / 3
 
 
 def test_the_page_ranks_and_links_to_each_evaluation(cities, as_user):
@@ -160,7 +162,12 @@ def test_who_sees_the_roll_up(cities, as_user):
         assert as_user(w.province).get(w.url).status_code == 200
         province_page = as_user(w.province).get(
             reverse("reports:city_summary", kwargs={"region_pk": w.gd.pk})).content.decode()
-        assert "云浮市" in province_page and "郁南县" in province_page
+        assert "云浮市" in province_page and "郁南县" in province_page and 'id="city-ranking"' in province_page
+        province_xlsx = as_user(w.province).get(
+            reverse("reports:city_summary_xlsx", kwargs={"region_pk": w.gd.pk}))
+        assert province_xlsx.status_code == 200
+        sheets = load_workbook(BytesIO(province_xlsx.content)).worksheets
+        assert sheets[0]["C4"].value == "云浮市" and sheets[1]["B4"].value == "云浮市"
         county_page = reverse("reports:city_summary", kwargs={"region_pk": w.yn.pk})
         assert as_user(w.city).get(county_page).status_code == 404
         # Links: the city's home and region page; none for the county user.
