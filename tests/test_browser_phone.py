@@ -72,13 +72,36 @@ def phone_demo(transactional_db):
         Filing.objects.filter(pk=filing.pk).update(reopened_until=today + timedelta(days=7))
     codes = [row.element.code for row in form_rows(form, centre.kind)]
     order = SupervisionOrder.objects.filter(county__name="郁南县", state="open").order_by("pk").first()
+    _reminder_in_the_inbox(FILER, form.county, period)
     return {"filing": filing.pk, "codes": codes, "order": order.pk}
 
 
-def fits(page, name: str) -> None:
-    """The page is no wider than the phone; its screenshot is kept."""
+def _reminder_in_the_inbox(username, county, period):
+    """A filing reminder sent to the filer (the demo is loaded without the scheduled reports)."""
+    from django.contrib.auth import get_user_model
+
+    from reports.models import Delivery, Kind, Report, ReportVersion
+
+    now = timezone.now()
+    report = Report.objects.create(
+        kind=Kind.REMINDER, county=county, scope_key=f"county:{county.pk}", period=str(period),
+        title=f"{county.name}{period.label}填报提醒", state=Report.State.SENT, state_changed_at=now, due_at=now,
+        deadline=now, created_at=now, generated_at=now, sent_at=now)
+    version = ReportVersion.objects.create(report=report, number=1, created_at=now, data={})
+    user = get_user_model().objects.get(username=username)
+    Delivery.objects.create(report=report, version=version, address_key=f"user:{user.pk}", user=user,
+                            label=user.display_name, state=Delivery.State.SENT, next_attempt_at=now, sent_at=now,
+                            created_at=now, message="以下报表尚未报送：医共体成员单位运行监测月报（郁南县都城镇卫生院），"
+                                                    "请于锁定日前完成填报。")
+
+
+def fits(page, name: str, at: str | None = None) -> None:
+    """The page is no wider than the phone; a screenshot of the phone's screen is kept (scrolled to
+    the element ``at`` when given)."""
     body_text(page)
-    page.screenshot(path=str(artifacts_dir() / f"phone_{name}.png"), full_page=True)
+    if at:
+        page.locator(at).first.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts_dir() / f"phone_{name}.png"))
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= WIDTH, f"{name}: the page is {width} px wide on a {WIDTH} px phone"
 
@@ -97,7 +120,7 @@ def test_filer_files_a_month_and_reports_progress_with_a_photo_on_a_phone(live_s
     assert "保存草稿" in body_text(page)
     for code in phone_demo["codes"][:4]:
         page.fill(f"#row-{code} input", "120")
-    fits(page, "filing_grid")
+    fits(page, "filing_grid", at=f"#row-{phone_demo['codes'][0]}")
     page.get_by_role("button", name="保存草稿").click()
     text = body_text(page)
     assert "草稿已保存" in text, text[:1500]
@@ -115,7 +138,7 @@ def test_filer_files_a_month_and_reports_progress_with_a_photo_on_a_phone(live_s
     page.fill('input[name="percent"]', "60")
     page.fill('textarea[name="text"]', "已完成村卫生室巡诊，现场照片见附件。")
     photo_input.set_input_files(str(photo))
-    fits(page, "report_form")
+    fits(page, "report_form", at='input[name="photo"]')
     page.get_by_role("button", name="提交报告").click()
     text = body_text(page)
     assert "进展报告已提交" in text and "现场照片.png" in text, text[:1500]
@@ -123,6 +146,7 @@ def test_filer_files_a_month_and_reports_progress_with_a_photo_on_a_phone(live_s
 
     # 3. The inbox (reports sent to the filer).
     page.goto(f"{base}/reports/inbox/")
+    assert "填报提醒" in body_text(page)
     fits(page, "inbox")
     log_out(page, base)
 
@@ -130,6 +154,7 @@ def test_filer_files_a_month_and_reports_progress_with_a_photo_on_a_phone(live_s
     log_in(page, base, "yn_staff")
     page.goto(f"{base}/tasks/orders/{phone_demo['order']}/")
     fits(page, "order")
+    fits(page, "order_reply", at='textarea[name="reply_text"]')
     page.fill('textarea[name="reply_text"]', "已召开专题会议研究整改，本月底前完成。")
     page.get_by_role("button", name="提交回复").click()
     assert "已召开专题会议研究整改" in body_text(page)
