@@ -121,6 +121,7 @@ def test_filer_files_a_month_and_reports_progress_with_a_photo_on_a_phone(live_s
     for code in phone_demo["codes"][:4]:
         page.fill(f"#row-{code} input", "120")
     fits(page, "filing_grid", at=f"#row-{phone_demo['codes'][0]}")
+    fits(page, "filing_buttons", at='button[value="submit"]')
     page.get_by_role("button", name="保存草稿").click()
     text = body_text(page)
     assert "草稿已保存" in text, text[:1500]
@@ -131,6 +132,10 @@ def test_filer_files_a_month_and_reports_progress_with_a_photo_on_a_phone(live_s
     page.goto(f"{base}/tasks/mine/")
     assert "我的任务" in body_text(page)
     fits(page, "my_tasks")
+    page.locator(".navbar-toggler").click()  # the menu folds out within the width too
+    page.wait_for_selector("#portal-nav.show")
+    fits(page, "menu")
+    page.locator(".navbar-toggler").click()
     page.locator("#my-tasks").get_by_role("link", name="填报").first.click()
     photo_input = page.locator('input[name="photo"]')
     assert photo_input.get_attribute("capture") == "environment"
