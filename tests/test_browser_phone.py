@@ -149,10 +149,12 @@ def test_filer_files_a_month_and_reports_progress_with_a_photo_on_a_phone(live_s
     assert "进展报告已提交" in text and "现场照片.png" in text, text[:1500]
     fits(page, "report_sent")
 
-    # 3. The inbox (reports sent to the filer).
+    # 3. The inbox (reports sent to the filer) and the task notifications.
     page.goto(f"{base}/reports/inbox/")
     assert "填报提醒" in body_text(page)
     fits(page, "inbox")
+    page.goto(f"{base}/tasks/notifications/")
+    fits(page, "notifications")
     log_out(page, base)
 
     # 4. The bureau answers a 督办单 from its phone.
