@@ -118,11 +118,22 @@ class ReportForm(forms.Form):
         label=_("Evidence (佐证材料)"),
         help_text=_("PDF, images (PNG, JPEG), Word or Excel; at most %(n)s files of %(mb)s MB each. The type is "
                     "checked by the content.") % {"n": MAX_FILES_PER_REPORT, "mb": MAX_EVIDENCE_BYTES // (1024 * 1024)})
+    # On a phone the camera opens for this field (capture); it is one more evidence file.
+    photo = forms.FileField(
+        label=_("Photo"), required=False,
+        help_text=_("On a phone: take a photo with the camera as evidence."),
+        widget=forms.FileInput(attrs={"accept": "image/*", "capture": "environment"}))
 
     def __init__(self, *args, today: date, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["period"].choices = month_choices(today)
         self.fields["files"].widget.attrs["accept"] = ".pdf,.png,.jpg,.jpeg,.gif,.webp,.doc,.docx,.xls,.xlsx"
+
+    def clean(self):
+        data = super().clean()
+        if data.get("photo"):
+            data["files"] = [*(data.get("files") or []), data["photo"]]
+        return data
 
 
 class ReviewForm(forms.Form):
