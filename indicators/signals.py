@@ -7,9 +7,24 @@ from __future__ import annotations
 
 from django.db.models import F
 from django.db.models.signals import m2m_changed, post_delete, post_save
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
 
 from indicators.models import DataElement, FormElement, ReportForm
+
+# Sent after the commit of a review that changes which figures count (a filing approved, returned
+# or unlocked), with ``county_id``, ``form_id``, ``period`` (str) and ``action`` ("approve",
+# "return", "unlock"). Apps above indicators (reports: alerts, indicator-backed task items) listen
+# to re-judge what the figures decide; a receiver's failure is logged, never the reviewer's error.
+filing_reviewed = Signal()
+
+
+def send_filing_reviewed(filing, action: str) -> None:
+    """Send ``filing_reviewed`` for ``filing`` once the surrounding transaction commits."""
+    from django.db import transaction
+
+    payload = {"county_id": filing.form.county_id, "form_id": filing.form_id, "period": str(filing.period),
+               "action": action}
+    transaction.on_commit(lambda: filing_reviewed.send_robust(sender=type(filing), **payload))
 
 
 def touch_forms(form_ids=None, *, element_ids=None) -> None:

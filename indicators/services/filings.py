@@ -25,6 +25,7 @@ from core import audit
 from core.bulk import insert_rows, update_column
 from core.periods import Period
 from indicators.models import DataElement, DataValue, Filing, FilingEvent, FormElement, ReportForm, ValueAudit
+from indicators.signals import send_filing_reviewed
 from indicators.validation import Finding, run_checks
 
 REOPEN_DAYS = 7
@@ -292,6 +293,7 @@ def return_filing(filing: Filing, *, user, reason: str, expected_version: int) -
           reopened_until=_reopen_until(filing))
     DataValue.objects.filter(filing=filing).update(counted=False)
     FilingEvent.objects.create(filing=filing, action=FilingEvent.Action.RETURN, user=user, at=now, reason=reason)
+    send_filing_reviewed(filing, "return")
 
 
 def _reopen_until(filing: Filing) -> date | None:
@@ -307,6 +309,7 @@ def approve(filing: Filing, *, user, expected_version: int, comment: str = "") -
           reviewed_at=now, reviewed_by=user, return_reason="")
     FilingEvent.objects.create(filing=filing, action=FilingEvent.Action.APPROVE, user=user, at=now,
                                reason=comment.strip())
+    send_filing_reviewed(filing, "approve")
 
 
 @transaction.atomic
@@ -322,6 +325,7 @@ def unlock(filing: Filing, *, user, reason: str, expected_version: int, request=
           return_reason=reason, reopened_until=_today() + timedelta(days=REOPEN_DAYS))
     DataValue.objects.filter(filing=filing).update(counted=False)
     FilingEvent.objects.create(filing=filing, action=FilingEvent.Action.UNLOCK, user=user, at=now, reason=reason)
+    send_filing_reviewed(filing, "unlock")
     audit.record(audit.Event.FILING_UNLOCK, request=request, actor=user, target=filing, now=now,
                  details={"reason": reason, "status_before": status_before})
 
