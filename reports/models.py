@@ -28,6 +28,7 @@ class Kind(models.TextChoices):
     REMINDER = "reminder", _("Filing reminder")
     LATE = "late", _("Late filings list")
     FINANCE_HALF = "finance_half", _("Semi-annual financial analysis")
+    TASK_DIGEST = "task_digest", _("Weekly task digest for group robots")
 
 
 class SweepMark(models.Model):
