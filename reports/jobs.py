@@ -33,3 +33,11 @@ def enqueue(report_id: int) -> None:
         process.delay(report_id)
     except Exception:  # the broker is down: the sweep picks the report up
         logger.warning("could not enqueue report %s; the sweep will process it", report_id, exc_info=True)
+
+
+@shared_task(name="reports.jobs.evaluate_alerts")
+def evaluate_alerts() -> dict:
+    """Nightly: every county's alert rules judged, new alerts raised and sent (预警)."""
+    from reports import alerts
+
+    return alerts.evaluate_all(timezone.now())
