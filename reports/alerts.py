@@ -178,7 +178,7 @@ def _indicator_findings(rules: list[AlertRule], county: Region, period: Period, 
         elif rule.kind == Kind.FALLING:
             steps = max(rule.count or 1, 1)
             series = [results(period.shift(-back), level) for back in range(steps + 1)]
-            for (indicator_id, unit_id), result in series[0].items():
+            for indicator_id, unit_id in series[0]:
                 if indicator_id != indicator.pk:
                     continue
                 values = [found.get((indicator_id, unit_id)) for found in series]

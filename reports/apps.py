@@ -20,5 +20,6 @@ class ReportsConfig(AppConfig):
 
         filing_reviewed.connect(on_filing_reviewed, dispatch_uid="reports_alerts_filing_reviewed")
         demo.register(demo.DemoPart(
-            name="alerts", loader="reports.alert_demo.load_demo_part", needs=("organisation", "ledgers", "filings"),
+            name="alerts", loader="reports.alert_demo.load_demo_part",
+            needs=("organisation", "ledgers", "filings", "finance"),
             skip_flag="--without-alerts", skip_help="Do not create the demo alert rules (no alerts are raised)."))
