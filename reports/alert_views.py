@@ -132,10 +132,10 @@ def rule_edit(request, region_pk, alert_rule_pk=None):
         rule = scoping.get_for_user(request.user, AlertRule, alert_rule_pk,
                                     queryset=AlertRule.objects.filter(county=county))
     now = request_now(request)
+    before = _snapshot(rule) if rule else None  # before the form writes into the instance
     form = RuleForm(request.POST or None, instance=rule, county=county,
                     initial=None if rule else {"roles": ["bureau_admin", "bureau_staff"], "is_active": True})
     if request.method == "POST" and form.is_valid():
-        before = _snapshot(rule) if rule else None
         saved = form.save(commit=False)
         saved.county, saved.updated_at, saved.updated_by = county, now, request.user
         if rule is None:
