@@ -83,9 +83,10 @@ class EvaluationStats:
     resolved: int = 0
     queued: int = 0
     errors: list[str] = field(default_factory=list)
+    alert_ids: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if k != "alert_ids"}
 
 
 def _number(value: Decimal | None) -> str:
@@ -378,6 +379,7 @@ def evaluate_county(county: Region, now: datetime, *, period: Period | None = No
             stats.resolved = _resolve(rules, findings, county, period, now)
             raised = list(Alert.objects.filter(batch=batch).select_related("rule"))
             stats.raised = len(raised)
+            stats.alert_ids = [a.pk for a in raised]
             stats.queued = queue(raised, county, now)
     if send and stats.queued:
         deliver_due(now, alert_ids=[a.pk for a in raised])
@@ -553,7 +555,8 @@ def evaluate_all(now: datetime | None = None) -> dict:
 
 def on_filing_reviewed(sender, *, county_id: int, form_id: int, period: str, action: str, **kwargs) -> None:
     """``indicators.signals.filing_reviewed``: re-judge the county's rules whose indicator is fed by the
-    form, at the filing's period. Never the reviewer's error (``send_robust`` logs a failure)."""
+    form, at the filing's period (a constant number of queries), and ask a worker to send what was
+    raised. Never the reviewer's error (``send_robust`` logs a failure)."""
     county = Region.objects.filter(pk=county_id).first()
     if county is None:
         return
@@ -561,7 +564,20 @@ def on_filing_reviewed(sender, *, county_id: int, form_id: int, period: str, act
         at = Period.parse(period)
     except ValueError:
         return
-    evaluate_county(county, timezone.now(), period=at, form_id=form_id)
+    stats = evaluate_county(county, timezone.now(), period=at, form_id=form_id, send=False)
+    if stats.alert_ids:
+        enqueue_delivery(stats.alert_ids)
+
+
+def enqueue_delivery(alert_ids: list[int]) -> None:
+    """Send the new alerts' deliveries through a worker; if the broker is away, now."""
+    from reports.jobs import evaluate_alerts
+
+    try:
+        evaluate_alerts.delay(alert_ids=alert_ids)
+    except Exception:  # the broker is down: send them here rather than at night
+        logger.warning("could not enqueue the delivery of alerts %s; sending now", alert_ids, exc_info=True)
+        deliver_due(timezone.now(), alert_ids=alert_ids)
 
 
 # Reading and acknowledging ----------------------------------------------------------------------

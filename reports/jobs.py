@@ -36,8 +36,11 @@ def enqueue(report_id: int) -> None:
 
 
 @shared_task(name="reports.jobs.evaluate_alerts")
-def evaluate_alerts() -> dict:
-    """Nightly: every county's alert rules judged, new alerts raised and sent (预警)."""
+def evaluate_alerts(alert_ids: list[int] | None = None) -> dict:
+    """Alerts (预警). Nightly, without ids: every county's rules judged, new alerts raised and sent.
+    With ids (after a filing's review raised them): those alerts' deliveries sent now."""
     from reports import alerts
 
+    if alert_ids:
+        return {"sent": alerts.deliver_due(timezone.now(), alert_ids=list(alert_ids))}
     return alerts.evaluate_all(timezone.now())

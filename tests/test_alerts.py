@@ -9,7 +9,7 @@ below is a sum of filed visits worked out by hand."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -312,8 +312,14 @@ def test_a_failing_robot_is_retried_with_backoff(aworld, robot):
 
 # The receiver ----------------------------------------------------------------------------------
 
-def test_approving_a_filing_judges_the_rules_fed_by_its_form(aworld, django_capture_on_commit_callbacks):
+def test_approving_a_filing_judges_the_rules_fed_by_its_form(aworld, django_capture_on_commit_callbacks,
+                                                             monkeypatch):
+    from reports import jobs
+
     w = aworld
+    enqueued = []
+    monkeypatch.setattr(jobs.evaluate_alerts, "delay", lambda **kwargs: enqueued.append(kwargs) or jobs.evaluate_alerts(
+        **kwargs))
     watch = rule(w, "threshold", indicator=w.visits, level="institution", operator="below", value=Decimal(100))
     other_form_rule = rule(w, "red_tasks", level="alliance", count=1, name="red")
     Assignment.objects.filter(pk=w.assignment_a.pk).update(light="red")
@@ -321,6 +327,7 @@ def test_approving_a_filing_judges_the_rules_fed_by_its_form(aworld, django_capt
     with time_machine.travel(NOV_3, tick=False), django_capture_on_commit_callbacks(execute=True):
         svc.approve(filing, user=w.bureau, expected_version=filing.version)
     assert opened(watch) == {("平台镇卫生院", "2026-10"): Decimal(40)}
+    assert enqueued == [{"alert_ids": [Alert.objects.get(rule=watch).pk]}]  # the worker sends them
     assert not Alert.objects.filter(rule=other_form_rule).exists()  # not fed by the form: the nightly run's
     assert sorted(m.to[0] for m in mail.outbox) == ["admin@yn.example.org", "staff@yn.example.org"]
     assert all("threshold rule" in m.subject for m in mail.outbox)
@@ -334,7 +341,7 @@ def test_the_nightly_job_judges_every_county(aworld):
     visits(w, OCT, {w.hospital: 500})
     with time_machine.travel(NOV_3, tick=False):
         result = jobs.evaluate_alerts()
-    assert (result["rules"], result["raised"]) == (1, 1)
+    assert (result["rules"], result["raised"], result["errors"]) == (1, 1, [])
     assert AlertDelivery.objects.filter(state="sent").count() == 2  # bureau_admin, bureau_staff by e-mail
 
 
@@ -368,7 +375,7 @@ def test_evaluation_costs_the_same_queries_with_ten_times_the_units(aworld):
     for number in range(45):
         centre = InstitutionFactory(county=w.yn, name=f"测试镇卫生院{number}", kind="township_health_centre")
         MembershipFactory(institution=centre, alliance=w.alliance_a if number % 2 else w.alliance_b,
-                          valid_from=datetime(2020, 1, 1).date())
+                          valid_from=date(2020, 1, 1))
         visits(w, Period.parse("2026-09"), {centre: 200})
         visits(w, OCT, {centre: 100})
     large, large_inserts, raised_large = _queries(w, datetime(2026, 11, 4, 9, 0, tzinfo=SH))
@@ -474,3 +481,21 @@ def test_open_alerts_summary_for_the_cockpit(aworld, django_assert_max_num_queri
     assert summary["count"] == 7 and len(summary["newest"]) == 5
     assert summary["newest"][0]["period"] == "2026-11"
     assert alerts.open_alerts_summary(w.outsider)["count"] == 0
+
+
+def test_with_the_broker_down_the_review_sends_the_alert_itself(aworld, django_capture_on_commit_callbacks,
+                                                                monkeypatch):
+    from reports import jobs
+
+    w = aworld
+
+    def down(**kwargs):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(jobs.evaluate_alerts, "delay", down)
+    rule(w, "threshold", indicator=w.visits, level="county", operator="below", value=Decimal(1000))
+    filing = file_values(w.form, w.centre, OCT, {"OP_VISITS": 40}, status=Filing.Status.SUBMITTED)
+    with time_machine.travel(NOV_3, tick=False), django_capture_on_commit_callbacks(execute=True):
+        svc.approve(filing, user=w.bureau, expected_version=filing.version)
+    assert Alert.objects.get().value == Decimal(40)
+    assert sorted(m.to[0] for m in mail.outbox) == ["admin@yn.example.org", "staff@yn.example.org"]
