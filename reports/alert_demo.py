@@ -1,7 +1,8 @@
-"""Demo alert rules of 郁南县 (预警), judged once so the portal shows open alerts: 县域就诊率 below 90%,
-基层就诊率 falling two months in a row (each alliance), an alliance with at least 3 red tasks, and the
-医保 fund's spending pace ahead of the budget share. Running it again adds nothing: the rules are
-found by name, and each alert is unique per rule, unit and period."""
+"""Demo alert rules of 郁南县 (预警), judged over the last three months so the portal shows open alerts:
+县域就诊率 below 90% and 基层就诊率 below 65% (the seeds' targets), 基层就诊率 falling two months in a row
+(each alliance), an alliance with at least 3 red tasks, and the 医保 fund's spending pace ahead of the
+budget share. Running it again adds nothing: the rules are found by name, and each alert is unique per
+rule, unit and period."""
 
 from __future__ import annotations
 
@@ -25,6 +26,9 @@ def _rules(county: Region, now: datetime) -> list[AlertRule]:
         dict(name="县域就诊率低于90%", kind=AlertRule.Kind.THRESHOLD, indicator=indicators.get("VISIT_RATE"),
              level=AlertRule.Level.COUNTY, operator=AlertRule.Operator.BELOW, value=Decimal(90),
              roles=["bureau_admin", "bureau_staff", "supervisor"]),
+        dict(name="基层就诊率低于65%", kind=AlertRule.Kind.THRESHOLD, indicator=indicators.get("A4_32"),
+             level=AlertRule.Level.ALLIANCE, operator=AlertRule.Operator.BELOW, value=Decimal(65),
+             roles=["bureau_admin", "alliance_admin"]),
         dict(name="基层就诊率连续2个月下降", kind=AlertRule.Kind.FALLING, indicator=indicators.get("A4_32"),
              level=AlertRule.Level.ALLIANCE, count=2, roles=["bureau_admin", "alliance_admin"]),
         dict(name="医共体红灯任务≥3项", kind=AlertRule.Kind.RED_TASKS, level=AlertRule.Level.ALLIANCE, count=3,
@@ -47,7 +51,9 @@ def load_demo_part(*, now: datetime, today: date) -> DemoReport:
     if county is None:
         return DemoReport()
     rules = _rules(county, now)
-    alerts.evaluate_county(county, now, send=True)
+    last = alerts.default_period(now)
+    for back in (2, 1, 0):  # the last three months, as the nightly runs would have judged them
+        alerts.evaluate_county(county, now, period=last.shift(-back), send=True)
     count = Alert.objects.filter(county=county, state=Alert.State.OPEN).count()
     return DemoReport(summary=_("Demo alerts: %(rules)d rules of 郁南县, %(alerts)d open alerts.") % {
         "rules": len(rules), "alerts": count})
