@@ -21,6 +21,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied as ApiPermissionDenied
@@ -295,6 +296,12 @@ class AcknowledgeSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=500)
 
 
+@extend_schema_view(list=extend_schema(parameters=[
+    OpenApiParameter("state", str, enum=list(STATES), description="open, acknowledged, resolved or all (default)"),
+    OpenApiParameter("rule", int, description="An alert rule's id"),
+    OpenApiParameter("alliance", int, description="An alliance's id"),
+    OpenApiParameter("period", str, description="A period (2026-11, 2026Q4) or its start (2026)"),
+]))
 class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Alerts the user may see (as the alerts page): ``?state=open|acknowledged|resolved|all`` (default
     all), ``rule``, ``alliance``, ``period``. A foreign alert answers 404 like a missing one."""
@@ -320,6 +327,9 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
                 qs = qs.filter(period__startswith=params["period"].strip()[:7])
         return qs
 
+    @extend_schema(summary="Acknowledge an alert", request=AcknowledgeSerializer, responses={200: AlertSerializer},
+                   description="The county bureau or a recipient closes the alert with a note (audited); it stays "
+                               "closed whatever later evaluations find. Acknowledging twice changes nothing.")
     @action(detail=True, methods=["post"], serializer_class=AcknowledgeSerializer)
     def acknowledge(self, request, pk=None, **kwargs):
         alert = self.get_object()

@@ -175,6 +175,12 @@ def test_insurance_run_rate_ahead_of_the_budget_share(aworld):
     alert = Alert.objects.get(rule=pace)
     assert (alert.unit_name, alert.period, alert.value, alert.reference) == ("第一医共体", "2026-03", Decimal(35),
                                                                              Decimal(25))
+    assert evaluate(w, datetime(2026, 4, 3, 9, 0, tzinfo=SH)).raised == 0
+    # April: 520,000 = 43.33% after 4 months (33.33%): still 10 points ahead → April's alert.
+    file_values(w.form, w.hospital, Period.parse("2026-04"), {"INSURANCE_REVENUE": 100_000},
+                status=Filing.Status.APPROVED)
+    assert evaluate(w, datetime(2026, 5, 3, 9, 0, tzinfo=SH)).raised == 1
+    assert Alert.objects.get(rule=pace, period="2026-04").value == Decimal("43.33")
 
 
 def test_budget_pacing_of_the_alliance_and_its_members(aworld):
@@ -194,6 +200,11 @@ def test_budget_pacing_of_the_alliance_and_its_members(aworld):
     assert evaluate(w, datetime(2026, 4, 3, 9, 0, tzinfo=SH)).raised == 1
     assert opened(alliance_rule) == {}
     assert opened(member_rule) == {("平台镇卫生院", "2026-03"): Decimal(20)}
+    assert evaluate(w, datetime(2026, 4, 3, 9, 0, tzinfo=SH)).raised == 0
+    # April: 平台镇卫生院 120,000 / 200,000 = 60% vs 33.33% elapsed → April's alert; 县人民医院 still on pace.
+    file_values(w.form, w.centre, Period.parse("2026-04"), {"MED_REVENUE": 30_000}, status=Filing.Status.APPROVED)
+    assert evaluate(w, datetime(2026, 5, 3, 9, 0, tzinfo=SH)).raised == 1
+    assert Alert.objects.get(rule=member_rule, period="2026-04").value == Decimal("26.67")
 
 
 def test_red_tasks_of_an_alliance(aworld):
@@ -355,6 +366,10 @@ def _every_kind(w):
     rule(w, "insurance", level="alliance", value=Decimal(0))
     rule(w, "red_tasks", level="alliance", count=1)
     Assignment.objects.filter(pk=w.assignment_a.pk).update(light="red")
+    budget = Budget.objects.create(alliance=w.alliance_a, year=2026, number=1, created_at=NOV_3,
+                                   state=Budget.State.APPROVED)
+    BudgetAmount.objects.create(budget=budget, line="MED", amount=Decimal(100))
+    rule(w, "budget", level="institution", value=Decimal(10))
 
 
 def _queries(w, now) -> tuple[int, int, int]:
@@ -373,7 +388,7 @@ def test_evaluation_costs_the_same_queries_with_ten_times_the_units(aworld):
     visits(w, OCT, {w.hospital: 500, w.centre: 50})
     small, small_inserts, raised_small = _queries(w, NOV_3)
     for number in range(45):
-        centre = InstitutionFactory(county=w.yn, name=f"测试镇卫生院{number}", kind="township_health_centre")
+        centre = InstitutionFactory(county=w.yn, name=f"测试镇卫生院{number}")
         MembershipFactory(institution=centre, alliance=w.alliance_a if number % 2 else w.alliance_b,
                           valid_from=date(2020, 1, 1))
         visits(w, Period.parse("2026-09"), {centre: 200})
