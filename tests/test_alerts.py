@@ -514,3 +514,17 @@ def test_with_the_broker_down_the_review_sends_the_alert_itself(aworld, django_c
         svc.approve(filing, user=w.bureau, expected_version=filing.version)
     assert Alert.objects.get().value == Decimal(40)
     assert sorted(m.to[0] for m in mail.outbox) == ["admin@yn.example.org", "staff@yn.example.org"]
+
+
+def test_demo_rules_of_yunan_are_judged_once(aworld):
+    from reports.alert_demo import load_demo_alerts
+
+    w = aworld
+    Assignment.objects.filter(pk__in=[w.assignment_a.pk, w.assignment_b.pk]).update(light="red")
+    with time_machine.travel(NOV_3, tick=False):
+        first = load_demo_alerts(now=NOV_3)
+        again = load_demo_alerts(now=NOV_3)
+    assert set(AlertRule.objects.values_list("name", flat=True)) == {
+        "县域就诊率低于90%", "基层就诊率低于65%", "基层就诊率连续2个月下降", "医共体红灯任务≥3项", "医保基金支出进度超前"}
+    assert first == again and AlertRule.objects.count() == 5
+    assert not Alert.objects.exists()  # two red tasks in all, no figures filed: nothing to raise
