@@ -57,7 +57,8 @@ class RuleForm(forms.ModelForm):
         widgets = {"webhooks": forms.CheckboxSelectMultiple}
         help_texts = {
             "value": gettext_lazy("Below/above: the limit; quarter: the target (empty: the indicator's own); "
-                                  "医保 and budget: the points off the elapsed share of the year."),
+                                  "医保 and budget: the points off the elapsed share of the year (empty: the "
+                                  "county's run-rate warning)."),
             "count": gettext_lazy("Falling: periods in a row; red tasks: at least this many."),
         }
 

@@ -194,6 +194,8 @@ def _indicator_findings(rules: list[AlertRule], county: Region, period: Period, 
                         "period": period.label, "trail": trail},
                     names.alliance(level, unit_id), values[0], values[-1]))
         elif rule.kind == Kind.QUARTER:
+            if period.kind not in (PeriodKind.MONTH, PeriodKind.QUARTER):
+                continue  # a half-year's or year's figures say nothing of one quarter
             quarter = period if period.kind == PeriodKind.QUARTER else period.containing(PeriodKind.QUARTER)
             target = rule.value if rule.value is not None else indicator.target_value
             if target is None:
@@ -215,14 +217,15 @@ def _indicator_findings(rules: list[AlertRule], county: Region, period: Period, 
     return findings
 
 
-def _insurance_findings(rules: list[AlertRule], county: Region, period: Period, names: _Names) -> list[Finding]:
+def _insurance_findings(rules: list[AlertRule], county: Region, period: Period, names: _Names,
+                        rule_row: SettlementRule | None) -> list[Finding]:
     """医保 run-rate: the fund's payments so far as a share of each alliance's global budget (or of the
-    county's, summed) against the share of the year elapsed (``finance.insurance.county_settlements``:
-    four queries, plus the settlement rule)."""
+    county's, summed) against the share of the year elapsed, as the 医保 page judges it
+    (``finance.insurance.county_settlements``: four queries). Without a value in the rule, the county's
+    run-rate warning points of its settlement rule."""
     if not rules:
         return []
     year = period.start.year
-    rule_row = SettlementRule.objects.filter(county=county, year=year).first()
     settlements = insurance.county_settlements(county, year, rule_row, through=period.end)
     rows = [(Level.ALLIANCE, s.budget.alliance_id, s.settlement.budget, s.settlement.actual, s.months)
             for s in settlements]
@@ -232,7 +235,7 @@ def _insurance_findings(rules: list[AlertRule], county: Region, period: Period, 
                      max(s.months for s in settlements)))
     findings = []
     for rule in rules:
-        points = rule.value if rule.value is not None else Decimal(0)
+        points = rule.value if rule.value is not None else _county_points(rule_row)
         for level, unit_id, budget, actual, months in rows:
             if level != rule.level or not budget or not months:
                 continue
@@ -249,9 +252,15 @@ def _insurance_findings(rules: list[AlertRule], county: Region, period: Period, 
     return findings
 
 
-def _budget_findings(rules: list[AlertRule], county: Region, period: Period, names: _Names) -> list[Finding]:
+def _county_points(rule_row: SettlementRule | None) -> Decimal:
+    return rule_row.warning_points if rule_row is not None else finance_budgets.PACING_POINTS
+
+
+def _budget_findings(rules: list[AlertRule], county: Region, period: Period, names: _Names,
+                     rule_row: SettlementRule | None) -> list[Finding]:
     """Budget pacing: each alliance's newest approved budget of the year through
-    ``finance.budgets.execution`` (its lines for the alliance and each member)."""
+    ``finance.budgets.execution`` (its lines for the alliance and each member; five queries per alliance
+    with a budget). Without a value in the rule, the county's warning points, as on the budget page."""
     if not rules:
         return []
     year = period.start.year
@@ -263,7 +272,7 @@ def _budget_findings(rules: list[AlertRule], county: Region, period: Period, nam
                   for alliance_id, budget in newest.items()}
     findings = []
     for rule in rules:
-        points = rule.value if rule.value is not None else finance_budgets.PACING_POINTS
+        points = rule.value if rule.value is not None else _county_points(rule_row)
         for alliance_id, execution in executions.items():
             if not execution.months:
                 continue
@@ -346,10 +355,13 @@ def judge(rules: list[AlertRule], county: Region, period: Period, now: datetime)
             continue
         by_kind[rule.kind].append(rule)
     this_month = Period.containing_date(PeriodKind.MONTH, local_date(now))
+    rule_row = None
+    if by_kind[Kind.INSURANCE] or by_kind[Kind.BUDGET]:
+        rule_row = SettlementRule.objects.filter(county=county, year=period.start.year).first()
     return [
         *_indicator_findings([r for k in INDICATOR_KINDS for r in by_kind[k]], county, period, names),
-        *_insurance_findings(by_kind[Kind.INSURANCE], county, period, names),
-        *_budget_findings(by_kind[Kind.BUDGET], county, period, names),
+        *_insurance_findings(by_kind[Kind.INSURANCE], county, period, names, rule_row),
+        *_budget_findings(by_kind[Kind.BUDGET], county, period, names, rule_row),
         *_red_task_findings(by_kind[Kind.RED_TASKS], county, this_month, names),
     ]
 

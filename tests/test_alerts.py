@@ -183,6 +183,25 @@ def test_insurance_run_rate_ahead_of_the_budget_share(aworld):
     assert Alert.objects.get(rule=pace, period="2026-04").value == Decimal("43.33")
 
 
+def test_insurance_rule_without_a_value_uses_the_countys_run_rate_warning(aworld):
+    from finance.models import SettlementRule
+
+    w = aworld
+    InsuranceBudget.objects.create(alliance=w.alliance_a, county=w.yn, year=2026, amount=Decimal(600_000))
+    InsuranceBudget.objects.create(alliance=w.alliance_b, county=w.yn, year=2026, amount=Decimal(600_000))
+    SettlementRule.objects.create(county=w.yn, year=2026, warning_points=Decimal(8))
+    county_pace = rule(w, "insurance", level="county")
+    file_values(w.form, w.hospital, Period.parse("2026-03"), {"INSURANCE_REVENUE": 300_000},
+                status=Filing.Status.APPROVED)
+    file_values(w.form, w.tcm, Period.parse("2026-03"), {"INSURANCE_REVENUE": 120_000},
+                status=Filing.Status.APPROVED)
+    # County: 420,000 of 1,200,000 = 35% against the months filed (one, March: 8.33% of the year, as the 医保
+    # page counts the elapsed share): 26.67 points ahead > 8.
+    assert evaluate(w, datetime(2026, 4, 3, 9, 0, tzinfo=SH)).raised == 1
+    assert opened(county_pace) == {("郁南县", "2026-03"): Decimal(35)}
+    assert Alert.objects.get(rule=county_pace).reference == Decimal("8.33")
+
+
 def test_budget_pacing_of_the_alliance_and_its_members(aworld):
     w = aworld
     budget = Budget.objects.create(alliance=w.alliance_a, year=2026, number=1, created_at=NOV_3,
