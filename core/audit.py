@@ -76,6 +76,10 @@ class Event:
     REPORT_SIGNOFF = "report.signoff"
     WEBHOOK_ADD = "webhook.add"
     WEBHOOK_REMOVE = "webhook.remove"
+    ALERT_RULE_ADD = "alert_rule.add"
+    ALERT_RULE_CHANGE = "alert_rule.change"
+    ALERT_RULE_DISABLE = "alert_rule.disable"
+    ALERT_ACKNOWLEDGE = "alert.acknowledge"
     AUDIT_PURGE = "audit.purge"
     BACKUP_MADE = "backup.made"
     BACKUP_RESTORED = "backup.restored"
@@ -115,6 +119,10 @@ LABELS: dict[str, Any] = {
     Event.REPORT_SIGNOFF: _("Report signed off"),
     Event.WEBHOOK_ADD: _("Group robot added"),
     Event.WEBHOOK_REMOVE: _("Group robot removed"),
+    Event.ALERT_RULE_ADD: _("Alert rule added"),
+    Event.ALERT_RULE_CHANGE: _("Alert rule changed"),
+    Event.ALERT_RULE_DISABLE: _("Alert rule disabled"),
+    Event.ALERT_ACKNOWLEDGE: _("Alert acknowledged"),
     Event.AUDIT_PURGE: _("Security log purged"),
     Event.BACKUP_MADE: _("Backup made"),
     Event.BACKUP_RESTORED: _("Restored from a backup"),

@@ -72,6 +72,10 @@ def _sign_off(period: Period, moment: datetime) -> None:
 
 def load_demo_part(*, now: datetime, today) -> DemoReport:
     """The report schedule run over the past months, as ``load_demo`` reports it (``core.demo``)."""
+    from reports import alert_demo
+
     stats = load_demo_reports(now=now)
-    return DemoReport(summary=_("Demo scheduled reports: %(reports)d reports made and sent as the schedule "
-                                "would have.") % {"reports": stats["reports"]})
+    alerts = alert_demo.load_demo_alerts(now=now)
+    summary = _("Demo scheduled reports: %(reports)d reports made and sent as the schedule would have.") % {
+        "reports": stats["reports"]}
+    return DemoReport(summary=f"{summary} {alerts}" if alerts else summary)

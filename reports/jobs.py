@@ -33,3 +33,14 @@ def enqueue(report_id: int) -> None:
         process.delay(report_id)
     except Exception:  # the broker is down: the sweep picks the report up
         logger.warning("could not enqueue report %s; the sweep will process it", report_id, exc_info=True)
+
+
+@shared_task(name="reports.jobs.evaluate_alerts")
+def evaluate_alerts(alert_ids: list[int] | None = None) -> dict:
+    """Alerts (预警). Nightly, without ids: every county's rules judged, new alerts raised and sent.
+    With ids (after a filing's review raised them): those alerts' deliveries sent now."""
+    from reports import alerts
+
+    if alert_ids:
+        return {"sent": alerts.deliver_due(timezone.now(), alert_ids=list(alert_ids))}
+    return alerts.evaluate_all(timezone.now())

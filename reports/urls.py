@@ -1,6 +1,6 @@
 from django.urls import path
 
-from reports import city_views, views
+from reports import alert_views, city_views, views
 
 app_name = "reports"
 urlpatterns = [
@@ -20,4 +20,13 @@ urlpatterns = [
     path("regions/<int:region_pk>/quarterly-summary/", city_views.city_summary, name="city_summary"),
     path("regions/<int:region_pk>/quarterly-summary.xlsx", city_views.city_summary_xlsx, name="city_summary_xlsx"),
     path("regions/<int:region_pk>/go-live/", views.go_live, name="go_live"),
+    path("alerts/", alert_views.alert_list, name="alert_list"),
+    path("alerts/unread/", alert_views.unread, name="alert_unread"),
+    path("alerts/<int:alert_pk>/", alert_views.alert_detail, name="alert_detail"),
+    path("alerts/<int:alert_pk>/acknowledge/", alert_views.acknowledge, name="alert_acknowledge"),
+    path("regions/<int:region_pk>/alerts/rules/", alert_views.rule_list, name="alert_rules"),
+    path("regions/<int:region_pk>/alerts/rules/new/", alert_views.rule_edit, name="alert_rule_add"),
+    path("regions/<int:region_pk>/alerts/rules/<int:alert_rule_pk>/", alert_views.rule_edit, name="alert_rule_edit"),
+    path("regions/<int:region_pk>/alerts/rules/<int:alert_rule_pk>/disable/", alert_views.rule_disable,
+         name="alert_rule_disable"),
 ]
