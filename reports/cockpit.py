@@ -51,8 +51,8 @@ from tasks.services.status import assignments_refresh_due
 from tasks.status import Status
 
 # What a home shows: how many of each list.
-WORST_TASKS = 5
-FILER_ROWS = 8
+WORST_TASKS = 3
+FILER_ROWS = 6
 ORDERS_SHOWN = 5
 RETURNED_SHOWN = 6
 SIGNOFF_SHOWN = 3
