@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from django.db.models import Q
+from django.db.models import Q, Sum
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from accounts.models import Role
@@ -46,7 +47,8 @@ from staffing import targets as talent
 from tasks import permissions as task_permissions
 from tasks import selectors as task_selectors
 from tasks.models import Assignment, SupervisionOrder
-from tasks.rollup_reads import dashboard_figures
+from tasks.models.rollups import UnitRollup
+from tasks.services.rollups import rollups_ensure_fresh
 from tasks.services.status import assignments_refresh_due
 from tasks.status import Status
 
@@ -539,6 +541,17 @@ class RegionBlock:
     counties: list[RegionCounty]
 
 
+def county_lights(county_ids: list[int], now: datetime) -> dict[int, dict]:
+    """{county id: red and yellow counts} from the tasks' roll-ups (as the city's 督办 dashboard reads
+    them), brought up to date first. Three queries when the roll-ups are fresh."""
+    today = schedule.local_today(now)
+    assignments_refresh_due(now=now, county_ids=county_ids)
+    rollups_ensure_fresh(county_ids, today=today)
+    rows = (UnitRollup.objects.filter(county_id__in=county_ids).values("county_id")
+            .annotate(red_count=Coalesce(Sum("red"), 0), yellow_count=Coalesce(Sum("yellow"), 0)).order_by())
+    return {row["county_id"]: row for row in rows}
+
+
 def region_context(user, region_ids: list[int], now: datetime) -> dict:
     """The city's or province's cockpit: its counties ranked on the latest quarter's evaluation
     (``reports.city.summary``), with their red and yellow tasks (the tasks' roll-ups) and a few
@@ -552,8 +565,7 @@ def region_context(user, region_ids: list[int], now: datetime) -> dict:
     regions = list(regions_qs.order_by("code"))
     summaries = [city.summary(user, region, quarter, today) for region in regions]
     county_ids = sorted({row.county.pk for s in summaries for row in s.rows})
-    figures = dashboard_figures(county_ids, today) if county_ids else {"by_county": []}
-    lights = {row["county"].pk: row for row in (figures.get("by_county") or [])}
+    lights = county_lights(county_ids, now) if county_ids else {}
     indicators = [i for i in Indicator.objects.filter(is_active=True, is_key=True, county__isnull=True)
                   .order_by("order", "code", "pk") if i.applies_at("county")][:KEY_INDICATORS_REGION]
     results: dict[tuple[int, int], Result] = {}
@@ -565,7 +577,7 @@ def region_context(user, region_ids: list[int], now: datetime) -> dict:
         counties = []
         for row in data.rows:
             light = lights.get(row.county.pk, {})
-            entry = RegionCounty(row, red=light.get("red", 0), yellow=light.get("yellow", 0))
+            entry = RegionCounty(row, red=light.get("red_count", 0), yellow=light.get("yellow_count", 0))
             for indicator in indicators:
                 found = results.get((indicator.pk, row.county.pk))
                 entry.indicators.append((indicator, found, tables.value_text(indicator, found.value if found else None)))
