@@ -30,7 +30,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Role
 from alliances import scoping
-from alliances.models import Alliance, AllianceMembership, Region
+from alliances.models import Alliance, AllianceMembership, Institution, Region
 from alliances.views.common import natural_key
 from core.periods import Period, PeriodKind
 from finance import budgets as budget_lines
@@ -368,9 +368,9 @@ def budget_execution(alliances: list[Alliance], year: int, through: date) -> lis
             "alliance_id", "-number"):
         newest.setdefault(budget.alliance_id, budget)
     totals: dict[int, Decimal] = {}
-    for budget_id, line, amount in (BudgetAmount.objects.filter(
+    for budget_id, amount in (BudgetAmount.objects.filter(
             budget__in=list(newest.values()), institution__isnull=True,
-            line__in=[line.code for line in EXPENSE_LINES]).values_list("budget_id", "line", "amount")):
+            line__in=[line.code for line in EXPENSE_LINES]).values_list("budget_id", "amount")):
         totals[budget_id] = totals.get(budget_id, Decimal(0)) + amount
     members: dict[int, list[int]] = {}
     for alliance_id, institution_id in AllianceMembership.objects.on(date(year, 12, 31)).filter(
@@ -503,8 +503,10 @@ def filer_context(user, now: datetime) -> dict:
     tasks = list(task_selectors.with_list_data(open_tasks).order_by(*task_selectors.WORST_FIRST)[:FILER_ROWS])
     for assignment in tasks:
         assignment.result = assignment.status_at(now)
+    units = [*scoping.queryset_for(user, Institution).filter(pk__in=scope.report_institutions).order_by("name"),
+             *scoping.queryset_for(user, Alliance).filter(pk__in=scope.report_alliances).order_by("name")]
     return {
-        "today": today, "filings": filings[:FILER_ROWS], "filings_total": len(filings),
+        "today": today, "units": units, "filings": filings[:FILER_ROWS], "filings_total": len(filings),
         "returned": sum(1 for r in rows if r.status == Filing.Status.RETURNED),
         "late": sum(1 for r in todo if r.days_late > 0),
         "tasks": tasks, "task_counts": task_selectors.status_counts(qs),
