@@ -486,8 +486,8 @@ def supervisor_context(user, county: Region, now: datetime) -> dict:
 
 
 def filer_context(user, now: datetime) -> dict:
-    """The filer's cockpit: what to file (returned first, then not started or draft, then this
-    period's), and the user's units' tasks still open, worst first."""
+    """The filer's cockpit: what to file (returned first, then not started or draft), what is in for
+    the latest periods, and the user's units' tasks still open, worst first."""
     today = schedule.local_today(now)
     scope = scoping.scope_of(user)
     rows = filing_selectors.my_filing_rows(user, today)
@@ -495,8 +495,8 @@ def filer_context(user, now: datetime) -> dict:
     latest = {}
     for row in rows:
         latest[row.form.pk] = max(latest.get(row.form.pk, row.period), row.period, key=lambda p: p.start)
-    current = [r for r in rows if r.period == latest[r.form.pk] and r not in todo]
-    filings = sorted(todo, key=lambda r: r.sort_key) + sorted(current, key=lambda r: r.sort_key)
+    current = sorted((r for r in rows if r.period == latest[r.form.pk] and r not in todo), key=lambda r: r.sort_key)
+    filings = sorted(todo, key=lambda r: r.sort_key)
     assignments_refresh_due(now=now, county_ids=sorted(scope.context_counties | scope.view_counties))
     qs = task_permissions.reportable_assignments(user)
     open_tasks = qs.exclude(status=Status.DONE)
@@ -507,6 +507,7 @@ def filer_context(user, now: datetime) -> dict:
              *scoping.queryset_for(user, Alliance).filter(pk__in=scope.report_alliances).order_by("name")]
     return {
         "today": today, "units": units, "filings": filings[:FILER_ROWS], "filings_total": len(filings),
+        "current": current[:FILER_ROWS * 2],
         "returned": sum(1 for r in rows if r.status == Filing.Status.RETURNED),
         "late": sum(1 for r in todo if r.days_late > 0),
         "tasks": tasks, "task_counts": task_selectors.status_counts(qs),

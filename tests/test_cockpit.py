@@ -253,6 +253,9 @@ def test_filer_home_puts_returned_filings_first_and_the_worst_task_first(county)
     assert (first.form.code, str(first.period), first.status) == ("MONTHLY_OPS", "2026-08", "returned")
     assert context["returned"] == 1
     assert all(r.institution in (w.hospital, None) for r in context["filings"])
+    assert all(not r.is_filed for r in context["filings"])  # what needs the filer's hand only
+    # September's monthly figures are in (submitted): listed apart, as filed.
+    assert ("MONTHLY_OPS", "2026-09", "submitted") in {(r.form.code, str(r.period), r.status) for r in context["current"]}
     # 县人民医院's one task: 1.2, due 31 December.
     assert [a.pk for a in context["tasks"]] == [w.assignment_hospital.pk]
     page = response.content.decode()
