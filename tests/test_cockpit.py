@@ -401,3 +401,23 @@ def test_the_warnings_slot_renders_only_when_the_context_has_alerts(world):
     for who in ("bureau", "supervisor", "alliance_admin", "filer", "city"):
         page = home(getattr(world, who), OCT_10).content.decode()
         assert 'id="panel-alerts"' not in page, who
+
+
+# Links ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("who", ["bureau", "supervisor", "alliance_admin", "filer_hospital", "city"])
+def test_every_link_of_a_home_opens_for_its_user(county, who):
+    import html
+    import re
+
+    w = county
+    with_ledger(w)
+    user = getattr(w, who)
+    page = home(user, OCT_10).content.decode()
+    main = page.split("<main", 1)[1].split("</main>", 1)[0]
+    hrefs = sorted({html.unescape(h) for h in re.findall(r'href="(/[^"]*)"', main)})
+    assert len(hrefs) >= 5, hrefs
+    client = client_for(user)
+    with time_machine.travel(OCT_10, tick=False):
+        for href in hrefs:
+            assert client.get(href).status_code == 200, (who, href)
