@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from alliances import scoping
 from alliances.models import Alliance, Region
@@ -18,7 +18,7 @@ from reports import cockpit
 
 
 @login_required
-@require_GET
+@require_safe
 def home(request):
     user = request.user
     scope = scoping.scope_of(user)

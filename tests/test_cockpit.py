@@ -421,3 +421,9 @@ def test_every_link_of_a_home_opens_for_its_user(county, who):
     with time_machine.travel(OCT_10, tick=False):
         for href in hrefs:
             assert client.get(href).status_code == 200, (who, href)
+
+
+def test_the_home_only_reads(world):
+    client = client_for(world.bureau)
+    assert client.post(HOME, {"x": "1"}).status_code == 405
+    assert client.head(HOME).status_code == 200
