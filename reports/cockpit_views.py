@@ -1,0 +1,42 @@
+"""The home page (``/``): the 驾驶舱 that fits the user (``reports.cockpit``). Security roles alone
+keep their security pages; a user no cockpit fits gets the structure page as before
+(``alliances.views.home``). The structure pages stay at their own URLs and each cockpit links them.
+
+A 预警 panel slot is left in every cockpit: it renders when the context holds ``alerts``."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+from django.views.decorators.http import require_safe
+
+from alliances import scoping
+from alliances.models import Alliance, Region
+from alliances.views.home import home as structure_home
+from core.clock import request_now
+from reports import cockpit
+
+
+@login_required
+@require_safe
+def home(request):
+    user = request.user
+    scope = scoping.scope_of(user)
+    chosen = cockpit.home_for(user) if not scope.is_empty else cockpit.Home(None)
+    if chosen.kind is None:
+        return structure_home(request)
+    now = request_now(request)
+    if chosen.kind in (cockpit.COUNTY, cockpit.SUPERVISOR):
+        county = scoping.get_for_user(user, Region, chosen.county_id)
+        builder = cockpit.county_context if chosen.kind == cockpit.COUNTY else cockpit.supervisor_context
+        context = builder(user, county, now)
+    elif chosen.kind == cockpit.ALLIANCE:
+        alliance = scoping.get_for_user(user, Alliance, chosen.alliance_id,
+                                        queryset=scoping.queryset_for(user, Alliance).select_related("county"))
+        context = cockpit.alliance_context(user, alliance, now)
+    elif chosen.kind == cockpit.FILER:
+        context = cockpit.filer_context(user, now)
+    else:
+        context = cockpit.region_context(user, chosen.region_ids, now)
+    context.update({"cockpit_kind": chosen.kind, "cockpit_title": cockpit.title_for(chosen.kind), "scope": scope})
+    return render(request, f"reports/cockpit/{chosen.kind}.html", context)
