@@ -2,12 +2,14 @@
 keep their security pages; a user no cockpit fits gets the structure page as before
 (``alliances.views.home``). The structure pages stay at their own URLs and each cockpit links them.
 
-A 预警 panel slot is left in every cockpit: it renders when the context holds ``alerts``."""
+Every cockpit shows the open 预警 the user may see (``reports.alerts.open_alerts_summary``); a filer's
+only when there are some."""
 
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.http import require_safe
 
 from alliances import scoping
@@ -15,6 +17,7 @@ from alliances.models import Alliance, Region
 from alliances.views.home import home as structure_home
 from core.clock import request_now
 from reports import cockpit
+from reports.alerts import open_alerts_summary
 
 
 @login_required
@@ -39,4 +42,8 @@ def home(request):
     else:
         context = cockpit.region_context(user, chosen.region_ids, now)
     context.update({"cockpit_kind": chosen.kind, "cockpit_title": cockpit.title_for(chosen.kind), "scope": scope})
+    alerts = open_alerts_summary(user)
+    if alerts["count"] or chosen.kind != cockpit.FILER:
+        context["alerts"] = {**alerts, "url": reverse("reports:alert_list"),
+                             "template": "reports/cockpit/_alert_rows.html"}
     return render(request, f"reports/cockpit/{chosen.kind}.html", context)

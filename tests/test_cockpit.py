@@ -398,9 +398,26 @@ def test_the_warnings_slot_renders_only_when_the_context_has_alerts(world):
     assert render_to_string("reports/cockpit/_alerts.html", {}).strip() == ""
     html = render_to_string("reports/cockpit/_alerts.html", {"alerts": {"count": 3, "url": "/warnings/"}})
     assert 'id="panel-alerts"' in html and ">3<" in html and 'href="/warnings/"' in html
-    for who in ("bureau", "supervisor", "alliance_admin", "filer", "city"):
+    # Wired: every cockpit but a filer's shows the open warnings the user may see, none yet.
+    for who in ("bureau", "supervisor", "alliance_admin", "city"):
         page = home(getattr(world, who), OCT_10).content.decode()
-        assert 'id="panel-alerts"' not in page, who
+        assert 'id="panel-alerts"' in page and "暂无未处理的预警" in page, who
+    assert 'id="panel-alerts"' not in home(world.filer, OCT_10).content.decode()
+
+
+def test_an_open_warning_shows_on_the_homes_of_its_county_only(world):
+    from reports.models import Alert, AlertRule
+
+    w = world
+    rule = AlertRule.objects.create(county=w.yn, name="县域就诊率低于90%", kind=AlertRule.Kind.THRESHOLD, level="county",
+                                    operator="below", value=90, created_at=OCT_10, updated_at=OCT_10)
+    alert = Alert.objects.create(rule=rule, county=w.yn, level="county", unit_id=w.yn.pk, unit_name=w.yn.name,
+                                 period="2026-09", value=88, reference=90, text="郁南县县域就诊率88.00%，低于90%",
+                                 batch="t", raised_at=OCT_10)
+    page = home(w.bureau, OCT_10).content.decode()
+    assert 'id="panel-alerts"' in page and "郁南县县域就诊率88.00%，低于90%" in page
+    assert f'href="/reports/alerts/{alert.pk}/"' in page
+    assert "郁南县县域就诊率88.00%" not in home(w.outsider, OCT_10).content.decode()
 
 
 # Links ----------------------------------------------------------------------------------------------
