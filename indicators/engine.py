@@ -701,10 +701,7 @@ def _judge(result: Result, threshold: bool | None = None, direction: bool | None
     if direction is None:
         direction = indicator.has_direction
     if threshold:
-        if indicator.target_operator == Indicator.Operator.LE:
-            result.met_threshold = value <= indicator.target_value
-        else:
-            result.met_threshold = value >= indicator.target_value
+        result.met_threshold = indicator.threshold_met(value)
     if direction and result.baseline is not None:
         points = indicator.direction_points or Decimal(0)
         change = value - result.baseline
