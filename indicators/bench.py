@@ -468,11 +468,7 @@ def evaluate(indicators: list[Indicator], counties: list[int], quarter: Period) 
 def needed(indicators: list[Indicator], counties: list[int], quarter: Period) -> dict[Period, dict[int, str]]:
     """{period: {element id: aggregation}} the evaluation reads (the quarter and, for direction
     targets, the same quarter last year)."""
-    engine = Engine(indicators, counties)
-    periods = [quarter]
-    if any(i.has_direction for i in indicators):
-        periods.append(quarter.same_period_last_year)
-    return dict(engine._needs(periods, indicators))
+    return dict(Engine(indicators, counties).needs_for(quarter, indicators))
 
 
 def _placeholders(values) -> str:

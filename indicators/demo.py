@@ -184,7 +184,7 @@ def _measure_figures(inst: Institution, role: str | None, pace: tuple[float, flo
         cases = float(monthly["DISCHARGES"]) * 0.86 * noise(0.02)
         cmi = (0.86 if role == AllianceMembership.Role.LEAD else 0.74) + 0.0025 * t + rng.uniform(-0.01, 0.01)
         return {"REFERRALS_DOWN": Decimal(int(round(down))),
-                "CHRONIC_REFERRED_DOWN": Decimal(int(round(down * (0.22 + 0.004 * t) * noise(0.03)))),
+                "CHRONIC_REFERRED_DOWN": Decimal(int(round(down * (0.22 + 0.0008 * t) * noise(0.03)))),
                 "DRG_WEIGHT": Decimal(str(round(cases * cmi, 2))), "DRG_CASES": Decimal(int(round(cases)))}
     size = (inst.service_population or 30000) / 30000
     up = 55 * size * _season(period.index) * (1 + up_pace) ** (t / 12) * noise()

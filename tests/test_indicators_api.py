@@ -62,7 +62,7 @@ def centre_values(**overrides) -> dict:
                   MED_REVENUE=1_400_000, DRUG_REVENUE=500_000, CONSUMABLE_REVENUE=100_000, EXAM_REVENUE=90_000,
                   LAB_REVENUE=80_000, FISCAL_REVENUE=500_000, INSURANCE_REVENUE=700_000,
                   BUSINESS_EXPENSE=1_400_000, PERSONNEL_EXPENSE=700_000, SALARY_TOTAL=600_000, STAFF_ON_DUTY=90,
-                  GPS=6)
+                  GPS=6, REFERRALS_UP=30)
     values.update(overrides)
     return values
 
@@ -108,7 +108,7 @@ def test_bulk_filing_is_idempotent_by_form_filer_and_period(setup, today):
         "draft", 2, "MONTHLY_OPS", "2026-10")
     # Whole-number elements without decimals, amounts with two.
     assert filing["values"]["OP_VISITS"] == "8000" and filing["values"]["TOTAL_REVENUE"] == "2000000.00"
-    assert ValueAudit.objects.count() == 20 and FilingEvent.objects.get().action == FilingEvent.Action.API
+    assert ValueAudit.objects.count() == 21 and FilingEvent.objects.get().action == FilingEvent.Action.API
     events, audits = FilingEvent.objects.count(), ValueAudit.objects.count()
 
     # The same payload again (also as text, and with the version it was based on): nothing happens.
@@ -395,7 +395,7 @@ def test_report_form_detail_lists_its_rows_and_who_fills_them(setup):
     w = setup
     form = w.forms["MONTHLY_OPS"]
     listed = rows(api(w.filer).get("/api/report-forms/", {"code": "MONTHLY_OPS"}))
-    assert [(f["id"], f["county_name"], f["element_count"]) for f in listed] == [(form.pk, "郁南县", 23)]
+    assert [(f["id"], f["county_name"], f["element_count"]) for f in listed] == [(form.pk, "郁南县", 28)]  # 23 rows, and 5 of seed 000 10.1 and 10.3 (issue 18)
     detail = api(w.filer).get(f"/api/report-forms/{form.pk}/").json()
     assert (detail["period_kind"], detail["filer_level"], detail["due_day"], detail["lock_day"]) == (
         "month", "institution", 5, 20)

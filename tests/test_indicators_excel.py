@@ -38,20 +38,23 @@ NOW = datetime(2026, 11, 3, 9, 0, tzinfo=SHANGHAI)
 K = Institution.Kind
 
 # Rows of the township centres' template of MONTHLY_OPS: section 医疗服务 in row 5, then its six rows,
-# section 收入与支出 in row 12, its twelve rows, section 人员 in row 25, its two rows.
+# section 收入与支出 in row 12, its twelve rows, section 人员 in row 25, its two rows, section 双向转诊 in
+# row 28, its one row (the centre's up-referrals; the hospitals' rows of 双向转诊 and 病例组合 are not
+# in a centre's template).
 ROW = {"OP_VISITS": 6, "DISCHARGES": 7, "DISCHARGE_BED_DAYS": 8, "OPEN_BED_DAYS": 9, "OCCUPIED_BED_DAYS": 10,
        "REHAB_PATIENTS": 11, "TOTAL_REVENUE": 13, "BUSINESS_REVENUE": 14, "MED_REVENUE": 15, "DRUG_REVENUE": 16,
        "CONSUMABLE_REVENUE": 17, "EXAM_REVENUE": 18, "LAB_REVENUE": 19, "FISCAL_REVENUE": 20,
        "INSURANCE_REVENUE": 21, "BUSINESS_EXPENSE": 22, "PERSONNEL_EXPENSE": 23, "SALARY_TOTAL": 24,
-       "STAFF_ON_DUTY": 26, "GPS": 27}
+       "STAFF_ON_DUTY": 26, "GPS": 27, "REFERRALS_UP": 29}
 CENTRE_VALUES = dict(OP_VISITS=8000, DISCHARGES=150, DISCHARGE_BED_DAYS=900, OPEN_BED_DAYS=1800,
                      OCCUPIED_BED_DAYS=1200, REHAB_PATIENTS=40, TOTAL_REVENUE=2_000_000, BUSINESS_REVENUE=1_500_000,
                      MED_REVENUE=1_400_000, DRUG_REVENUE=500_000, CONSUMABLE_REVENUE=100_000, EXAM_REVENUE=90_000,
                      LAB_REVENUE=80_000, FISCAL_REVENUE=500_000, INSURANCE_REVENUE=700_000,
                      BUSINESS_EXPENSE=1_400_000, PERSONNEL_EXPENSE=700_000, SALARY_TOTAL=600_000, STAFF_ON_DUTY=90,
-                     GPS=6)
-HOSPITAL_VALUES = {**{k: v * 10 for k, v in CENTRE_VALUES.items() if k != "REHAB_PATIENTS"},
-                   "SURGERIES": 900, "SURGERIES_L34": 300, "REHAB_REFERRED_DOWN": 25}
+                     GPS=6, REFERRALS_UP=30)
+HOSPITAL_VALUES = {**{k: v * 10 for k, v in CENTRE_VALUES.items() if k not in ("REHAB_PATIENTS", "REFERRALS_UP")},
+                   "SURGERIES": 900, "SURGERIES_L34": 300, "REHAB_REFERRED_DOWN": 25, "REFERRALS_DOWN": 120,
+                   "CHRONIC_REFERRED_DOWN": 30, "DRG_WEIGHT": 1200, "DRG_CASES": 1300}
 
 
 def either(text: str, zh: str, en: str) -> bool:
@@ -220,9 +223,9 @@ def test_round_trip_download_fill_upload_preview_confirm(w):
     assert done.status_code == 302 and done["Location"] == reverse("indicators:filing_detail",
                                                                    kwargs={"filing_pk": w.filing.pk})
     values = stored(w.filing)
-    assert values["OP_VISITS"] == 8000 and values["TOTAL_REVENUE"] == Decimal("2000000.50") and len(values) == 20
+    assert values["OP_VISITS"] == 8000 and values["TOTAL_REVENUE"] == Decimal("2000000.50") and len(values) == 21
     audits = ValueAudit.objects.filter(filing=w.filing)
-    assert audits.count() == 20 and set(audits.values_list("source", flat=True)) == {"import"}
+    assert audits.count() == 21 and set(audits.values_list("source", flat=True)) == {"import"}
     assert set(audits.values_list("user", flat=True)) == {w.filer.pk} and all(a.created for a in audits)
     assert list(FilingEvent.objects.filter(filing=w.filing).values_list("action", flat=True)) == ["import"]
     w.filing.refresh_from_db()
@@ -477,7 +480,7 @@ def test_filing_preview_and_confirm_cost_a_constant_number_of_queries(w, django_
     # saved (3).
     with django_assert_num_queries(23):
         confirm(client, upload_url(w.filing), response)
-    assert len(stored(w.filing)) == 20
+    assert len(stored(w.filing)) == 21
 
 
 # The alliance-wide workbook --------------------------------------------------------------------
@@ -542,8 +545,8 @@ def test_alliance_round_trip_files_for_several_institutions_at_once(w):
     done = confirm(client, alliance_upload_url(w), response)
     assert done.status_code == 302 and "completeness" in done["Location"]
     hospital_filing = Filing.objects.get(form=w.monthly, institution=w.hospital, period="2026-10")
-    assert stored(hospital_filing)["SURGERIES"] == 900 and len(stored(hospital_filing)) == 22
-    assert stored(w.filing)["OP_VISITS"] == 8000 and len(stored(w.filing)) == 20
+    assert stored(hospital_filing)["SURGERIES"] == 900 and len(stored(hospital_filing)) == 26
+    assert stored(w.filing)["OP_VISITS"] == 8000 and len(stored(w.filing)) == 21
     assert not Filing.objects.filter(institution=w.centre2).exists()  # an empty row opens no filing
     audits = ValueAudit.objects.filter(source="import")
     assert audits.count() == 42 and set(audits.values_list("user", flat=True)) == {w.alliance_admin.pk}
