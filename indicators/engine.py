@@ -673,7 +673,7 @@ class Engine:
         results: dict[tuple[int, int], Result] = {}
         # Hundreds of thousands of rows and tens of thousands of results: no collection passes meanwhile.
         with _gc_paused():
-            self._load(self.needs_for(period, indicators))
+            self._load(self.needs_for(period, self.indicators))  # every level's at once
             for indicator in indicators:
                 self._results(indicator, period, level, units, institutions, results)
         return results

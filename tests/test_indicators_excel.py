@@ -188,7 +188,8 @@ def test_template_is_the_official_layout_with_values_references_and_hidden_codes
     validations = {str(v.sqref): (v.type, v.operator, v.formula1) for v in ws.data_validations.dataValidation}
     assert any("D6" in ref and kind == ("whole", "greaterThanOrEqual", "0") for ref, kind in validations.items())
     assert any("D13" in ref and kind[0] == "decimal" for ref, kind in validations.items())
-    footer = [ws.cell(row=r, column=c).value for r in range(28, 33) for c in range(1, 7)]
+    assert ws["A28"].value == "四、双向转诊" and ws["G29"].value == "REFERRALS_UP"
+    footer = [ws.cell(row=r, column=c).value for r in range(30, 35) for c in range(1, 7)]
     assert "填报人：" in footer and "审核人：" in footer and "日期：2026年11月3日" in footer
 
 
@@ -210,7 +211,7 @@ def test_round_trip_download_fill_upload_preview_confirm(w):
     response = upload(client, upload_url(w.filing), content)
     assert response.status_code == 200 and response.templates[0].name == "indicators/excel_preview.html"
     plan = response.context["plan"]
-    assert plan.ok and plan.counts == {"unchanged": 0, "new": 20, "changed": 0, "cleared": 0, "total": 20}
+    assert plan.ok and plan.counts == {"unchanged": 0, "new": 21, "changed": 0, "cleared": 0, "total": 21}
     by_code = {c.element.code: c for c in plan.changes}
     assert (by_code["OP_VISITS"].row, by_code["OP_VISITS"].old, by_code["OP_VISITS"].new) == (6, None, Decimal(8000))
     assert by_code["TOTAL_REVENUE"].new == Decimal("2000000.5")
@@ -321,7 +322,7 @@ def _rows_edit(w, client, edit):
      "G6"),
     (lambda ws: ws.cell(row=7, column=7, value="OP_VISITS"), "门急诊人次（诊疗人次）", "appears twice", "G7"),
     (lambda ws: setattr(ws.cell(row=27, column=7), "value", None), "全科医生数", "is missing", "D27"),
-    (lambda ws: ws.cell(row=28, column=4, value=5), "隐藏的G列", "no data-item code", "D28"),
+    (lambda ws: ws.cell(row=30, column=4, value=5), "隐藏的G列", "no data-item code", "D30"),
 ])
 def test_rows_that_do_not_match_the_form_are_errors(w, edit, zh, en, cell):
     client = client_for(w.filer)
@@ -510,7 +511,9 @@ def test_alliance_workbook_layout(w, django_assert_num_queries):
     assert [ws.cell(row=r, column=3).value for r in (6, 7, 8)] == [w.hospital.pk, w.centre.pk, w.centre2.pk]
     assert ws.cell(row=9, column=2).value is None or ws.cell(row=9, column=2).value.startswith("说明")
     codes = [ws.cell(row=5, column=c).value for c in range(4, ws.max_column + 1)]
-    assert codes[:3] == ["OP_VISITS", "DISCHARGES", "DISCHARGE_BED_DAYS"] and len(codes) == 23
+    # 23 rows, and 5 of seed 000 10.1 and 10.3 (referrals and DRG, issue 18) at the end.
+    assert codes[:3] == ["OP_VISITS", "DISCHARGES", "DISCHARGE_BED_DAYS"] and len(codes) == 28
+    assert codes[-5:] == ["REFERRALS_UP", "REFERRALS_DOWN", "CHRONIC_REFERRED_DOWN", "DRG_WEIGHT", "DRG_CASES"]
     assert ws["D3"].value == "门急诊人次（诊疗人次）" and ws["D4"].value == "（人次）"
     assert ws.row_dimensions[5].hidden and ws.column_dimensions["C"].hidden
     assert ws["A5"].value == f"template=alliance;form=MONTHLY_OPS;alliance={w.alliance_a.pk};period=2026-10"
@@ -535,9 +538,9 @@ def test_alliance_round_trip_files_for_several_institutions_at_once(w):
     assert [(u.institution.name, u.has_changes) for u in plan.units] == [
         ("县人民医院", True), ("平台镇卫生院", True), ("桂圩镇卫生院", False)]
     hospital, centre, _centre2 = plan.units
-    assert hospital.filing is None and hospital.counts["new"] == 22
-    assert centre.counts == {"unchanged": 0, "new": 19, "changed": 1, "cleared": 0, "total": 20}
-    assert plan.counts["filings"] == 2 and plan.counts["total"] == 42
+    assert hospital.filing is None and hospital.counts["new"] == 26
+    assert centre.counts == {"unchanged": 0, "new": 20, "changed": 1, "cleared": 0, "total": 21}
+    assert plan.counts["filings"] == 2 and plan.counts["total"] == 47
     visits = next(c for c in centre.changes if c.element.code == "OP_VISITS")
     assert (visits.column, visits.row, visits.old, visits.new) == ("D", 7, Decimal(7000), Decimal(8000))
     assert not Filing.objects.filter(institution=w.hospital).exists()
@@ -549,7 +552,7 @@ def test_alliance_round_trip_files_for_several_institutions_at_once(w):
     assert stored(w.filing)["OP_VISITS"] == 8000 and len(stored(w.filing)) == 21
     assert not Filing.objects.filter(institution=w.centre2).exists()  # an empty row opens no filing
     audits = ValueAudit.objects.filter(source="import")
-    assert audits.count() == 42 and set(audits.values_list("user", flat=True)) == {w.alliance_admin.pk}
+    assert audits.count() == 47 and set(audits.values_list("user", flat=True)) == {w.alliance_admin.pk}
     assert set(FilingEvent.objects.filter(action="import").values_list("filing__institution", flat=True)) == {
         w.hospital.pk, w.centre.pk}
 
