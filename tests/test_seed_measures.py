@@ -557,3 +557,36 @@ def test_demo_history_shows_both_sides_of_the_referral_target(db):
     assert county["REFERRALS"].baseline is not None and county["CMI"].baseline is not None
     last_year = {r.indicator.code: r for r in engine.compute(LAST_Q3, "county").values()}
     assert last_year["REFERRAL_GROWTH_GAP"].value is not None  # 2024Q3 is in the demo too
+
+
+def test_detail_and_table_queries_do_not_grow_with_institutions(measures):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    w = measures
+    client = client_for(w.bureau)
+    gap = Indicator.objects.get(county=None, code="REFERRAL_GROWTH_GAP")
+    urls = [
+        (reverse("indicators:indicator_detail", kwargs={"indicator_pk": gap.pk}), {"county": w.yn.pk, "period": "2026Q3"}),
+        (reverse("indicators:indicator_detail", kwargs={"indicator_pk": gap.pk}),
+         {"alliance": w.alliance_a.pk, "period": "2026Q3"}),
+        (reverse("indicators:indicator_table"), {"alliance": w.alliance_b.pk, "period": "2026Q3"}),
+    ]
+
+    def counts() -> list[int]:
+        found = []
+        for url, params in urls:
+            with CaptureQueriesContext(connection) as ctx:
+                assert client.get(url, params).status_code == 200
+            found.append(len(ctx))
+        return found
+
+    before = counts()
+    for n in range(10):
+        centre = InstitutionFactory(county=w.yn, name=f"新增镇卫生院{n}", kind=Institution.Kind.TOWNSHIP_HEALTH_CENTRE)
+        MembershipFactory(institution=centre, alliance=w.alliance_b if n % 2 else w.alliance_a,
+                          valid_from=date(2020, 1, 1))
+        for quarter in (LAST_Q3, Q3):
+            for month in months(quarter):
+                file_values(w.forms["MONTHLY_OPS"], centre, month, dict(REFERRALS_UP=5 + n))
+    assert counts() == before, before
