@@ -76,8 +76,11 @@ def install_measures(apps, schema_editor=None) -> dict[str, int]:
         for order, (section, element_code, row_kinds) in enumerate(shipped[form.code], start=1):
             if element_code not in ELEMENT_CODES or element_code in present:
                 continue
+            # Optional in a form already in use: its open drafts and the clerks' own sheets do not
+            # have the new rows yet. The bureau makes them required in the form editor when ready
+            # (a county installing the forms afresh gets them required, as every shipped row).
             FormElement.objects.create(form=form, element=elements[element_code], section=section, order=order,
-                                       institution_kinds=[str(kind) for kind in row_kinds])
+                                       institution_kinds=[str(kind) for kind in row_kinds], required=False)
             added += 1
         if added:
             # The signals that move rows_version do not run for historical models.
