@@ -131,6 +131,7 @@ class KeyRow:
     result: Result | None
     baseline: Decimal | None
     alliances: list[AllianceValue] = field(default_factory=list)
+    period: Period | None = None  # when not the key month: the quarter of a quarterly figure
 
     @property
     def value(self) -> Decimal | None:
@@ -190,29 +191,46 @@ def key_rows(user, county: Region, period: Period, *, with_alliances: bool = Tru
         return []
     engine = Engine(indicators, [county.pk])
     units = Units("county", [county.pk], {county.pk: county.pk})
-    current = engine.compute(period, "county", units=units)
-    last_year = engine.compute(period.same_period_last_year, "county", units=units)
-    by_alliance: dict[tuple[int, int], Result] = {}
+    # Figures filed by quarter (签约率) have no value in a month: they are read at the latest
+    # complete quarter (the one ending with the key month, else the one before).
+    quarter = Period.containing_date(PeriodKind.QUARTER, period.start)
+    if quarter.end != period.end:
+        quarter = quarter.previous
+    by_period: dict[Period, tuple[dict, dict]] = {}
+    for each in (period, quarter):
+        by_period[each] = (engine.compute(each, "county", units=units),
+                           engine.compute(each.same_period_last_year, "county", units=units))
     alliances: list[Alliance] = []
     if with_alliances and any(i.applies_at("alliance") for i in indicators):
         alliances = sorted(scoping.queryset_for(user, Alliance).filter(county=county, is_active=True),
                            key=lambda a: natural_key(a.name))
-        if alliances:
-            by_alliance = engine.compute(period, "alliance", units=Units(
-                "alliance", [a.pk for a in alliances], {a.pk: county.pk for a in alliances}))
+    by_alliance: dict[Period, dict[tuple[int, int], Result]] = {}
+    if alliances:
+        alliance_units = Units("alliance", [a.pk for a in alliances], {a.pk: county.pk for a in alliances})
+        for each in (period, quarter):
+            by_alliance[each] = engine.compute(each, "alliance", units=alliance_units)
     rows = []
     for indicator in indicators:
+        chosen = period
+        if _value(by_period[period][0].get((indicator.pk, county.pk))) is None and \
+                _value(by_period[quarter][0].get((indicator.pk, county.pk))) is not None:
+            chosen = quarter
+        current, last_year = by_period[chosen]
         result = current.get((indicator.pk, county.pk))
         previous = last_year.get((indicator.pk, county.pk))
-        row = KeyRow(indicator, result, _baseline(result, previous))
+        row = KeyRow(indicator, result, _baseline(result, previous), period=chosen if chosen != period else None)
         if indicator.applies_at("alliance"):
             for alliance in alliances:
-                found = by_alliance.get((indicator.pk, alliance.pk))
+                found = by_alliance.get(chosen, {}).get((indicator.pk, alliance.pk))
                 value = found.value if found else None
                 row.alliances.append(AllianceValue(alliance, value, tables.value_text(indicator, value),
                                                    tables.met_state(found)))
         rows.append(row)
     return rows
+
+
+def _value(result: Result | None) -> Decimal | None:
+    return result.value if result is not None else None
 
 
 def _baseline(result: Result | None, previous: Result | None) -> Decimal | None:
