@@ -76,6 +76,9 @@ class Event:
     REPORT_SIGNOFF = "report.signoff"
     WEBHOOK_ADD = "webhook.add"
     WEBHOOK_REMOVE = "webhook.remove"
+    TARGET_LINK = "target.link"
+    TARGET_CHANGE = "target.change"
+    TARGET_UNLINK = "target.unlink"
     AUDIT_PURGE = "audit.purge"
     BACKUP_MADE = "backup.made"
     BACKUP_RESTORED = "backup.restored"
@@ -115,6 +118,9 @@ LABELS: dict[str, Any] = {
     Event.REPORT_SIGNOFF: _("Report signed off"),
     Event.WEBHOOK_ADD: _("Group robot added"),
     Event.WEBHOOK_REMOVE: _("Group robot removed"),
+    Event.TARGET_LINK: _("Indicator linked to a task item"),
+    Event.TARGET_CHANGE: _("Target of a task item changed"),
+    Event.TARGET_UNLINK: _("Indicator unlinked from a task item"),
     Event.AUDIT_PURGE: _("Security log purged"),
     Event.BACKUP_MADE: _("Backup made"),
     Event.BACKUP_RESTORED: _("Restored from a backup"),

@@ -7,7 +7,7 @@ import logging
 from celery import shared_task
 from django.utils import timezone
 
-from reports import services
+from reports import services, targets
 
 logger = logging.getLogger(__name__)
 
@@ -33,3 +33,10 @@ def enqueue(report_id: int) -> None:
         process.delay(report_id)
     except Exception:  # the broker is down: the sweep picks the report up
         logger.warning("could not enqueue report %s; the sweep will process it", report_id, exc_info=True)
+
+
+@shared_task(name="reports.jobs.judge_targets")
+def judge_targets() -> dict:
+    """Nightly: judge every indicator-backed task item of every county at the last complete period
+    (a new month or quarter begins at midnight; a missed review signal is caught up). Idempotent."""
+    return targets.judge_counties(now=timezone.now()).as_dict()

@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from alliances.models import Alliance, Institution, Region
-from tasks.models.ledgers import Department, TaskItem
+from tasks.models.ledgers import Department, JudgedTarget, TaskItem
 from tasks.status import Behind, Light, Status, StatusResult, StatusRules, assignment_status, local_date
 
 
@@ -52,7 +52,7 @@ class AssignmentQuerySet(models.QuerySet):
         return self.filter(completed_at__isnull=True)
 
 
-class Assignment(models.Model):
+class Assignment(JudgedTarget):
     """One responsible unit of one item. The lead (责任/牵头) unit owns the deadline; a cooperating
     (配合) unit reports too but carries no light. "各医共体" makes one assignment per alliance.
 
@@ -169,11 +169,27 @@ class Assignment(models.Model):
     def status_at(self, now: datetime, rules: StatusRules | None = None) -> StatusResult:
         """The status at ``now`` (no query when ``item.ledger`` is loaded)."""
         item = self.item
+        judged = self.judgement
         return assignment_status(
             is_lead=self.is_lead, kind=item.deadline_kind, due_date=item.due_date, start_date=self.start_date(),
             completed=self.completed_at is not None, percent=self.percent, last_report_at=self.last_report_at,
             now=now, **({"rules": rules} if rules else {}),
+            auto_complete=item.auto_complete and judged is not None,
+            target_met=judged.target_met if judged is not None else None,
+            target_away=judged is not None and judged.target_trend == JudgedTarget.Trend.AWAY,
         )
+
+    @property
+    def judgement(self) -> JudgedTarget | None:
+        """The judgement of the item's indicator that holds for this assignment: the item's own when
+        judged for the county; this assignment's when judged per alliance (None for other units, and
+        for items not linked). Needs ``item``."""
+        item = self.item
+        if not item.is_linked:
+            return None
+        if item.judged_by_alliance:
+            return self if self.alliance_id else None
+        return item
 
 
 class ProgressReport(models.Model):
