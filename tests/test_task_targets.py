@@ -7,7 +7,7 @@ Figures are worked out by hand next to each test. The clock: 2026-12-06 (the las
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -44,8 +44,8 @@ D = Decimal
 # Pure: the status function ---------------------------------------------------------------------
 
 def _status(**kwargs):
-    base = dict(is_lead=True, kind=DeadlineKind.FIXED, due_date=datetime(2026, 12, 31).date(),
-                start_date=datetime(2026, 6, 1).date(), completed=False, percent=90,
+    base = dict(is_lead=True, kind=DeadlineKind.FIXED, due_date=date(2026, 12, 31),
+                start_date=date(2026, 6, 1), completed=False, percent=90,
                 last_report_at=datetime(2026, 12, 1, 9, tzinfo=SH), now=NOW, rules=StatusRules())
     base.update(kwargs)
     return assignment_status(**base)
@@ -75,7 +75,7 @@ def test_status_trend_away_is_yellow_only_when_open_unmet_and_lead():
     assert _status(target_away=True, target_met=True).behind == Behind.NONE
     assert _status(target_away=True, target_met=False, is_lead=False).light == Light.NONE
     # Overdue stays red for its own reason.
-    late = _status(target_away=True, target_met=False, due_date=datetime(2026, 11, 30).date())
+    late = _status(target_away=True, target_met=False, due_date=date(2026, 11, 30))
     assert (late.status, late.light, late.behind) == (Status.OVERDUE, Light.RED, Behind.NONE)
     # A month without reports is the reason shown, not the trend.
     quiet = _status(target_away=True, target_met=False, last_report_at=datetime(2026, 9, 1, 9, tzinfo=SH))
