@@ -19,7 +19,3 @@ class ReportsConfig(AppConfig):
             name="reports", loader="reports.demo.load_demo_part", needs=("organisation", "ledgers", "filings"),
             skip_flag="--without-reports",
             skip_help="Do not run the report schedule over the past months (the report archive stays empty)."))
-        demo.register(demo.DemoPart(
-            name="targets", loader="reports.demo.load_demo_targets_part", needs=("ledgers", "filings"),
-            skip_flag="--without-targets",
-            skip_help="Do not link the seed ledger's items to their indicators."))

@@ -71,10 +71,16 @@ def _sign_off(period: Period, moment: datetime) -> None:
 
 
 def load_demo_part(*, now: datetime, today) -> DemoReport:
-    """The report schedule run over the past months, as ``load_demo`` reports it (``core.demo``)."""
+    """The seed items linked to their indicators and judged, then the report schedule run over the past
+    months, as ``load_demo`` reports it (``core.demo``)."""
+    targets = load_demo_targets(now=now)
     stats = load_demo_reports(now=now)
-    return DemoReport(summary=_("Demo scheduled reports: %(reports)d reports made and sent as the schedule "
-                                "would have.") % {"reports": stats["reports"]})
+    return DemoReport(
+        summary=_("Demo scheduled reports: %(reports)d reports made and sent as the schedule would have.")
+        % {"reports": stats["reports"]},
+        details=[_("Indicator-backed task items: %(linked)d linked and judged (%(missing)d not linkable: their "
+                   "indicators are not in the catalogue).") % {"linked": targets["linked"],
+                                                                "missing": targets["not_in_catalogue"]}])
 
 
 # Indicator-backed task items: the seed 000 items whose target texts name indicators of the catalogue,
@@ -90,8 +96,8 @@ DEMO_TARGETS = [
 
 
 def load_demo_targets(*, now: datetime) -> dict[str, int]:
-    """Link the demo items named in ``DEMO_TARGETS`` (their indicator, or else the first proposal of
-    their text that the catalogue has) as the bureau would confirm them, and judge them once.
+    """Link the demo items whose target texts hold the words of ``DEMO_TARGETS`` to the indicator those
+    words name (when the catalogue has it), as the bureau would confirm the proposal, and judge them once.
     Items already linked are left alone, so running it again changes nothing."""
     from reports.targets import judge_items, proposals_for
     from tasks.models import TaskItem
@@ -112,8 +118,8 @@ def load_demo_targets(*, now: datetime) -> dict[str, int]:
             if item.is_linked:
                 continue
             wanted = {code for words, code in DEMO_TARGETS if words in item.target_text}
-            mine = [row for row in rows if row.item.pk == item.pk and row.linkable and row.level]
-            mine.sort(key=lambda row: row.proposal.code not in wanted)
+            mine = [row for row in rows
+                    if row.item.pk == item.pk and row.proposal.code in wanted and row.linkable and row.level]
             if not mine:
                 stats["not_in_catalogue"] += 1
                 continue
@@ -126,9 +132,3 @@ def load_demo_targets(*, now: datetime) -> dict[str, int]:
     judge_items(linked, now=now)
     return stats
 
-
-def load_demo_targets_part(*, now: datetime, today) -> DemoReport:
-    stats = load_demo_targets(now=now)
-    return DemoReport(summary=_("Demo indicator-backed task items: %(linked)d linked and judged (%(missing)d not "
-                                "linkable: their indicators are not in the catalogue).")
-                      % {"linked": stats["linked"], "missing": stats["not_in_catalogue"]})

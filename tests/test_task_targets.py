@@ -457,3 +457,37 @@ def test_unknown_indicator_code_is_not_judged(ledger_world, forms):
     assert stats.items == 1 and stats.judged == 0 and stats.unjudged == [item.pk]
     item.refresh_from_db()
     assert item.target_met is None and item.target_checked_at is not None
+
+
+def test_demo_links_the_seed_000_items_by_their_texts_and_judges_them(ledger_world, forms):
+    from reports.demo import load_demo_targets
+    from tasks.imports.applying import apply_plan
+
+    w = ledger_world
+    table, _problems = read_ledger_upload(SimpleUploadedFile(SEED_000.name, SEED_000.read_bytes()))
+    with time_machine.travel(NOW, tick=False):
+        apply_plan(plan_import(table, county=w.yn, user=w.bureau, now=NOW), user=w.bureau, now=NOW)
+    # The county filed 2026-11: 91% of visits in the county (≥ 90 → 10.1 met).
+    _file(forms["COUNTY_INSURANCE"], "2026-11", _insurance(910))
+    with time_machine.travel(NOW, tick=False):
+        stats = load_demo_targets(now=NOW)
+        again = load_demo_targets(now=NOW)
+    items = {item.number: item for item in TaskItem.objects.filter(ledger__title__contains="2021")}
+    # 10.1, 11.1 and 12.2 name indicators of the shipped catalogue; 10.3 and 11.2 link when the
+    # catalogue has theirs (added beside this work), otherwise they are reported as not linkable.
+    expected = {"10.1": ("VISIT_RATE", "rise", D("90"), D("1")), "11.1": ("A4_32", "rise", D("65"), D("2")),
+                "12.2": ("A4_36", "ge", D("70"), None)}
+    for number, link in expected.items():
+        item = items[number]
+        assert (item.indicator_code, item.target_operator, item.target_value, item.target_points) == link
+        assert item.auto_complete and item.target_checked_at is not None
+    # Five seed items and the test ledger's 1.2 (县域就诊率同比提升1个百分点或达到90%) carry the words.
+    assert stats["linked"] + stats["not_in_catalogue"] == 6 and stats["linked"] >= 4
+    missing = {code for code in ("REFERRALS", "VILLAGE_CLINIC_STANDARD_RATE")
+               if not Indicator.objects.filter(code=code).exists()}
+    assert stats["not_in_catalogue"] == len(missing)
+    assert items["10.3"].is_linked == ("REFERRALS" not in missing)
+    assert again == {"linked": 0, "not_in_catalogue": len(missing)}  # the second run links nothing
+    assert items["10.1"].judged_value == D("91.0000") and items["10.1"].target_met is True
+    assert not items["10.2"].is_linked
+    assert SecurityEvent.objects.filter(event="target.link").count() == stats["linked"]
