@@ -29,7 +29,7 @@ from reports.targets import judge_counties, judge_items, ledger_proposals
 from tasks.deadlines import DeadlineKind
 from tasks.imports.planning import plan_import
 from tasks.imports.reading import read_ledger_upload
-from tasks.models import Assignment, AssignmentEvent, TaskItem
+from tasks.models import Assignment, AssignmentEvent, NotificationItem, TaskItem
 from tasks.services.targets import item_link_target, item_unlink_target
 from tasks.status import Behind, Light, Status, StatusRules, assignment_status
 from tasks.targets import extract_targets, propose_targets, target_met, target_trend
@@ -445,6 +445,15 @@ def test_unlinking_an_item_done_by_its_target_opens_it_with_an_event(ledger_worl
     assignment.refresh_from_db()
     assert assignment.status != Status.DONE and assignment.judged_period == ""
     assert len(_events(assignment, AssignmentEvent.Kind.TARGET_UNMET)) == 1
+    # Both changes reach the hospital's filer in the next morning's digest, with the figures.
+    from tasks.services.digests import digest_send
+
+    with time_machine.travel(datetime(2026, 12, 7, 7, 30, tzinfo=SH), tick=False):
+        digest_send(now=datetime(2026, 12, 7, 7, 30, tzinfo=SH))
+    texts = list(NotificationItem.objects.filter(user=w.filer_hospital, event__kind__startswith="target")
+                 .values_list("text", flat=True))
+    assert len(texts) == 2
+    assert any("2026-11" in text and "91" in text and "1.2" in text for text in texts), texts
 
 
 def test_unknown_indicator_code_is_not_judged(ledger_world, forms):
