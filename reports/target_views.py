@@ -4,8 +4,6 @@ Nothing is linked silently: every link is a person's confirmation, and goes to t
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -20,7 +18,7 @@ from django.views.decorators.http import require_POST
 from alliances import scoping
 from core.clock import request_now
 from indicators.models import Indicator
-from reports.targets import judge_items, ledger_proposals, levels_of, proposals_for
+from reports.targets import confirm_first_proposals, judge_items, ledger_proposals, levels_of, proposals_for
 from tasks import permissions
 from tasks.models import Ledger, TaskItem
 from tasks.services.targets import item_link_target, item_unlink_target
@@ -163,21 +161,3 @@ def ledger_targets_confirm(request, ledger_pk):
     messages.success(request, _("%(n)d items were linked to their proposed indicators.") % {"n": linked})
     return redirect("reports:ledger_targets", ledger_pk=ledger.pk)
 
-
-def confirm_first_proposals(ledger: Ledger, *, user, now, request=None, auto_complete: bool = True) -> int:
-    """Link each unlinked item of ``ledger`` to its first linkable proposal, then judge them once.
-    Returns how many items were linked. Items already linked are left as the bureau set them."""
-    chosen = {}
-    for row in ledger_proposals(ledger):
-        if row.linkable and row.level and not row.item.is_linked and row.item.pk not in chosen:
-            chosen[row.item.pk] = row
-    for row in chosen.values():
-        proposal = row.proposal
-        item_link_target(item=row.item, user=user, indicator_code=proposal.code, level=row.level,
-                         operator=proposal.operator, value=proposal.value,
-                         points=Decimal(proposal.points) if proposal.points is not None else None,
-                         auto_complete=auto_complete, now=now, request=request)
-    if chosen:
-        items = list(TaskItem.objects.filter(pk__in=list(chosen)).select_related("ledger"))
-        judge_items(items, now=now)
-    return len(chosen)

@@ -33,7 +33,7 @@ from core.periods import Period, PeriodKind
 from indicators.engine import Engine, parsed
 from indicators.models import FormElement, Indicator
 from tasks.models import Assignment, Ledger, TaskItem
-from tasks.services.targets import Judgement, targets_record
+from tasks.services.targets import Judgement, item_link_target, targets_record
 from tasks.targets import Proposal, propose_targets, target_label, target_met, target_trend
 
 logger = logging.getLogger(__name__)
@@ -110,6 +110,25 @@ def ledger_proposals(ledger: Ledger) -> list[ProposalRow]:
     """The proposals of every active item of ``ledger`` with a target text. Two queries."""
     items = ledger.items.filter(is_active=True).exclude(target_text="").order_by("order", "pk")
     return proposals_for(items, ledger.county_id)
+
+
+def confirm_first_proposals(ledger: Ledger, *, user, now, request=None, auto_complete: bool = True) -> int:
+    """Link each unlinked item of ``ledger`` to its first linkable proposal, then judge them once.
+    Returns how many items were linked. Items already linked are left as the bureau set them."""
+    chosen = {}
+    for row in ledger_proposals(ledger):
+        if row.linkable and row.level and not row.item.is_linked and row.item.pk not in chosen:
+            chosen[row.item.pk] = row
+    for row in chosen.values():
+        proposal = row.proposal
+        item_link_target(item=row.item, user=user, indicator_code=proposal.code, level=row.level,
+                         operator=proposal.operator, value=proposal.value,
+                         points=proposal.points,
+                         auto_complete=auto_complete, now=now, request=request)
+    if chosen:
+        items = list(TaskItem.objects.filter(pk__in=list(chosen)).select_related("ledger"))
+        judge_items(items, now=now)
+    return len(chosen)
 
 
 # Judging ----------------------------------------------------------------------------------------

@@ -24,8 +24,7 @@ from core.periods import Period
 from indicators.catalog import install_catalog, install_forms
 from indicators.models import DataElement, DataValue, Filing, Indicator
 from indicators.services import filings as filing_services
-from reports.target_views import confirm_first_proposals
-from reports.targets import judge_counties, judge_items, ledger_proposals
+from reports.targets import confirm_first_proposals, judge_counties, judge_items, ledger_proposals
 from tasks.deadlines import DeadlineKind
 from tasks.imports.planning import plan_import
 from tasks.imports.reading import read_ledger_upload
@@ -500,3 +499,25 @@ def test_demo_links_the_seed_000_items_by_their_texts_and_judges_them(ledger_wor
     assert items["10.1"].judged_value == D("91.0000") and items["10.1"].target_met is True
     assert not items["10.2"].is_linked
     assert SecurityEvent.objects.filter(event="target.link").count() == stats["linked"]
+
+
+def test_ledger_proposals_page_costs_the_same_queries_for_ten_times_the_items(ledger_world, forms):
+    w = ledger_world
+    client = client_for(w.bureau)
+    url = reverse("reports:ledger_targets", kwargs={"ledger_pk": w.ledger.pk})
+
+    def add(start: int, count: int) -> None:
+        for n in range(start, start + count):
+            TaskItem.objects.create(ledger=w.ledger, number=f"7.{n}", key=f"7.{n}", text="x",
+                                    target_text="基层就诊率同比提升2个百分点或达到65%；村卫生室规范化率达70%")
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(url).status_code == 200
+        return len(ctx.captured_queries)
+
+    add(0, 2)
+    few = queries()
+    add(2, 18)
+    many = queries()
+    assert many == few, (few, many)
