@@ -521,3 +521,21 @@ def test_ledger_proposals_page_costs_the_same_queries_for_ten_times_the_items(le
     add(2, 18)
     many = queries()
     assert many == few, (few, many)
+
+
+def test_nightly_job_is_scheduled_and_judges_every_county(ledger_world, forms, settings):
+    from celery import current_app
+
+    from reports.jobs import judge_targets
+
+    entry = settings.CELERY_BEAT_SCHEDULE["reports-judge-targets"]
+    assert entry["task"] == "reports.jobs.judge_targets" and entry["task"] in current_app.tasks
+    assert (entry["schedule"].hour, entry["schedule"].minute) == ({0}, {30})
+    w = ledger_world
+    _file(forms["COUNTY_INSURANCE"], "2026-11", _insurance(910))
+    _link(w.item_hospital, w, operator="ge", value=D("90"), points=None)
+    with time_machine.travel(NOW, tick=False):
+        first = judge_targets()
+        second = judge_targets()
+    assert first == {"items": 1, "judged": 1, "events": 1, "unjudged": 0}
+    assert second == {"items": 1, "judged": 1, "events": 0, "unjudged": 0}
