@@ -539,3 +539,8 @@ def test_nightly_job_is_scheduled_and_judges_every_county(ledger_world, forms, s
         second = judge_targets()
     assert first == {"items": 1, "judged": 1, "events": 1, "unjudged": 0}
     assert second == {"items": 1, "judged": 1, "events": 0, "unjudged": 0}
+    # The monthly progress table (进度监测表) counts it done as the pages do.
+    from reports.content import MonthlyContext
+
+    rows = MonthlyContext.load(w.yn, Period.parse("2026-11"), NOW).assignments
+    assert [row.status for row in rows if row.pk == w.assignment_hospital.pk] == [Status.DONE]

@@ -16,6 +16,19 @@ from tasks.models.ledgers import Department, JudgedTarget, TaskItem
 from tasks.status import Behind, Light, Status, StatusResult, StatusRules, assignment_status, local_date
 
 
+def target_inputs(item: TaskItem, *, alliance_id: int | None, met: bool | None, trend: str) -> dict:
+    """The target inputs of ``assignment_status`` for one assignment of ``item`` (``met`` and ``trend``:
+    the assignment's own judgement, which counts when the item is judged per alliance)."""
+    if not item.is_linked:
+        return {}
+    if item.judged_by_alliance:
+        if not alliance_id:
+            return {}
+    else:
+        met, trend = item.target_met, item.target_trend
+    return {"auto_complete": item.auto_complete, "target_met": met, "target_away": trend == JudgedTarget.Trend.AWAY}
+
+
 class TaskSettings(models.Model):
     """A county's rules for the lights of its assignments."""
 
@@ -169,27 +182,12 @@ class Assignment(JudgedTarget):
     def status_at(self, now: datetime, rules: StatusRules | None = None) -> StatusResult:
         """The status at ``now`` (no query when ``item.ledger`` is loaded)."""
         item = self.item
-        judged = self.judgement
         return assignment_status(
             is_lead=self.is_lead, kind=item.deadline_kind, due_date=item.due_date, start_date=self.start_date(),
             completed=self.completed_at is not None, percent=self.percent, last_report_at=self.last_report_at,
             now=now, **({"rules": rules} if rules else {}),
-            auto_complete=item.auto_complete and judged is not None,
-            target_met=judged.target_met if judged is not None else None,
-            target_away=judged is not None and judged.target_trend == JudgedTarget.Trend.AWAY,
+            **target_inputs(item, alliance_id=self.alliance_id, met=self.target_met, trend=self.target_trend),
         )
-
-    @property
-    def judgement(self) -> JudgedTarget | None:
-        """The judgement of the item's indicator that holds for this assignment: the item's own when
-        judged for the county; this assignment's when judged per alliance (None for other units, and
-        for items not linked). Needs ``item``."""
-        item = self.item
-        if not item.is_linked:
-            return None
-        if item.judged_by_alliance:
-            return self if self.alliance_id else None
-        return item
 
 
 class ProgressReport(models.Model):
