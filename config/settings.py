@@ -385,6 +385,8 @@ CELERY_BEAT_SCHEDULE = {
     "reports-sweep": {"task": "reports.jobs.sweep",
                       "schedule": timedelta(seconds=REPORTS_SWEEP_SECONDS) if REPORTS_SWEEP_SECONDS
                       else crontab(minute="*/5")},
+    # Alerts (预警): every county's rules judged nightly (and after each review), new alerts sent.
+    "reports-evaluate-alerts": {"task": "reports.jobs.evaluate_alerts", "schedule": crontab(hour=1, minute=40)},
 }
 # How far back the sweep makes reports missed while the scheduler was down.
 REPORTS_CATCH_UP_DAYS = env_int("REPORTS_CATCH_UP_DAYS", 40, minimum=1)

@@ -3,7 +3,7 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 
-from alliances.views.home import home
+from reports.cockpit_views import home
 from security.views import login as security_login
 
 admin.site.site_header = _("医共体治理门户 · system administration")

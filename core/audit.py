@@ -79,6 +79,10 @@ class Event:
     TARGET_LINK = "target.link"
     TARGET_CHANGE = "target.change"
     TARGET_UNLINK = "target.unlink"
+    ALERT_RULE_ADD = "alert_rule.add"
+    ALERT_RULE_CHANGE = "alert_rule.change"
+    ALERT_RULE_DISABLE = "alert_rule.disable"
+    ALERT_ACKNOWLEDGE = "alert.acknowledge"
     AUDIT_PURGE = "audit.purge"
     BACKUP_MADE = "backup.made"
     BACKUP_RESTORED = "backup.restored"
@@ -121,6 +125,10 @@ LABELS: dict[str, Any] = {
     Event.TARGET_LINK: _("Indicator linked to a task item"),
     Event.TARGET_CHANGE: _("Target of a task item changed"),
     Event.TARGET_UNLINK: _("Indicator unlinked from a task item"),
+    Event.ALERT_RULE_ADD: _("Alert rule added"),
+    Event.ALERT_RULE_CHANGE: _("Alert rule changed"),
+    Event.ALERT_RULE_DISABLE: _("Alert rule disabled"),
+    Event.ALERT_ACKNOWLEDGE: _("Alert acknowledged"),
     Event.AUDIT_PURGE: _("Security log purged"),
     Event.BACKUP_MADE: _("Backup made"),
     Event.BACKUP_RESTORED: _("Restored from a backup"),

@@ -87,7 +87,10 @@ MAGNITUDE = {
     "INS_VISITS_IN_COUNTY": 360000, "INS_INPATIENTS_TOTAL": 30000, "INS_INPATIENTS_IN_COUNTY": 26000,
     "FUND_TOTAL": 90_000_000, "FUND_IN_COUNTY": 70_000_000, "ST_STAFF": 90, "ST_DOCTORS": 30, "ST_NURSES": 32,
     "ST_GPS": 8, "ST_TCM": 4, "ST_DOC_COLLEGE": 12, "ST_DOC_BACHELOR": 8, "ST_DOC_MID": 5, "ST_DOC_SENIOR": 2,
-    "ST_PAIZHU": 1, "RESIDENT_POP": 450_000,
+    "ST_PAIZHU": 1, "RESIDENT_POP": 450_000, "REFERRALS_UP": 40, "REFERRALS_DOWN": 30, "CHRONIC_REFERRED_DOWN": 8,
+    "DRG_WEIGHT": 100, "DRG_CASES": 110, "OP_DISEASE_TYPES": 110, "IP_DISEASE_TYPES": 65, "VILLAGE_CLINICS": 10,
+    "VILLAGE_CLINICS_STANDARD": 7, "CHRONIC_STD_MANAGED": 2500, "EHR_RECORDS": 25000, "EHR_OPENED": 15000,
+    "FUND_PRIMARY": 20_000_000,
 }
 FLAGS = {"QSG_QUALIFIED", "LEAD_STANDARD_MET"}
 SCORES = {"PH_SCORE"}
@@ -99,7 +102,7 @@ class Options:
     counties: int = 80
     alliances: int = 200
     institutions: int = 4000
-    elements: int = 60
+    elements: int = CATALOGUE_ELEMENTS + 2  # the catalogue's and two filler elements (60 before issue 18)
     months: int = 36
     scale: float = 1.0  # scales counties, alliances and institutions (not elements nor months)
     sample: int = 10  # units per level of the naive ORM loop
@@ -465,11 +468,7 @@ def evaluate(indicators: list[Indicator], counties: list[int], quarter: Period) 
 def needed(indicators: list[Indicator], counties: list[int], quarter: Period) -> dict[Period, dict[int, str]]:
     """{period: {element id: aggregation}} the evaluation reads (the quarter and, for direction
     targets, the same quarter last year)."""
-    engine = Engine(indicators, counties)
-    periods = [quarter]
-    if any(i.has_direction for i in indicators):
-        periods.append(quarter.same_period_last_year)
-    return dict(engine._needs(periods, indicators))
+    return dict(Engine(indicators, counties).needs_for(quarter, indicators))
 
 
 def _placeholders(values) -> str:

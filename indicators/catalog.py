@@ -101,12 +101,28 @@ ELEMENTS = [
     ("INS_INPATIENTS_IN_COUNTY", "参保人县域内住院人次", "人次", INT, SUM),
     ("FUND_TOTAL", "医保基金总支出", "元", MONEY, SUM),
     ("FUND_IN_COUNTY", "医保基金县域内支出", "元", MONEY, SUM),
+    # Seed 000 (湛江方案) 10.1, 10.3, 11.1, 11.2, 12.2 and seed 001 §四(三): the measures of the
+    # 能力提升 and 医防融合 actions (monthly: referrals, DRG; quarterly: stocks).
+    ("REFERRALS_UP", "上转患者人次（向医共体内上级医院转出）", "人次", INT, SUM),
+    ("REFERRALS_DOWN", "下转患者人次（向医共体内基层成员单位转出）", "人次", INT, SUM),
+    ("CHRONIC_REFERRED_DOWN", "下转高血压、糖尿病患者人数", "人", INT, SUM),
+    ("DRG_WEIGHT", "DRG入组病例总权重", "", DEC, SUM),
+    ("DRG_CASES", "DRG入组病例数", "例", INT, SUM),
+    ("OP_DISEASE_TYPES", "门诊病种数（本年累计）", "种", INT, LAST),
+    ("IP_DISEASE_TYPES", "住院病种数（本年累计）", "种", INT, LAST),
+    ("VILLAGE_CLINICS", "村卫生室数", "个", INT, LAST),
+    ("VILLAGE_CLINICS_STANDARD", "达到规范化建设标准的村卫生室数", "个", INT, LAST),
+    ("CHRONIC_STD_MANAGED", "规范管理的高血压、糖尿病患者人数", "人", INT, LAST),
+    ("EHR_RECORDS", "居民电子健康档案建档人数", "人", INT, LAST),
+    ("EHR_OPENED", "向居民本人开放的电子健康档案数", "份", INT, LAST),
+    ("FUND_PRIMARY", "医保基金县域内基层医疗卫生机构支出", "元", MONEY, SUM),
 ]
 
 LEAD = list(Institution.LEAD_KINDS)
 PRIMARY = [Institution.Kind.CENTRAL_HEALTH_CENTRE, Institution.Kind.TOWNSHIP_HEALTH_CENTRE,
            Institution.Kind.COMMUNITY_HEALTH_CENTRE]
 FILERS = LEAD + PRIMARY
+TOWNSHIP = [Institution.Kind.CENTRAL_HEALTH_CENTRE, Institution.Kind.TOWNSHIP_HEALTH_CENTRE]
 
 # code, name, period kind, filer level, institution kinds, [(section, element, kinds the row is for)]
 FORMS = [
@@ -134,6 +150,13 @@ FORMS = [
         ("收入与支出", "SALARY_TOTAL", []),
         ("人员", "STAFF_ON_DUTY", []),
         ("人员", "GPS", []),
+        # Appended (not inserted) so that the order of the rows installed before stays as it was
+        # (migration 0007 adds these rows to installed forms with the same order numbers).
+        ("双向转诊", "REFERRALS_UP", PRIMARY),
+        ("双向转诊", "REFERRALS_DOWN", LEAD),
+        ("双向转诊", "CHRONIC_REFERRED_DOWN", LEAD),
+        ("病例组合", "DRG_WEIGHT", LEAD),
+        ("病例组合", "DRG_CASES", LEAD),
     ]),
     ("QUARTERLY_PH", "基本公共卫生与家庭医生签约服务季报", "quarter", "institution", FILERS, [
         ("公共卫生", "SERVICE_POP", PRIMARY),
@@ -148,6 +171,13 @@ FORMS = [
         ("能力建设", "QSG_QUALIFIED", PRIMARY),
         ("能力建设", "LEAD_STANDARD_MET", LEAD),
         ("能力建设", "NEW_TECH_PROJECTS", LEAD),
+        ("能力建设", "OP_DISEASE_TYPES", PRIMARY),
+        ("能力建设", "IP_DISEASE_TYPES", PRIMARY),
+        ("能力建设", "VILLAGE_CLINICS", TOWNSHIP),
+        ("能力建设", "VILLAGE_CLINICS_STANDARD", TOWNSHIP),
+        ("医防融合", "CHRONIC_STD_MANAGED", PRIMARY),
+        ("医防融合", "EHR_RECORDS", PRIMARY),
+        ("医防融合", "EHR_OPENED", PRIMARY),
     ]),
     # Filed by the finance office beside the statistics office's 运行监测月报 (统一财务管理: the
     # budget's expenditure lines are executed through the filing pipeline, not a second entry).
@@ -173,6 +203,7 @@ FORMS = [
         ("医保结算", "INS_INPATIENTS_IN_COUNTY", []),
         ("医保结算", "FUND_TOTAL", []),
         ("医保结算", "FUND_IN_COUNTY", []),
+        ("医保结算", "FUND_PRIMARY", []),
     ]),
 ]
 
@@ -199,6 +230,15 @@ RULES = [
     ("R_INS_INPATIENTS", "INS_INPATIENTS_IN_COUNTY", "le", "INS_INPATIENTS_TOTAL", "error",
      "县域内住院人次不能大于住院总人次"),
     ("R_FUND", "FUND_IN_COUNTY", "le", "FUND_TOTAL", "error", "县域内医保基金支出不能大于基金总支出"),
+    ("R_CHRONIC_DOWN", "CHRONIC_REFERRED_DOWN", "le", "REFERRALS_DOWN", "error",
+     "下转高血压、糖尿病患者人数不能大于下转患者人次"),
+    ("R_VILLAGE_STANDARD", "VILLAGE_CLINICS_STANDARD", "le", "VILLAGE_CLINICS", "error",
+     "规范化村卫生室数不能大于村卫生室数"),
+    ("R_CHRONIC_STD", "CHRONIC_STD_MANAGED", "le", "CHRONIC_MANAGED", "error",
+     "规范管理的高血压、糖尿病患者人数不能大于健康管理的患者人数"),
+    ("R_EHR_OPENED", "EHR_OPENED", "le", "EHR_RECORDS", "error", "开放的电子健康档案数不能大于建档人数"),
+    ("R_FUND_PRIMARY", "FUND_PRIMARY", "le", "FUND_IN_COUNTY", "error",
+     "医保基金县域内基层机构支出不能大于县域内支出"),
 ]
 
 SERVICE_REVENUE = "(MED_REVENUE{f} - DRUG_REVENUE{f} - CONSUMABLE_REVENUE{f} - EXAM_REVENUE{f} - LAB_REVENUE{f})"
@@ -331,6 +371,82 @@ INDICATORS = [
          source="附件4（39）；附件6 第23项", numerator="PH_SCORE@primary", denominator="", factor=1, unit="分",
          decimals=1, target=("direction", "", None, "up", 0), aggregation="mean",
          definition="各基层机构绩效评价得分的平均值（取单位均值，不合并分子分母）。"),
+    # Seed 000 (湛江方案) items 10.1, 10.3, 11.1, 11.2, 12.2 and seed 001 §四(三): measures the
+    # seeds name without a formula (ours, ``derived``). Appended so that the order of the indicators
+    # above stays as installed. Not in the 附件6 scheme (the seeds do not put them there).
+    dict(code="REFERRALS", name="医共体内双向转诊人次", category="落实分级诊疗制度",
+         source="湛江方案 10.3（双向转诊人次同比提升）；方案 四（三）（双向转诊数量）",
+         numerator="REFERRALS_UP + REFERRALS_DOWN", denominator="", factor=1, unit="人次", decimals=0,
+         target=("direction", "", None, "up", 0), levels=["county", "alliance"],
+         definition="上转人次（基层成员单位向医共体内上级医院转出）+ 下转人次（县级医院向医共体内基层成员单位"
+                    "转出），均由转出方填报，一次转诊只计一次。目标：同比提升。", derived=True),
+    dict(code="REFERRAL_UP_GROWTH", name="上转人次同比增幅", category="落实分级诊疗制度",
+         source="湛江方案 10.3（下转增幅高于上转增幅）", numerator="REFERRALS_UP - REFERRALS_UP[ly]",
+         denominator="REFERRALS_UP[ly]", factor=100, unit="%", target=("none", "", None, "", 0),
+         levels=["county", "alliance"],
+         definition="（本期上转人次 − 上年同期上转人次）/ 上年同期上转人次 × 100%。两期各按当时的医共体成员"
+                    "关系归集（成员调整不改写上年数）。", derived=True),
+    dict(code="REFERRAL_DOWN_GROWTH", name="下转人次同比增幅", category="落实分级诊疗制度",
+         source="湛江方案 10.3（下转增幅高于上转增幅）", numerator="REFERRALS_DOWN - REFERRALS_DOWN[ly]",
+         denominator="REFERRALS_DOWN[ly]", factor=100, unit="%", target=("none", "", None, "", 0),
+         levels=["county", "alliance"],
+         definition="（本期下转人次 − 上年同期下转人次）/ 上年同期下转人次 × 100%。两期各按当时的医共体成员"
+                    "关系归集（成员调整不改写上年数）。", derived=True),
+    dict(code="REFERRAL_GROWTH_GAP", name="下转增幅与上转增幅之差", category="落实分级诊疗制度",
+         source="湛江方案 10.3（下转增幅高于上转增幅）",
+         numerator="(REFERRALS_DOWN - REFERRALS_DOWN[ly]) / REFERRALS_DOWN[ly]"
+                   " - (REFERRALS_UP - REFERRALS_UP[ly]) / REFERRALS_UP[ly]",
+         denominator="", factor=100, unit="个百分点", target=("threshold", "gt", 0, "", 0),
+         levels=["county", "alliance"],
+         definition="下转人次同比增幅 − 上转人次同比增幅（百分点）。目标：大于0，即下转增幅高于上转增幅。"
+                    "两期各按当时的医共体成员关系归集。", derived=True),
+    dict(code="CHRONIC_DOWN_GROWTH", name="牵头医院下转“两慢病”患者增长率", category="落实分级诊疗制度",
+         source="湛江方案 10.3（牵头医院下转“两慢病”患者增长10%以上）",
+         numerator="CHRONIC_REFERRED_DOWN@lead - CHRONIC_REFERRED_DOWN@lead[ly]",
+         denominator="CHRONIC_REFERRED_DOWN@lead[ly]", factor=100, unit="%", target=("threshold", "ge", 10, "", 0),
+         levels=["county", "alliance"],
+         definition="（牵头医院本期下转高血压、糖尿病患者人数 − 上年同期人数）/ 上年同期人数 × 100%。",
+         derived=True),
+    dict(code="CMI", name="牵头医院病例组合指数（CMI值）", category="提升县域医疗卫生服务水平",
+         source="湛江方案 10.1（病例组合指数（CMI值）同比提升）", numerator="DRG_WEIGHT@lead",
+         denominator="DRG_CASES@lead", factor=1, unit="", decimals=3, target=("direction", "", None, "up", 0),
+         definition="牵头医院DRG入组病例总权重 / DRG入组病例数。按总权重与病例数分别累加后相除，"
+                    "故季度、年度及多家牵头医院的合计值与逐例计算一致。目标：同比提升。", derived=True),
+    dict(code="OP_DISEASE_TYPES", name="成员单位门诊病种数", category="提升基层能力",
+         source="湛江方案 11.1（成员单位门诊和住院病种分别达100种和60种）", numerator="OP_DISEASE_TYPES@primary",
+         denominator="", factor=1, unit="种", decimals=1, target=("threshold", "ge", 100, "", 0),
+         aggregation="mean",
+         definition="基层成员单位填报本年累计诊治的门诊病种数（报告期末数）。目标按单位计（每个成员单位≥100种）："
+                    "医共体和县取各成员单位的平均值（单位均值），均值达标不代表每个成员单位达标，"
+                    "逐个单位见机构层级。", derived=True),
+    dict(code="IP_DISEASE_TYPES", name="成员单位住院病种数", category="提升基层能力",
+         source="湛江方案 11.1（成员单位门诊和住院病种分别达100种和60种）", numerator="IP_DISEASE_TYPES@primary",
+         denominator="", factor=1, unit="种", decimals=1, target=("threshold", "ge", 60, "", 0),
+         aggregation="mean",
+         definition="基层成员单位填报本年累计收治的住院病种数（报告期末数）。目标按单位计（每个成员单位≥60种）："
+                    "医共体和县取各成员单位的平均值（单位均值），均值达标不代表每个成员单位达标，"
+                    "逐个单位见机构层级。", derived=True),
+    dict(code="VILLAGE_CLINIC_STANDARD_RATE", name="村卫生室规范化率", category="提升基层能力",
+         source="湛江方案 11.2（村卫生室规范化率达70%）", numerator="VILLAGE_CLINICS_STANDARD",
+         denominator="VILLAGE_CLINICS", factor=100, unit="%", target=("threshold", "ge", 70, "", 0),
+         definition="达到规范化建设标准的村卫生室数 / 村卫生室数 × 100%，由中心卫生院、乡镇卫生院按其一体化管理的"
+                    "村卫生室填报（期末数）。", derived=True),
+    dict(code="CHRONIC_STANDARD_MGMT_RATE", name="“两慢病”患者规范管理率", category="强化健康服务",
+         source="湛江方案 12.2（“两慢病”患者规范管理率保持在70%以上）", numerator="CHRONIC_STD_MANAGED@primary",
+         denominator="CHRONIC_MANAGED@primary", factor=100, unit="%", target=("threshold", "ge", 70, "", 0),
+         definition="基层医疗卫生机构规范管理的高血压、糖尿病患者人数 / 健康管理的高血压、糖尿病患者人数 × 100%"
+                    "（两病合并计算，期末数）。", derived=True),
+    dict(code="EHR_OPEN_RATE", name="电子健康档案向居民开放率", category="强化健康服务",
+         source="湛江方案 12.2（电子健康档案向居民开放率达60%以上）", numerator="EHR_OPENED",
+         denominator="EHR_RECORDS", factor=100, unit="%", target=("threshold", "ge", 60, "", 0),
+         definition="向居民本人开放（可查询）的电子健康档案数 / 居民电子健康档案建档人数 × 100%，由基层医疗卫生机构"
+                    "填报（期末数）。", derived=True),
+    dict(code="FUND_PRIMARY_RATE", name="医保基金县域内基层机构支出率", category="深化医保支付方式改革",
+         source="方案 四（三）（医保基金县域内基层机构支出率）", numerator="FUND_PRIMARY@county",
+         denominator="FUND_IN_COUNTY@county", factor=100, unit="%", target=("direction", "", None, "up", 0),
+         levels=["county"],
+         definition="医保基金支付给县域内基层医疗卫生机构的金额 / 医保基金县域内支出 × 100%（县医保局结算数据）。"
+                    "目标：同比提升。", derived=True),
 ]
 
 # 附件6: the 24 indicators in the seed's order, with weights adding to 100 (ours: 4 each, 5 for the

@@ -164,6 +164,62 @@ def _quarterly_figures(inst: Institution, role: str | None, period: Period, rng:
     }
 
 
+# How fast an alliance's referrals grow a year (up, down), by the alliance's place in its county:
+# the first and third alliances send more patients down than up (下转增幅高于上转增幅, as seed 000
+# 10.3 asks), the second the other way round, so that the cockpit shows both.
+REFERRAL_PACES = ((0.05, 0.18), (0.12, 0.04), (0.06, 0.15))
+
+
+def _measure_figures(inst: Institution, role: str | None, pace: tuple[float, float], period: Period,
+                     monthly: dict[str, Decimal]) -> dict[str, Decimal]:
+    """The 运行监测月报 rows of seed 000's 能力提升 measures (referrals, DRG): their own random
+    stream, so that the figures above stay the same as before they were added."""
+    t = (period.year - 2024) * 12 + period.index - 1
+    rng = random.Random(f"measures|{inst.pk}|{inst.name}|{period}")
+    noise = lambda spread=0.04: 1 + rng.uniform(-spread, spread)  # noqa: E731
+    up_pace, down_pace = pace
+    if inst.kind in Institution.LEAD_KINDS:
+        size = 1.0 if role == AllianceMembership.Role.LEAD else 0.35
+        down = 260 * size * (1 + down_pace) ** (t / 12) * noise()
+        cases = float(monthly["DISCHARGES"]) * 0.86 * noise(0.02)
+        cmi = (0.86 if role == AllianceMembership.Role.LEAD else 0.74) + 0.0025 * t + rng.uniform(-0.01, 0.01)
+        return {"REFERRALS_DOWN": Decimal(int(round(down))),
+                "CHRONIC_REFERRED_DOWN": Decimal(int(round(down * (0.22 + 0.0008 * t) * noise(0.03)))),
+                "DRG_WEIGHT": Decimal(str(round(cases * cmi, 2))), "DRG_CASES": Decimal(int(round(cases)))}
+    size = (inst.service_population or 30000) / 30000
+    up = 55 * size * _season(period.index) * (1 + up_pace) ** (t / 12) * noise()
+    return {"REFERRALS_UP": Decimal(int(round(up)))}
+
+
+def _quarterly_measures(inst: Institution, period: Period, quarterly: dict[str, Decimal],
+                        villages: int) -> dict[str, Decimal]:
+    """The 公共卫生季报 rows of seed 000's 11.1, 11.2 and 12.2 (primary care only), from their own
+    random stream. Disease types are counted since January, so they rise through the year."""
+    if inst.kind in Institution.LEAD_KINDS:
+        return {}
+    t = (period.year - 2024) * 4 + period.index - 1
+    rng = random.Random(f"measures|{inst.pk}|{inst.name}|{period}")
+    own = random.Random(f"measures-character|{inst.pk}|{inst.name}")
+    so_far = 0.7 + 0.1 * period.index  # share of the year's disease types seen by the quarter's end
+    op_year = 82 + 9 * (period.year - 2024) + own.uniform(-15, 25)
+    ip_year = 48 + 6 * (period.year - 2024) + own.uniform(-10, 15)
+    managed = quarterly["CHRONIC_MANAGED"]
+    records = (inst.service_population or 30000) * (0.86 + 0.004 * t)
+    figures = {
+        "OP_DISEASE_TYPES": Decimal(int(op_year * so_far)), "IP_DISEASE_TYPES": Decimal(int(ip_year * so_far)),
+        "CHRONIC_STD_MANAGED": Decimal(int(managed * Decimal(str(min(0.9, 0.64 + 0.01 * t
+                                                                       + rng.uniform(-0.02, 0.02)))))),
+        "EHR_RECORDS": Decimal(int(records)),
+        "EHR_OPENED": Decimal(int(records * min(0.9, 0.45 + 0.025 * t + rng.uniform(-0.03, 0.03)))),
+    }
+    if inst.kind in (Institution.Kind.CENTRAL_HEALTH_CENTRE, Institution.Kind.TOWNSHIP_HEALTH_CENTRE):
+        clinics = villages or own.randint(6, 14)
+        share = min(1.0, 0.52 + 0.03 * t + own.uniform(-0.08, 0.08))
+        figures.update({"VILLAGE_CLINICS": Decimal(clinics),
+                        "VILLAGE_CLINICS_STANDARD": Decimal(int(clinics * share))})
+    return figures
+
+
 def _county_figures(totals: dict[str, Decimal], period: Period, rng: random.Random) -> dict[str, Decimal]:
     """The 医保 settlement figures of the county, consistent with what its institutions filed."""
     t = (period.year - 2024) * 12 + period.index - 1
@@ -181,6 +237,13 @@ def _county_figures(totals: dict[str, Decimal], period: Period, rng: random.Rand
         "FUND_IN_COUNTY": fund_in.quantize(Decimal("0.01")),
         "FUND_TOTAL": (fund_in / fund_rate).quantize(Decimal("0.01")),
     }
+
+
+def _county_measures(county_figures: dict[str, Decimal], period: Period, rng: random.Random) -> dict[str, Decimal]:
+    """医保基金县域内基层机构支出 (seed 001 §四(三)): a slowly rising share of the in-county fund."""
+    t = (period.year - 2024) * 12 + period.index - 1
+    share = Decimal(str(round(0.19 + 0.0015 * t + rng.uniform(-0.004, 0.004), 4)))
+    return {"FUND_PRIMARY": (county_figures["FUND_IN_COUNTY"] * share).quantize(Decimal("0.01"))}
 
 
 def load_demo_filings(*, today) -> Counter:
@@ -238,6 +301,17 @@ def _fill_county(county: Region, forms: dict[str, ReportForm], last_month: Perio
                 return m.role
         return None
 
+    alliance_order = sorted({m.alliance_id for m in memberships})
+
+    def pace_on(inst, day):
+        for m in memberships:
+            if m.institution_id == inst.pk and m.valid_from <= day and (m.valid_to is None or m.valid_to >= day):
+                return REFERRAL_PACES[alliance_order.index(m.alliance_id) % len(REFERRAL_PACES)]
+        return REFERRAL_PACES[0]
+
+    villages = Counter(Institution.objects.filter(county=county, kind=Institution.Kind.VILLAGE_CLINIC)
+                       .values_list("parent_id", flat=True))
+
     monthly, quarterly, county_form = forms["MONTHLY_OPS"], forms["QUARTERLY_PH"], forms["COUNTY_INSURANCE"]
     finance = forms["FINANCE_EXPENSE"]
     filers = [i for i in institutions if i.kind in monthly.institution_kinds]
@@ -246,17 +320,24 @@ def _fill_county(county: Region, forms: dict[str, ReportForm], last_month: Perio
     for period in months:
         for inst in filers:
             rng = random.Random(f"{inst.pk}|{inst.name}|{period}")
-            figures = _monthly_figures(inst, role_on(inst, period.end), period, rng)
+            role = role_on(inst, period.end)
+            figures = _monthly_figures(inst, role, period, rng)
             for code in ("OP_VISITS", "DISCHARGES", "INSURANCE_REVENUE"):
                 county_totals[period][code] += figures[code]
+            expenses = _expense_figures(inst, figures, period, rng)
+            figures.update(_measure_figures(inst, role, pace_on(inst, period.end), period, figures))
             plan.append((monthly, inst, period, figures))
-            plan.append((finance, inst, period, _expense_figures(inst, figures, period, rng)))
+            plan.append((finance, inst, period, expenses))
         rng = random.Random(f"{county.code}|{period}")
-        plan.append((county_form, None, period, _county_figures(county_totals[period], period, rng)))
+        county_figures = _county_figures(county_totals[period], period, rng)
+        county_figures.update(_county_measures(county_figures, period, rng))
+        plan.append((county_form, None, period, county_figures))
     for period in quarters:
         for inst in filers:
             rng = random.Random(f"{inst.pk}|{inst.name}|{period}")
-            plan.append((quarterly, inst, period, _quarterly_figures(inst, role_on(inst, period.end), period, rng)))
+            figures = _quarterly_figures(inst, role_on(inst, period.end), period, rng)
+            figures.update(_quarterly_measures(inst, period, figures, villages.get(inst.pk, 0)))
+            plan.append((quarterly, inst, period, figures))
 
     # The latest month: one filer missing, one draft, one returned, two submitted, the rest approved.
     latest = [(f, i) for f, i, p, _fig in plan if p == last_month and f is monthly]

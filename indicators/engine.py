@@ -541,9 +541,25 @@ class Engine:
                             needs[_shift(period, ref.offset)][element[0]] = element[1]
         return needs
 
-    def load(self, periods: Iterable[Period]) -> None:
-        """Read what the indicators need for ``periods`` (and their offsets): one query per period."""
-        for period, elements in self._needs(periods, self.indicators).items():
+    def needs_for(self, period: Period, indicators: list[Indicator]) -> dict[Period, dict[int, str]]:
+        """What ``compute`` reads for ``period``: the terms of ``indicators`` (offsets included)
+        and, for the indicators judged against the same period last year, their terms then. Only
+        those: an indicator of growth (``[ly]`` terms) would otherwise read the year before last
+        for nothing."""
+        needs = self._needs([period], indicators)
+        judged = [i for i in indicators if i.has_direction]
+        if judged:
+            for shifted, elements in self._needs([period.same_period_last_year], judged).items():
+                needs[shifted].update(elements)
+        return needs
+
+    def load(self, periods: Iterable[Period], indicators: list[Indicator] | None = None) -> None:
+        """Read what the indicators (``indicators``: some of them) need for ``periods`` (and their
+        offsets): one query per period."""
+        self._load(self._needs(periods, self.indicators if indicators is None else indicators))
+
+    def _load(self, needs: dict[Period, dict[int, str]]) -> None:
+        for period, elements in needs.items():
             missing = {pk: agg for pk, agg in elements.items() if (period, pk) not in self._loaded}
             if not missing:
                 continue
@@ -651,15 +667,13 @@ class Engine:
         indicators = [i for i in self.indicators if i.applies_at(level)]
         units = units or self.units(level, unit_ids)
         self._terms.clear()  # term values are per set of units; the rows read stay cached
-        baseline_needed = any(i.has_direction for i in indicators)
-        periods = [period, period.same_period_last_year] if baseline_needed else [period]
         institutions = None
         if any(i.aggregation == Indicator.Aggregation.MEAN for i in indicators):
             institutions = units if level == "institution" else self.units("institution")
         results: dict[tuple[int, int], Result] = {}
         # Hundreds of thousands of rows and tens of thousands of results: no collection passes meanwhile.
         with _gc_paused():
-            self.load(periods)
+            self._load(self.needs_for(period, self.indicators))  # every level's at once
             for indicator in indicators:
                 self._results(indicator, period, level, units, institutions, results)
         return results
@@ -701,10 +715,7 @@ def _judge(result: Result, threshold: bool | None = None, direction: bool | None
     if direction is None:
         direction = indicator.has_direction
     if threshold:
-        if indicator.target_operator == Indicator.Operator.LE:
-            result.met_threshold = value <= indicator.target_value
-        else:
-            result.met_threshold = value >= indicator.target_value
+        result.met_threshold = indicator.threshold_met(value)
     if direction and result.baseline is not None:
         points = indicator.direction_points or Decimal(0)
         change = value - result.baseline

@@ -71,7 +71,7 @@ def orientation_text(indicator: Indicator) -> str:
         unit = indicator.unit_label or ""
         threshold = direction = ""
         if indicator.has_threshold and indicator.target_value is not None:
-            operator = "≤" if indicator.target_operator == Indicator.Operator.LE else "≥"
+            operator = indicator.threshold_symbol
             threshold = f"{operator}{_plain_number(indicator.target_value)}{unit}"
         if indicator.has_direction and indicator.direction:
             direction = "↓" if indicator.direction == Indicator.Direction.DOWN else "↑"

@@ -356,7 +356,7 @@ class IndicatorForm(_CodeMixin, forms.ModelForm):
         kind = cleaned.get("target_kind")
         if kind in (Indicator.TargetKind.THRESHOLD, Indicator.TargetKind.ALL, Indicator.TargetKind.ANY):
             if not cleaned.get("target_operator"):
-                self.add_error("target_operator", _("Choose ≥ or ≤ for the threshold."))
+                self.add_error("target_operator", _("Choose ≥, ≤ or > for the threshold."))
             if cleaned.get("target_value") is None and "target_value" not in self.errors:
                 self.add_error("target_value", _("Give the threshold value."))
         if kind in (Indicator.TargetKind.DIRECTION, Indicator.TargetKind.ALL, Indicator.TargetKind.ANY):

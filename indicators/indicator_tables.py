@@ -258,7 +258,7 @@ def target_text(indicator: Indicator) -> str:
     unit = indicator.unit_label or ""
     threshold = direction = ""
     if indicator.has_threshold and indicator.target_value is not None:
-        operator = "≤" if indicator.target_operator == Indicator.Operator.LE else "≥"
+        operator = indicator.threshold_symbol
         threshold = f"{operator}{_plain(indicator.target_value)}{unit}"
     if indicator.has_direction and indicator.direction:
         points = indicator.direction_points or Decimal(0)

@@ -168,7 +168,7 @@ class IndicatorSerializer(serializers.ModelSerializer):
     aggregation = NamedEnumField(Indicator.Aggregation.choices, enum_name="IndicatorAggregationEnum",
                                  read_only=True)
     target_kind = NamedEnumField(Indicator.TargetKind.choices, enum_name="IndicatorTargetKindEnum", read_only=True)
-    target_operator = serializers.CharField(read_only=True, help_text=_("ge (≥), le (≤), or empty."))
+    target_operator = serializers.CharField(read_only=True, help_text=_("ge (≥), le (≤), gt (>), or empty."))
     direction = serializers.CharField(read_only=True, help_text=_("up, down, or empty."))
     levels = serializers.ListField(
         child=NamedEnumField(LEVEL_CHOICES, enum_name="IndicatorLevelEnum"), read_only=True,
@@ -520,7 +520,7 @@ class IndicatorValueSerializer(serializers.Serializer):
     denominator = serializers.DecimalField(max_digits=None, decimal_places=None, allow_null=True)
     baseline = serializers.DecimalField(max_digits=None, decimal_places=None, allow_null=True,
                                         help_text=_("The value for the same period last year."))
-    target_operator = serializers.CharField(help_text=_("ge (≥), le (≤), or empty."))
+    target_operator = serializers.CharField(help_text=_("ge (≥), le (≤), gt (>), or empty."))
     target = serializers.DecimalField(max_digits=None, decimal_places=None, allow_null=True,
                                       help_text=_("The target value, if the indicator has one."))
     direction = serializers.CharField(help_text=_("up, down, or empty."))

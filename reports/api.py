@@ -149,3 +149,6 @@ class ReportVersionViewSet(ScopedViewSetMixin, mixins.RetrieveModelMixin, viewse
 def register_routes(router) -> None:
     router.register("reports", ReportViewSet, basename="report")
     router.register("report-versions", ReportVersionViewSet, basename="report-version")
+    from reports.alert_views import register_routes as register_alert_routes
+
+    register_alert_routes(router)

@@ -19,3 +19,8 @@ class ReportsConfig(AppConfig):
             name="reports", loader="reports.demo.load_demo_part", needs=("organisation", "ledgers", "filings"),
             skip_flag="--without-reports",
             skip_help="Do not run the report schedule over the past months (the report archive stays empty)."))
+        # Alerts (预警): re-judged after a filing is reviewed.
+        from indicators.signals import filing_reviewed
+        from reports.alerts import on_filing_reviewed
+
+        filing_reviewed.connect(on_filing_reviewed, dispatch_uid="reports_alerts_filing_reviewed")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from io import BytesIO
 
 from django.core.exceptions import ValidationError
@@ -217,6 +217,36 @@ def _late(report: Report, now: datetime, cache: Cache, progress: Progress) -> Bu
     return Built(data, content, filename(report.title, today))
 
 
+def _task_digest(report: Report, now: datetime, cache: Cache, progress: Progress) -> Built:
+    """The week's task digest of a county or an alliance (the alliance's own assignments and those of
+    its members today), for a group robot: the open responsible assignments by light, those that
+    became overdue in the last seven days, and the five longest overdue by item and unit (no names of
+    people). A constant number of queries."""
+    from alliances.models import AllianceMembership
+    from tasks.models import Assignment, AssignmentEvent
+    from tasks.selectors import most_overdue, status_counts
+
+    today = local_date(now)
+    lead = Assignment.objects.filter(county=report.county, is_active=True, role=Assignment.Role.LEAD)
+    if report.alliance_id:
+        members = AllianceMembership.objects.on(today).filter(alliance_id=report.alliance_id).values("institution_id")
+        lead = lead.filter(Q(alliance_id=report.alliance_id) | Q(institution_id__in=members))
+    counts = status_counts(lead)
+    new_overdue = AssignmentEvent.objects.filter(
+        assignment__in=lead, kind=AssignmentEvent.Kind.OVERDUE, happened_at__gte=now - timedelta(days=7)).count()
+    worst = [{"number": a.item.number, "text": a.item.text[:40], "unit": a.unit_name,
+              "days_late": (today - a.due_date).days if a.due_date else 0} for a in most_overdue(lead, limit=5)]
+    lines = [_("Open tasks %(open)d: red (overdue) %(red)d, yellow (behind) %(yellow)d, blue (due soon) %(blue)d; "
+               "%(new)d became overdue this week.") % {"open": counts.open, "red": counts.red, "yellow": counts.yellow,
+                                                      "blue": counts.blue, "new": new_overdue}]
+    if worst:
+        lines.append(_("Longest overdue:"))
+        lines += [_("%(number)s %(text)s — %(unit)s, %(days_late)d days late") % row for row in worst]
+    return Built({"title": report.title, "county": report.county.name, "as_of": today.isoformat(),
+                  "open": counts.open, "red": counts.red, "yellow": counts.yellow, "blue": counts.blue,
+                  "new_overdue": new_overdue, "worst": worst, "lines": lines})
+
+
 REVENUE_STRUCTURE = ("A4_26", "A4_31", "A4_29", "A4_30", "A4_16", "A4_12")
 
 
@@ -296,4 +326,5 @@ def _money(value) -> str:
 
 
 BUILDERS = {Kind.MONTHLY: _monthly, Kind.QUARTERLY: _quarterly, Kind.SIGNOFF_ALERT: _alert,
-            Kind.REMINDER: _reminder, Kind.LATE: _late, Kind.FINANCE_HALF: _finance_half}
+            Kind.REMINDER: _reminder, Kind.LATE: _late, Kind.FINANCE_HALF: _finance_half,
+            Kind.TASK_DIGEST: _task_digest}

@@ -72,12 +72,16 @@ def _sign_off(period: Period, moment: datetime) -> None:
 
 def load_demo_part(*, now: datetime, today) -> DemoReport:
     """The seed items linked to their indicators and judged, then the report schedule run over the past
-    months, as ``load_demo`` reports it (``core.demo``)."""
+    months and the alerts, as ``load_demo`` reports it (``core.demo``)."""
+    from reports import alert_demo
+
     targets = load_demo_targets(now=now)
     stats = load_demo_reports(now=now)
+    alerts = alert_demo.load_demo_alerts(now=now)
+    summary = _("Demo scheduled reports: %(reports)d reports made and sent as the schedule would have.") % {
+        "reports": stats["reports"]}
     return DemoReport(
-        summary=_("Demo scheduled reports: %(reports)d reports made and sent as the schedule would have.")
-        % {"reports": stats["reports"]},
+        summary=f"{summary} {alerts}" if alerts else summary,
         details=[_("Indicator-backed task items: %(linked)d linked and judged (%(missing)d not linkable: their "
                    "indicators are not in the catalogue).") % {"linked": targets["linked"],
                                                                 "missing": targets["not_in_catalogue"]}])
@@ -131,4 +135,3 @@ def load_demo_targets(*, now: datetime) -> dict[str, int]:
     linked = [i for i in TaskItem.objects.filter(pk__in=[i.pk for i in items]).select_related("ledger")]
     judge_items(linked, now=now)
     return stats
-

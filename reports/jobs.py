@@ -40,3 +40,12 @@ def judge_targets() -> dict:
     """Nightly: judge every indicator-backed task item of every county at the last complete period
     (a new month or quarter begins at midnight; a missed review signal is caught up). Idempotent."""
     return targets.judge_counties(now=timezone.now()).as_dict()
+@shared_task(name="reports.jobs.evaluate_alerts")
+def evaluate_alerts(alert_ids: list[int] | None = None) -> dict:
+    """Alerts (预警). Nightly, without ids: every county's rules judged, new alerts raised and sent.
+    With ids (after a filing's review raised them): those alerts' deliveries sent now."""
+    from reports import alerts
+
+    if alert_ids:
+        return {"sent": alerts.deliver_due(timezone.now(), alert_ids=list(alert_ids))}
+    return alerts.evaluate_all(timezone.now())

@@ -28,6 +28,7 @@ class Kind(models.TextChoices):
     REMINDER = "reminder", _("Filing reminder")
     LATE = "late", _("Late filings list")
     FINANCE_HALF = "finance_half", _("Semi-annual financial analysis")
+    TASK_DIGEST = "task_digest", _("Weekly task digest for group robots")
 
 
 class SweepMark(models.Model):
@@ -339,3 +340,139 @@ class ReportLog(models.Model):
     @property
     def event_label(self) -> str:
         return str(EVENT_LABELS.get(self.event, self.event))
+
+
+# Threshold alerts (预警) -----------------------------------------------------------------------------
+
+class AlertRule(models.Model):
+    """A county bureau's rule that raises alerts (预警): an indicator below or above a value, falling
+    for N periods, missing its target for the quarter so far; the 医保 fund spending ahead of its
+    budget share; a budget's execution off the elapsed time; an alliance with N red tasks. Rules are
+    disabled, never deleted (their alerts stay recorded)."""
+
+    class Kind(models.TextChoices):
+        THRESHOLD = "threshold", _("Indicator below or above a value")
+        FALLING = "falling", _("Indicator falling for consecutive periods")
+        QUARTER = "quarter", _("Indicator missing its target for the quarter so far")
+        INSURANCE = "insurance", _("Medical-insurance fund spending ahead of its budget share")
+        BUDGET = "budget", _("Budget execution behind or ahead of time")
+        RED_TASKS = "red_tasks", _("Red (overdue) tasks of an alliance")
+
+    class Operator(models.TextChoices):
+        BELOW = "below", _("below")
+        ABOVE = "above", _("above")
+
+    class Level(models.TextChoices):
+        COUNTY = "county", _("County")
+        ALLIANCE = "alliance", _("Each alliance")
+        INSTITUTION = "institution", _("Each institution")
+
+    county = models.ForeignKey(Region, verbose_name=_("county"), on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(_("name"), max_length=80)
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    indicator = models.ForeignKey("indicators.Indicator", verbose_name=_("indicator"), null=True, blank=True,
+                                  on_delete=models.PROTECT, related_name="+")
+    level = models.CharField(_("level"), max_length=12, choices=Level.choices, default=Level.COUNTY)
+    operator = models.CharField(_("operator"), max_length=6, choices=Operator.choices, blank=True)
+    value = models.DecimalField(_("value"), max_digits=14, decimal_places=4, null=True, blank=True)
+    count = models.PositiveSmallIntegerField(_("N"), null=True, blank=True)
+    roles = models.JSONField(_("who is told"), default=list, blank=True)
+    webhooks = models.ManyToManyField(Webhook, verbose_name=_("group robots"), blank=True, related_name="+")
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(_("updated at"))
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("updated by"), null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        verbose_name = _("alert rule")
+        verbose_name_plural = _("alert rules")
+        ordering = ["county_id", "-is_active", "name", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Alert(models.Model):
+    """One alert: a rule's condition held for one unit (the county, an alliance or an institution) in
+    one period. Raised once per (rule, unit, period); it stays recorded when the condition stops
+    holding (resolved), and an acknowledged alert stays closed."""
+
+    class State(models.TextChoices):
+        OPEN = "open", _("Open")
+        RESOLVED = "resolved", _("Resolved (the condition no longer holds)")
+        ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+
+    rule = models.ForeignKey(AlertRule, verbose_name=_("rule"), on_delete=models.PROTECT, related_name="alerts")
+    county = models.ForeignKey(Region, verbose_name=_("county"), on_delete=models.PROTECT, related_name="+")
+    alliance = models.ForeignKey(Alliance, verbose_name=_("alliance"), null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="+")
+    level = models.CharField(_("level"), max_length=12)
+    unit_id = models.PositiveIntegerField(_("unit"))
+    unit_name = models.CharField(_("unit"), max_length=120)
+    period = models.CharField(_("period"), max_length=7)
+    value = models.DecimalField(_("value"), max_digits=20, decimal_places=4, null=True, blank=True)
+    reference = models.DecimalField(_("compared with"), max_digits=20, decimal_places=4, null=True, blank=True)
+    text = models.CharField(_("what happened"), max_length=500)
+    batch = models.CharField(_("raised by run"), max_length=32, editable=False)
+    raised_at = models.DateTimeField(_("raised at"))
+    state = models.CharField(_("state"), max_length=12, choices=State.choices, default=State.OPEN)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
+    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("acknowledged by"), null=True,
+                                        blank=True, on_delete=models.SET_NULL, related_name="+")
+    note = models.CharField(_("note"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("alert")
+        verbose_name_plural = _("alerts")
+        ordering = ["-raised_at", "-pk"]
+        constraints = [models.UniqueConstraint(fields=["rule", "level", "unit_id", "period"],
+                                               name="alert_once_per_unit_and_period")]
+        indexes = [models.Index(fields=["county", "state", "-raised_at"], name="alert_county_state"),
+                   models.Index(fields=["batch"], name="alert_batch")]
+
+    def __str__(self) -> str:
+        return self.text
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == self.State.OPEN
+
+
+class AlertDelivery(models.Model):
+    """One recipient of one alert: a user (the alerts inbox, and e-mail when they have an address), or
+    a group robot (address key ``webhook:<pk>``). Claimed queued → sending before it goes out, retried
+    with backoff; unique per (alert, recipient), so an alert reaches each recipient once."""
+
+    State = Delivery.State
+
+    alert = models.ForeignKey(Alert, verbose_name=_("alert"), on_delete=models.CASCADE, related_name="deliveries")
+    address_key = models.CharField(_("recipient key"), max_length=260)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("user"), null=True, blank=True,
+                             on_delete=models.CASCADE, related_name="alert_deliveries")
+    email = models.CharField(_("e-mail"), max_length=254, blank=True)
+    webhook = models.ForeignKey(Webhook, verbose_name=_("group robot"), null=True, blank=True,
+                                on_delete=models.SET_NULL, related_name="+")
+    label = models.CharField(_("recipient"), max_length=200, blank=True)
+    state = models.CharField(_("state"), max_length=10, choices=Delivery.State.choices, default=Delivery.State.QUEUED)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"))
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("queued at"))
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("alert delivery")
+        verbose_name_plural = _("alert deliveries")
+        ordering = ["alert_id", "pk"]
+        constraints = [models.UniqueConstraint(fields=["alert", "address_key"], name="alert_delivery_once")]
+        indexes = [models.Index(fields=["state", "next_attempt_at"], name="alert_delivery_due"),
+                   models.Index(fields=["user", "read_at"], name="alert_delivery_inbox")]
+
+    def __str__(self) -> str:
+        return f"{self.alert} → {self.label or self.email or self.user_id}"

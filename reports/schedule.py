@@ -9,7 +9,9 @@ Seed 001 §四(四): "次月的5日推送上一个月的紧密型县域医共体
 - filing reminders: on each reminder day of the month at 08:00, while the month's filings are not
   yet due;
 - the late list: at 08:00 on the day after the due day of the county's monthly forms;
-- each alliance's semi-annual financial analysis (seed 000 item 7): on the 15th after the half at 08:00.
+- each alliance's semi-annual financial analysis (seed 000 item 7): on the 15th after the half at 08:00;
+- the weekly task digest for group robots: every Monday at 08:00, for the county and each alliance
+  that has a robot (a digest is about the week: one missed by more than a day is not sent late).
 
 A slot whose moment has passed is due; the sweep looks back ``CATCH_UP_DAYS`` so a report missed
 while the scheduler was down goes out when it is back (marked late), and never further back than
@@ -124,6 +126,23 @@ def finance_half_due(now: datetime) -> list[Slot]:
     return [s for s in (finance_half_slot(current.shift(-1)),) if _in_window(s.due_at, now, catch_up())]
 
 
+TASK_DIGEST_WEEKDAY = 0  # Monday
+TASK_DIGEST_WINDOW = timedelta(days=1)
+
+
+def task_digest_slot(day: date) -> Slot:
+    """The digest of ``day`` (a Monday): its month as the period, the day of the month as the edition."""
+    moment = at(day)
+    return Slot(Kind.TASK_DIGEST, Period.containing_date(PeriodKind.MONTH, day), moment, moment + GRACE,
+                edition=day.day)
+
+
+def task_digest_due(now: datetime) -> list[Slot]:
+    today = local_today(now)
+    monday = today - timedelta(days=(today.weekday() - TASK_DIGEST_WEEKDAY) % 7)
+    return [s for s in (task_digest_slot(monday),) if _in_window(s.due_at, now, TASK_DIGEST_WINDOW)]
+
+
 def slot_for(kind: str, period: Period, edition: int = 0, due_day: int = DEFAULT_DUE_DAY) -> Slot:
     """The slot of a given report (for ``generate now`` and tests)."""
     if kind == Kind.MONTHLY:
@@ -136,6 +155,8 @@ def slot_for(kind: str, period: Period, edition: int = 0, due_day: int = DEFAULT
         return reminder_slot(period, edition or 1)
     if kind == Kind.FINANCE_HALF:
         return finance_half_slot(period)
+    if kind == Kind.TASK_DIGEST:
+        return task_digest_slot(period.start.replace(day=edition or 1))
     return late_slot(period, due_day)
 
 

@@ -12,7 +12,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from alliances import scoping
 from alliances.scoping import CHANGE, Scope
-from reports.models import Delivery, RecipientList, Report, ReportSettings, ReportVersion
+from reports.models import Alert, AlertRule, Delivery, RecipientList, Report, ReportSettings, ReportVersion
 
 
 @scoping.register(Report)
@@ -53,3 +53,23 @@ def openable_versions(user) -> QuerySet[ReportVersion]:
     delivered = Delivery.objects.filter(report_id=OuterRef("report_id"), user=user)
     visible = scoping.queryset_for(user, Report).values("pk")
     return ReportVersion.objects.filter(Q(report_id__in=visible) | Exists(delivered))
+
+
+@scoping.register(AlertRule)
+def _alert_rules(scope: Scope, action) -> QuerySet[AlertRule]:
+    """Alert rules are the county bureau's: seen by the county's readers, changed by its bureau."""
+    if scope.everything:
+        return AlertRule.objects.all()
+    counties = scope.change_counties if action == CHANGE else scope.view_counties
+    return AlertRule.objects.filter(county_id__in=counties)
+
+
+@scoping.register(Alert)
+def _alerts(scope: Scope, action) -> QuerySet[Alert]:
+    """Alerts of the counties (and, for an alliance grant, of the alliance) the scope sees; the county
+    bureau acknowledges any. A recipient's own alerts are added by ``reports.alerts.alerts_for``."""
+    if scope.everything:
+        return Alert.objects.all()
+    if action == CHANGE:
+        return Alert.objects.filter(county_id__in=scope.change_counties)
+    return Alert.objects.filter(Q(county_id__in=scope.view_counties) | Q(alliance_id__in=scope.view_alliances))

@@ -140,6 +140,9 @@ def planned(now: datetime, counties: list[Region] | None = None, *, since: datet
     monthly = schedule.monthly_due(now)
     quarterly = schedule.quarterly_due(now)
     halves = schedule.finance_half_due(now)
+    digests = schedule.task_digest_due(now)
+    robot_scopes = set(Webhook.objects.filter(county__in=counties).values_list("county_id", "alliance_id")) \
+        if digests else set()
     result = []
     for county in counties:
         members = alliances.get(county.pk, [])
@@ -149,6 +152,11 @@ def planned(now: datetime, counties: list[Region] | None = None, *, since: datet
         if county.pk in evaluated:
             result.extend((county, None, slot) for slot in quarterly)
         result.extend((county, alliance, slot) for slot in halves for alliance in members)
+        # The weekly task digest goes only where a group robot will read it.
+        for slot in digests:
+            if (county.pk, None) in robot_scopes:
+                result.append((county, None, slot))
+            result.extend((county, alliance, slot) for alliance in members if (county.pk, alliance.pk) in robot_scopes)
         days = due_days.get(county.pk)
         if days:
             chosen = county_settings.get(county.pk)
@@ -185,6 +193,10 @@ def title_for(kind: str, county: Region, alliance: Alliance | None, period: Peri
             return reminder_title(county, period, edition)
         if kind == Kind.FINANCE_HALF:
             return finance_half_title(alliance, period)
+        if kind == Kind.TASK_DIGEST:
+            day = period.start.replace(day=edition or 1)
+            return _("%(unit)s weekly task digest (%(day)s)") % {
+                "unit": (alliance or county).name, "day": day.isoformat()}
         return late_title(county, alliance, period)
 
 
@@ -510,9 +522,14 @@ def report_url(report: Report) -> str:
     return settings.PORTAL_BASE_URL.rstrip("/") + reverse("reports:detail", kwargs={"scheduled_report_pk": report.pk})
 
 
-def robot_message(report: Report, kind: str) -> dict:
-    """What a group robot gets: the title, the period and the portal link (no personal data)."""
-    lines = [f"【医共体治理门户】{report.title}", _("期间：%(period)s") % {"period": Period.parse(report.period).label}]
+def robot_message(report: Report, kind: str, data: dict | None = None) -> dict:
+    """What a group robot gets: the title, the period and the portal link (no personal data); a task
+    digest adds its summary lines (counts, and the longest overdue by item and unit)."""
+    lines = [f"【医共体治理门户】{report.title}"]
+    if report.kind == Kind.TASK_DIGEST:
+        lines += list((data or {}).get("lines", []))
+    else:
+        lines.append(_("期间：%(period)s") % {"period": Period.parse(report.period).label})
     if report.late:
         lines.append(_("This report is sent late (it was due %(due)s).") % {
             "due": timezone.localtime(report.due_at).strftime("%Y-%m-%d %H:%M")})
@@ -550,7 +567,8 @@ def deliver_due(now: datetime, report_ids: list[int] | None = None, stats: Sweep
         try:
             with translation.override(settings.LANGUAGE_CODE):
                 if robot:
-                    webhooks.post(delivery.webhook, robot_message(delivery.report, delivery.webhook.kind), now)
+                    digest = delivery.version.data if delivery.report.kind == Kind.TASK_DIGEST and delivery.version_id else None
+                    webhooks.post(delivery.webhook, robot_message(delivery.report, delivery.webhook.kind, digest), now)
                 else:
                     _email(delivery, versions.get(delivery.version_id)).send()
         except Exception as exc:  # SMTP and robots have many ways to fail; each is retried

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from reports import city_views, target_views, views
+from reports import alert_views, city_views, target_views, views
 
 app_name = "reports"
 urlpatterns = [
@@ -24,4 +24,13 @@ urlpatterns = [
     path("ledgers/<int:ledger_pk>/targets/", target_views.ledger_targets, name="ledger_targets"),
     path("ledgers/<int:ledger_pk>/targets/confirm/", target_views.ledger_targets_confirm,
          name="ledger_targets_confirm"),
+    path("alerts/", alert_views.alert_list, name="alert_list"),
+    path("alerts/unread/", alert_views.unread, name="alert_unread"),
+    path("alerts/<int:alert_pk>/", alert_views.alert_detail, name="alert_detail"),
+    path("alerts/<int:alert_pk>/acknowledge/", alert_views.acknowledge, name="alert_acknowledge"),
+    path("regions/<int:region_pk>/alerts/rules/", alert_views.rule_list, name="alert_rules"),
+    path("regions/<int:region_pk>/alerts/rules/new/", alert_views.rule_edit, name="alert_rule_add"),
+    path("regions/<int:region_pk>/alerts/rules/<int:alert_rule_pk>/", alert_views.rule_edit, name="alert_rule_edit"),
+    path("regions/<int:region_pk>/alerts/rules/<int:alert_rule_pk>/disable/", alert_views.rule_disable,
+         name="alert_rule_disable"),
 ]

@@ -6,12 +6,18 @@ a sample history of progress so the pages have something to show.
   city) into 万源市. The .xlsx files are in ``tasks/seed_ledgers`` (built by its ``build.py``).
   Units the counties do not know yet are created as departments, as the import's confirmation
   would; 万源市 knows beforehand that the ledger's "市保障局" is its 市医疗保障局 (an alias).
-- SAMPLE (invented): the progress history. For each assignment a pseudo-random but fixed share
-  of work, monthly reports in the ledger's year, most tasks completed and accepted, some left
-  overdue; continuous items reported month by month up to a month or two ago; one report awaiting
-  review and one returned with a reason in each county; supervision orders on the longest
-  overdue matters; a half-year inspection of 郁南县 whose findings became rectification tasks (one
-  of 县人民医院, due within the week of loading: a blue light).
+- This year (SAMPLE): seed 000 and seed 004 are loaded as this year's ledgers of their counties,
+  seed 001 as 郁南县's ledger of last year: the same content with every year in their cells shifted
+  by the same number of years (the 文号 of the source document kept), and the title saying so
+  (…（演示：据2021年清单顺延）).
+- SAMPLE (invented): the progress history, a fixed pseudo-random share per assignment (the same
+  every year). Of the tasks already due most were done around their deadlines and a few are
+  overdue (last year's only within about half a year of their deadline); of those still to come some were done
+  early, most report progress in step with the time elapsed (on track) and a few lag behind (黄);
+  continuous items report every month or two. One report awaits review and one was returned with a
+  reason in each county; supervision orders on the longest overdue matters; a half-year inspection
+  of 郁南县 whose findings became rectification tasks (one of 县人民医院, due within the week of
+  loading: a blue light).
 
 ``load_demo_ledgers(now=...)`` is idempotent: ledgers re-import unchanged, and the history is
 added only to assignments that have no report yet.
@@ -20,11 +26,14 @@ added only to assignments that have no report yet.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter
 from datetime import date, datetime, time, timedelta
+from io import BytesIO
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import openpyxl
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
@@ -50,11 +59,14 @@ SH = ZoneInfo("Asia/Shanghai")
 YUNAN, WANYUAN = "445322", "511781"
 
 SEED_LEDGERS = [
-    # (file, county code, username of the bureau clerk who imports it)
-    ("ledger_000_key_tasks_2021.xlsx", YUNAN, "yn_staff"),
-    ("ledger_001_yunan_2020.xlsx", YUNAN, "yn_staff"),
-    ("ledger_004_tongren_2021.xlsx", WANYUAN, "wy_staff"),
+    # (file, county code, username of the bureau clerk who imports it, loaded as this year's ledger)
+    ("ledger_000_key_tasks_2021.xlsx", YUNAN, "yn_staff", True),
+    ("ledger_001_yunan_2020.xlsx", YUNAN, "yn_staff", False),  # moved to last year
+    ("ledger_004_tongren_2021.xlsx", WANYUAN, "wy_staff", True),
 ]
+# A year written in a cell: 2021年, 年度：2021, 2020.03 (not the 〔2021〕 of a document number, whose line is kept).
+_YEAR = re.compile(r"(?<![\d〔])((?:19|20)\d{2})(?=年|$|[.\-/．]\d)")
+_DOC_LINE = re.compile(r"^\s*(?:文号|发文字号)")
 # Departments a county knows before its first import, with other spellings of theirs.
 KNOWN_DEPARTMENTS = {WANYUAN: [("市医疗保障局", ["市保障局"])]}
 SUPERVISOR = {YUNAN: "yn_supervisor", WANYUAN: "wy_admin"}
@@ -91,9 +103,10 @@ def load_demo_ledgers(*, now: datetime) -> Counter:
             for name, aliases in departments:
                 department_get_or_create(county=county, name=name, user=None, aliases=aliases)
         ledgers = []
-        for filename, code, username in SEED_LEDGERS:
+        for filename, code, username, this_year in SEED_LEDGERS:
             county = Region.objects.get(code=code)
-            data = (SEED_DIR / filename).read_bytes()
+            year = local_date(now).year
+            data = seed_ledger_bytes(filename, year=year if this_year else year - 1)
             table, problems = read_ledger_upload(SimpleUploadedFile(filename, data))
             if table is None:
                 raise ValueError(f"{filename}: {[p.text for p in problems]}")
@@ -116,6 +129,28 @@ def load_demo_ledgers(*, now: datetime) -> Counter:
     return stats
 
 
+def seed_ledger_bytes(filename: str, *, year: int | None = None) -> bytes:
+    """The seed ledger's workbook; with ``year``, the same content moved to that year: every year in
+    its cells shifted by the same number of years (not the source's 文号), and the title saying so."""
+    data = (SEED_DIR / filename).read_bytes()
+    if year is None:
+        return data
+    book = openpyxl.load_workbook(BytesIO(data))
+    sheet = book.active
+    cells = [cell for row in sheet.iter_rows() for cell in row if isinstance(cell.value, str)]
+    source = next(int(m.group(1)) for cell in cells if (m := re.search(r"年度[:：]\s*(\d{4})", cell.value)))
+    shift = year - source
+    for cell in cells:
+        if not _DOC_LINE.match(cell.value):
+            cell.value = _YEAR.sub(lambda m: str(int(m.group(1)) + shift), cell.value)
+    title = cells[0]
+    if shift:
+        title.value = f"{title.value}（演示：据{source}年清单顺延）"
+    out = BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
 def _history(ledger_pk: int, *, clerk, now: datetime) -> Counter:
     """Monthly reports for assignments without any: the sample history of the ledger."""
     stats: Counter = Counter()
@@ -125,43 +160,89 @@ def _history(ledger_pk: int, *, clerk, now: datetime) -> Counter:
     reports, touched = [], []
     for a in assignments:
         item, ledger = a.item, a.item.ledger
-        share = _share(ledger.title, item.key, a.unit_kind, a.unit.pk)
-        start = ledger.start_date
-        if item.deadline_kind == DeadlineKind.CONTINUOUS or item.deadline_kind == DeadlineKind.UNKNOWN:
-            # Reported every few months since the start, last one a month or two ago.
-            last = first_of_month(today, -(1 + share % 2))
-            months = sorted(m for m in (first_of_month(last, -k) for k in range(0, 24, 3))
-                            if m >= first_of_month(start))
-            done_at = None
-        else:
-            due = item.due_date
-            finishes = share < 85  # most tasks were done on time or a little late
-            end = due + timedelta(days=(share % 40) - 20) if finishes else min(due, today)
-            end = min(max(end, start + timedelta(days=20)), today - timedelta(days=1))
-            span = max((end - start).days, 30)
-            months = sorted({first_of_month(start + timedelta(days=span * k // 4)) for k in range(1, 5)})
-            months = [m for m in months if m <= end]
-            done_at = _moment(end) if finishes else None
-        percent = 0
+        # The same share every year (the title without its year).
+        share = _share(re.sub(r"\d", "", ledger.title), item.key, a.unit_kind, a.unit.pk)
+        months, final_percent, done = _sample_course(item, ledger.start_date, share, today)
+        months = [m for m in months if _report_day(m, ledger.start_date, today) is not None]
+        if not months:
+            continue
+        course = len(months)
+        if done and item.deadline_kind == DeadlineKind.ONGOING:
+            # 完成并持续推进: done, then reporting on as a continuous task.
+            latest = first_of_month(today) if today.day > 10 else first_of_month(today, -1)
+            months += [m for m in _months(first_of_month(months[-1], 1), latest, 1 + share % 2)
+                       if _report_day(m, ledger.start_date, today) is not None]
         for n, month in enumerate(months, start=1):
-            day = min(month + timedelta(days=24), today - timedelta(days=1))
-            final = done_at is not None and n == len(months)
-            percent = 100 if final else min(95, max(percent + 10, (share % 50) + n * 12 if done_at else 10 + n * 8))
+            day = _report_day(month, ledger.start_date, today)
+            final = done and n == course
+            # Percent climbs evenly to the last report's (100 from the completing one on).
+            percent = 100 if done and n >= course else max(5, final_percent * n // course)
             reports.append(ProgressReport(
                 assignment=a, county_id=a.county_id, period=f"{month:%Y-%m}", percent=percent, marks_complete=final,
                 text=PROGRESS_TEXTS[4 if final else (share + n) % 4], state=ProgressReport.State.ACCEPTED,
                 submitted_by=clerk, submitted_at=_moment(day), reviewed_by=clerk,
                 reviewed_at=_moment(day) + timedelta(hours=20)))
-        if reports and reports[-1].assignment is a:
-            a.percent = reports[-1].percent
-            a.last_report_at = reports[-1].submitted_at
-            a.completed_at = reports[-1].submitted_at if done_at else None
-            touched.append(a)
+        last = reports[-1]
+        a.percent = last.percent
+        a.last_report_at = last.submitted_at
+        a.completed_at = reports[len(reports) - len(months) + course - 1].submitted_at if done else None
+        touched.append(a)
     ProgressReport.objects.bulk_create(reports, batch_size=1000)
     Assignment.objects.bulk_update(touched, ["percent", "last_report_at", "completed_at"], batch_size=1000)
     assignments_refresh(touched, now=now)
     stats["reports"] += len(reports)
     return stats
+
+
+def _sample_course(item, start: date, share: int, today: date) -> tuple[list[date], int, bool]:
+    """The months an assignment reported in, the percent of its last report and whether that report
+    completed it: a believable course for its deadline as seen ``today`` (``share``: 0–99, fixed)."""
+    this_month = first_of_month(today)
+    # The newest report: this month once the month is under way, else last month.
+    latest = this_month if today.day > 10 else first_of_month(today, -1)
+    if item.deadline_kind in (DeadlineKind.CONTINUOUS, DeadlineKind.UNKNOWN) or item.due_date is None:
+        # Every month or two; one in seven has let two months pass (behind: 黄).
+        last = first_of_month(latest, -2) if share % 7 == 0 else latest
+        return _months(start, last, 1 + share % 2), 30 + share % 60, False
+    due = item.due_date
+    if due < today:
+        # Last year's leftovers are finished by the summer: only a recent deadline is still open.
+        past_year = start.year < today.year
+        if share < (70 if past_year else 65) or (past_year and (today - due).days > 200):
+            # Done around the deadline (up to three weeks either side), never after yesterday.
+            end = min(max(due + timedelta(days=share % 42 - 21), start + timedelta(days=20)),
+                      today - timedelta(days=1))
+            return _months(start, first_of_month(end), 1 + share % 3)[-4:] or [first_of_month(end)], 100, True
+        # Overdue: still reporting, most of the way there.
+        return _months(start, latest, 1 + share % 2)[-6:], 50 + share % 35, False
+    elapsed = max(0, (today - start).days) * 100 // max((due - start).days, 1)
+    if share < 15 and elapsed >= 40:
+        # Done early.
+        end = start + timedelta(days=(today - start).days * (60 + share) // 100)
+        return _months(start, first_of_month(end), 2), 100, True
+    if share >= 92:
+        # Lagging: silent for two months, well behind the time elapsed (the assignments were made
+        # on the day of loading, so the light comes from the silence).
+        return _months(start, first_of_month(latest, -2), 1), max(5, elapsed // 2), False
+    # In step with the time elapsed.
+    return _months(start, latest, 1 + share % 2), min(95, max(10, elapsed + share % 15 - 5)), False
+
+
+def _months(start: date, last: date, step: int) -> list[date]:
+    """First days of the months from ``last`` back to ``start``'s month, every ``step`` months, in order."""
+    first = first_of_month(start)
+    months, month = [], first_of_month(last)
+    while month >= first:
+        months.append(month)
+        month = first_of_month(month, -step)
+    return months[::-1]
+
+
+def _report_day(month: date, start: date, today: date) -> date | None:
+    """The day a month's report was filed: the 25th, or yesterday in the current month; None when
+    that day is not after the ledger's start and before today."""
+    day = min(month + timedelta(days=24), today - timedelta(days=1))
+    return day if start <= day < today else None
 
 
 def _supervision(code: str, *, users, now: datetime) -> Counter:

@@ -40,25 +40,27 @@ def test_bench_indicators_prints_figures_and_rolls_back():
     out = buffer.getvalue()
     lines = out.splitlines()
 
-    # Per county: 2 lead hospitals (40 monthly values: the 22 rows for hospitals, 2 fillers, the
-    # 财务支出月报's 6 and the 人员配置月报's 10) and 4 health centres (38: 20 + 2 + 6 + 10); each quarter
-    # 3 + 4 × 10 values; the county's own 6 + 1 (population) a month. 15 months = 5 whole quarters:
-    # (15 × (2 × 40 + 4 × 38) + 5 × (2 × 3 + 4 × 10) + 15 × 7) × 2 counties; filings: three monthly forms and
-    # the quarterly one for 6 filers, the county's two monthly ones.
-    values = (15 * (2 * 40 + 4 * 38) + 5 * (2 * 3 + 4 * 10) + 15 * 7) * 2
+    # Per county: 2 lead hospitals (44 monthly values: the 26 rows for hospitals, 2 fillers, the
+    # 财务支出月报's 6 and the 人员配置月报's 10) and 4 health centres (39: 21 + 2 + 6 + 10); each quarter
+    # 3 + 3 × 17 + 15 values (the community centre has no village clinic rows); the county's own 7 + 1
+    # (population) a month. 15 months = 5 whole quarters:
+    # (15 × (2 × 44 + 4 × 39) + 5 × (2 × 3 + 3 × 17 + 15) + 15 × 8) × 2 counties; filings: three
+    # monthly forms and the quarterly one for 6 filers, the county's two monthly ones. (Issue 18 added
+    # 4 monthly rows for hospitals, 1 for centres, 7 quarterly rows for centres and 1 for the county.)
+    values = (15 * (2 * 44 + 4 * 39) + 5 * (2 * 3 + 3 * 17 + 15) + 15 * 8) * 2
     filings = (15 * 6 * 3 + 5 * 6 + 15 * 2) * 2
-    assert values == 7630 and filings == 660
-    assert "province: 2 counties, 4 alliances, 12 institutions, 60 elements, months " in out
+    assert values == 8280 and filings == 660
+    assert "province: 2 counties, 4 alliances, 12 institutions, 73 elements, months " in out
     assert f"{filings:,} filings, {values:,} values; 4 institutions move alliance" in out
 
-    # Results: 13 indicators for every level, 9 for counties and alliances, 3 for counties only,
+    # Results: 19 indicators for every level, 14 for counties and alliances, 4 for counties only,
     # 1 for alliances only; 12 institutions, 4 alliances, 2 counties (and 6, 2, 1 in one county).
     everywhere = sum(1 for spec in INDICATORS if not spec.get("levels"))
-    assert (everywhere, len(INDICATORS)) == (13, 35)
+    assert (everywhere, len(INDICATORS)) == (19, 47)
     # The talent targets of 附件3 add 6 for counties and alliances and 3 for counties only.
-    full = 13 * 12 + (13 + 9 + 1 + 6) * 4 + (13 + 9 + 3 + 9) * 2
-    one_county = 13 * 6 + (13 + 9 + 1 + 6) * 2 + (13 + 9 + 3 + 9) * 1
-    assert (full, one_county) == (340, 170)
+    full = 19 * 12 + (19 + 14 + 1 + 6) * 4 + (19 + 14 + 4 + 9) * 2
+    one_county = 19 * 6 + (19 + 14 + 1 + 6) * 2 + (19 + 14 + 4 + 9) * 1
+    assert (full, one_county) == (480, 240)
 
     at = next(n for n, line in enumerate(lines) if line.strip().startswith("measurement "))
     for title in ("what", "time s", "vs (1)", "queries", "rows"):
@@ -67,14 +69,16 @@ def test_bench_indicators_prints_figures_and_rolls_back():
             for label in ("(1) full evaluation", "(2a) floor, one quarter", "(2b) floor, both quarters",
                           "(3) naive ORM loop, scaled")}
     evaluation = rows["(1) full evaluation"]
-    assert re.search(r"\s\d+\.\d{3}\s+1\.00×\s+\d+\s+[\d,]+ read, 340 results$", evaluation), evaluation
+    assert re.search(r"\s\d+\.\d{3}\s+1\.00×\s+\d+\s+[\d,]+ read, 480 results$", evaluation), evaluation
     assert re.search(r"\s\d+\.\d{3}\s+[\d.,]+×\s+1\s+[\d,]+$", rows["(2a) floor, one quarter"])
     assert re.search(r"\s\d+\.\d{3}\s+[\d.,]+×\s+2\s+[\d,]+$", rows["(2b) floor, both quarters"])
-    # The naive loop: 2 units per level sampled, one query per unit × element × period: the 51
-    # catalogue elements the indicators read, for each of the two quarters.
+    # The naive loop: 2 units per level sampled, one query per unit × element × period: the 64
+    # catalogue elements the indicators read for the quarter, and the 56 the direction targets and
+    # the "same period last year" terms read for the quarter a year before.
+    assert "elements read: 2026Q3 64, 2025Q3 56" in out
     naive = rows["(3) naive ORM loop, scaled"]
-    assert naive.endswith(f"{6 * 51 * 2:,} in the sample"), naive
-    assert f"{(12 + 4 + 2) * 51 * 2:,}" in naive
+    assert naive.endswith(f"{6 * (64 + 56):,} in the sample"), naive
+    assert f"{(12 + 4 + 2) * (64 + 56):,}" in naive
     assert re.search(r"evaluation / floor \(\d{4}Q\d\): [\d.]+×   evaluation / floor \(both quarters\): [\d.]+×", out)
     assert "cross-check: A4_16 numerator and denominator equal the naive sums for 6 of 6 sampled units" in out
 

@@ -55,11 +55,13 @@ def phone(browser):  # noqa: F811
 def phone_demo(transactional_db):
     """The demo (one load for the whole walk), with last month's monthly form of 都城镇卫生院 (a member
     of the first alliance) as an empty draft, reopened if its lock day has passed."""
+    from accounts.models import User
     from alliances.models import Institution
     from core.periods import Period, PeriodKind
     from indicators.models import Filing, ReportForm
     from indicators.services.filings import form_rows, open_filing
-    from tasks.models import SupervisionOrder
+    from tasks.models import Assignment, SupervisionOrder
+    from tasks.services.supervision import order_issue
 
     call_command("load_demo", quiet=True, without_staffing=True, without_reports=True)
     today = timezone.localdate()
@@ -71,7 +73,16 @@ def phone_demo(transactional_db):
     if today > form.lock_date(period):
         Filing.objects.filter(pk=filing.pk).update(reopened_until=today + timedelta(days=7))
     codes = [row.element.code for row in form_rows(form, centre.kind)]
-    order = SupervisionOrder.objects.filter(county__name="郁南县", state="open").order_by("pk").first()
+    # An order on one of the bureau's own departments, which the bureau answers itself (issued here
+    # when the demo's orders, on whatever is overdue on the day, name none).
+    order = SupervisionOrder.objects.filter(county__name="郁南县", state="open",
+                                            assignment__department__isnull=False).order_by("pk").first()
+    if order is None:
+        order = order_issue(
+            assignment=Assignment.objects.filter(county=form.county, role="lead", department__isnull=False,
+                                                 completed_at__isnull=True).order_by("pk").first(),
+            user=User.objects.get(username="yn_supervisor"), colour="yellow", text="请报送推进情况。",
+            reply_due=today + timedelta(days=7), now=timezone.now())
     _reminder_in_the_inbox(FILER, form.county, period)
     return {"filing": filing.pk, "codes": codes, "order": order.pk}
 

@@ -77,12 +77,12 @@ def test_identical_concurrent_bulk_posts_write_once_and_never_conflict(setup, to
     w = setup
     clients = [api(w.filer) for _ in range(SESSIONS)]  # eight sessions of one filer
 
-    # The filing does not exist yet: one creates it with its 20 values, the others change nothing.
+    # The filing does not exist yet: one creates it with its 21 values, the others change nothing.
     first = post_at_once(clients, payload(w))
     assert all(r.status_code in (200, 201) for r in first), [(r.status_code, r.content) for r in first]
-    assert sorted(r.json()["changed"] for r in first) == [0] * (SESSIONS - 1) + [20]
+    assert sorted(r.json()["changed"] for r in first) == [0] * (SESSIONS - 1) + [21]
     assert Filing.objects.count() == 1
-    assert ValueAudit.objects.count() == 20 and FilingEvent.objects.count() == 1
+    assert ValueAudit.objects.count() == 21 and FilingEvent.objects.count() == 1
 
     # The filing exists (version 2): the same new figures sent eight times at once.
     changed = payload(w, values=centre_values(OP_VISITS=8100, GPS=7))

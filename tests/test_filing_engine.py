@@ -73,9 +73,9 @@ def test_a_clerks_own_sheet_is_mapped_once_then_imported_and_the_mapping_remembe
     mapping = {"remap": first.context["remap_token"], "map_0": "code", "map_1": "name", "map_2": "", "map_3": "value"}
     mapped = client.post(url, mapping)
     assert mapped.status_code == 200 and mapped.context["plan"].ok and mapped.context["token"]
-    assert mapped.context["plan"].counts["new"] == 20
+    assert mapped.context["plan"].counts["new"] == 21
     done = client.post(url, {"token": mapped.context["token"], "confirm": "1"})
-    assert done.status_code == 302 and stored(w.filing)["OP_VISITS"] == 8000 and len(stored(w.filing)) == 20
+    assert done.status_code == 302 and stored(w.filing)["OP_VISITS"] == 8000 and len(stored(w.filing)) == 21
     assert set(ValueAudit.objects.values_list("source", flat=True)) == {"import"}
     assert ImportMapping.objects.get(register="filing", scope=w.yn.pk).mapping["本月上报"] == "value"
 
@@ -163,12 +163,12 @@ def test_the_filing_api_previews_confirms_once_and_scopes(w):
     body = answer.json()
     assert answer.status_code == 200 and body["token"], body
     assert body["header_row"] == 3 and body["mapping"]["编码"] == {"field": "code", "source": FROM_USER, "column": "A"}
-    assert body["mapping"]["备注"]["field"] is None and body["counts"]["new"] == 20
+    assert body["mapping"]["备注"]["field"] is None and body["counts"]["new"] == 21
     assert {(r["code"], r["row"], r["status"]) for r in body["rows"]} >= {("OP_VISITS", 4, "new")}
     assert not DataValue.objects.exists()
     confirm = reverse("api-import-confirm", kwargs={"token": body["token"]})
     done = client.post(confirm)
-    assert done.status_code == 201 and done.json()["created"] == 20 and len(stored(w.filing)) == 20
+    assert done.status_code == 201 and done.json()["created"] == 21 and len(stored(w.filing)) == 21
     assert client.post(confirm).json()["confirmed"] is False
     assert SecurityEvent.objects.filter(event="import.confirm").count() == 1
 

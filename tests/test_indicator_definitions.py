@@ -199,7 +199,7 @@ def test_detail_groups_rows_by_section_and_shows_an_example_of_the_deadlines(cat
         "period": "2026年5月", "due": "2026-06-05", "lock": "2026-06-20"}
     assert example in html
     sections = [group["name"] for group in response.context["sections"]]
-    assert sections == ["医疗服务", "收入与支出", "人员"]
+    assert sections == ["医疗服务", "收入与支出", "人员", "双向转诊", "病例组合"]  # the last two: issue 18
     assert [row.element.code for row in response.context["sections"][2]["rows"]] == ["STAFF_ON_DUTY", "GPS"]
     # Filed by the lead hospitals and primary centres of the county: every one of the world's institutions
     # but the village clinic.

@@ -62,7 +62,7 @@ def centre_values(**overrides) -> dict:
                   MED_REVENUE=1_400_000, DRUG_REVENUE=500_000, CONSUMABLE_REVENUE=100_000, EXAM_REVENUE=90_000,
                   LAB_REVENUE=80_000, FISCAL_REVENUE=500_000, INSURANCE_REVENUE=700_000,
                   BUSINESS_EXPENSE=1_400_000, PERSONNEL_EXPENSE=700_000, SALARY_TOTAL=600_000, STAFF_ON_DUTY=90,
-                  GPS=6)
+                  GPS=6, REFERRALS_UP=30)
     values.update(overrides)
     return values
 
@@ -102,13 +102,13 @@ def test_bulk_filing_is_idempotent_by_form_filer_and_period(setup, today):
     first = post(client, payload(w))
     assert first.status_code == 201, first.content
     body = first.json()
-    assert (body["created"], body["changed"], body["submitted"]) == (True, 20, False)
+    assert (body["created"], body["changed"], body["submitted"]) == (True, 21, False)
     filing = body["filing"]
     assert (filing["status"], filing["version"], filing["form_code"], filing["period"]) == (
         "draft", 2, "MONTHLY_OPS", "2026-10")
     # Whole-number elements without decimals, amounts with two.
     assert filing["values"]["OP_VISITS"] == "8000" and filing["values"]["TOTAL_REVENUE"] == "2000000.00"
-    assert ValueAudit.objects.count() == 20 and FilingEvent.objects.get().action == FilingEvent.Action.API
+    assert ValueAudit.objects.count() == 21 and FilingEvent.objects.get().action == FilingEvent.Action.API
     events, audits = FilingEvent.objects.count(), ValueAudit.objects.count()
 
     # The same payload again (also as text, and with the version it was based on): nothing happens.
@@ -395,7 +395,7 @@ def test_report_form_detail_lists_its_rows_and_who_fills_them(setup):
     w = setup
     form = w.forms["MONTHLY_OPS"]
     listed = rows(api(w.filer).get("/api/report-forms/", {"code": "MONTHLY_OPS"}))
-    assert [(f["id"], f["county_name"], f["element_count"]) for f in listed] == [(form.pk, "郁南县", 23)]
+    assert [(f["id"], f["county_name"], f["element_count"]) for f in listed] == [(form.pk, "郁南县", 28)]  # 23 rows, and 5 of seed 000 10.1 and 10.3 (issue 18)
     detail = api(w.filer).get(f"/api/report-forms/{form.pk}/").json()
     assert (detail["period_kind"], detail["filer_level"], detail["due_day"], detail["lock_day"]) == (
         "month", "institution", 5, 20)
@@ -651,13 +651,13 @@ def test_bulk_filing_costs_the_same_for_two_values_and_twenty(setup, today):
     client = api(w.alliance_admin)
     two, _ = _count(client, "post", BULK, payload(w, w.centre, values={"OP_VISITS": 1, "GPS": 1}, submit=False))
     twenty, response = _count(client, "post", BULK, payload(w, w.centre2))
-    assert response.json()["changed"] == 20
+    assert response.json()["changed"] == 21
     assert two == twenty
     # Changing two values of twenty, or all twenty: the same few queries.
     change_two, _ = _count(client, "post", BULK, payload(w, w.centre2, values={"OP_VISITS": 2, "GPS": 2}))
     change_all, response = _count(client, "post", BULK, payload(w, w.centre2, values={
         code: v + 1 for code, v in centre_values().items()}))
-    assert response.json()["changed"] == 20
+    assert response.json()["changed"] == 21
     assert change_two == change_all
     unchanged, response = _count(client, "post", BULK, payload(w, w.centre2, values={
         code: v + 1 for code, v in centre_values().items()}))
@@ -705,4 +705,4 @@ def test_the_service_filing_pipeline_is_what_the_api_uses(setup, today):
     filing = svc.open_filing(w.forms["MONTHLY_OPS"], w.centre, Period.parse("2026-10"))
     response = post(api(w.filer), payload(w))
     assert response.status_code == 200 and response.json()["filing"]["id"] == filing.pk
-    assert response.json()["created"] is False and response.json()["changed"] == 20
+    assert response.json()["created"] is False and response.json()["changed"] == 21

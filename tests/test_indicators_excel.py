@@ -38,20 +38,23 @@ NOW = datetime(2026, 11, 3, 9, 0, tzinfo=SHANGHAI)
 K = Institution.Kind
 
 # Rows of the township centres' template of MONTHLY_OPS: section 医疗服务 in row 5, then its six rows,
-# section 收入与支出 in row 12, its twelve rows, section 人员 in row 25, its two rows.
+# section 收入与支出 in row 12, its twelve rows, section 人员 in row 25, its two rows, section 双向转诊 in
+# row 28, its one row (the centre's up-referrals; the hospitals' rows of 双向转诊 and 病例组合 are not
+# in a centre's template).
 ROW = {"OP_VISITS": 6, "DISCHARGES": 7, "DISCHARGE_BED_DAYS": 8, "OPEN_BED_DAYS": 9, "OCCUPIED_BED_DAYS": 10,
        "REHAB_PATIENTS": 11, "TOTAL_REVENUE": 13, "BUSINESS_REVENUE": 14, "MED_REVENUE": 15, "DRUG_REVENUE": 16,
        "CONSUMABLE_REVENUE": 17, "EXAM_REVENUE": 18, "LAB_REVENUE": 19, "FISCAL_REVENUE": 20,
        "INSURANCE_REVENUE": 21, "BUSINESS_EXPENSE": 22, "PERSONNEL_EXPENSE": 23, "SALARY_TOTAL": 24,
-       "STAFF_ON_DUTY": 26, "GPS": 27}
+       "STAFF_ON_DUTY": 26, "GPS": 27, "REFERRALS_UP": 29}
 CENTRE_VALUES = dict(OP_VISITS=8000, DISCHARGES=150, DISCHARGE_BED_DAYS=900, OPEN_BED_DAYS=1800,
                      OCCUPIED_BED_DAYS=1200, REHAB_PATIENTS=40, TOTAL_REVENUE=2_000_000, BUSINESS_REVENUE=1_500_000,
                      MED_REVENUE=1_400_000, DRUG_REVENUE=500_000, CONSUMABLE_REVENUE=100_000, EXAM_REVENUE=90_000,
                      LAB_REVENUE=80_000, FISCAL_REVENUE=500_000, INSURANCE_REVENUE=700_000,
                      BUSINESS_EXPENSE=1_400_000, PERSONNEL_EXPENSE=700_000, SALARY_TOTAL=600_000, STAFF_ON_DUTY=90,
-                     GPS=6)
-HOSPITAL_VALUES = {**{k: v * 10 for k, v in CENTRE_VALUES.items() if k != "REHAB_PATIENTS"},
-                   "SURGERIES": 900, "SURGERIES_L34": 300, "REHAB_REFERRED_DOWN": 25}
+                     GPS=6, REFERRALS_UP=30)
+HOSPITAL_VALUES = {**{k: v * 10 for k, v in CENTRE_VALUES.items() if k not in ("REHAB_PATIENTS", "REFERRALS_UP")},
+                   "SURGERIES": 900, "SURGERIES_L34": 300, "REHAB_REFERRED_DOWN": 25, "REFERRALS_DOWN": 120,
+                   "CHRONIC_REFERRED_DOWN": 30, "DRG_WEIGHT": 1200, "DRG_CASES": 1300}
 
 
 def either(text: str, zh: str, en: str) -> bool:
@@ -185,7 +188,8 @@ def test_template_is_the_official_layout_with_values_references_and_hidden_codes
     validations = {str(v.sqref): (v.type, v.operator, v.formula1) for v in ws.data_validations.dataValidation}
     assert any("D6" in ref and kind == ("whole", "greaterThanOrEqual", "0") for ref, kind in validations.items())
     assert any("D13" in ref and kind[0] == "decimal" for ref, kind in validations.items())
-    footer = [ws.cell(row=r, column=c).value for r in range(28, 33) for c in range(1, 7)]
+    assert ws["A28"].value == "四、双向转诊" and ws["G29"].value == "REFERRALS_UP"
+    footer = [ws.cell(row=r, column=c).value for r in range(30, 35) for c in range(1, 7)]
     assert "填报人：" in footer and "审核人：" in footer and "日期：2026年11月3日" in footer
 
 
@@ -207,7 +211,7 @@ def test_round_trip_download_fill_upload_preview_confirm(w):
     response = upload(client, upload_url(w.filing), content)
     assert response.status_code == 200 and response.templates[0].name == "indicators/excel_preview.html"
     plan = response.context["plan"]
-    assert plan.ok and plan.counts == {"unchanged": 0, "new": 20, "changed": 0, "cleared": 0, "total": 20}
+    assert plan.ok and plan.counts == {"unchanged": 0, "new": 21, "changed": 0, "cleared": 0, "total": 21}
     by_code = {c.element.code: c for c in plan.changes}
     assert (by_code["OP_VISITS"].row, by_code["OP_VISITS"].old, by_code["OP_VISITS"].new) == (6, None, Decimal(8000))
     assert by_code["TOTAL_REVENUE"].new == Decimal("2000000.5")
@@ -220,9 +224,9 @@ def test_round_trip_download_fill_upload_preview_confirm(w):
     assert done.status_code == 302 and done["Location"] == reverse("indicators:filing_detail",
                                                                    kwargs={"filing_pk": w.filing.pk})
     values = stored(w.filing)
-    assert values["OP_VISITS"] == 8000 and values["TOTAL_REVENUE"] == Decimal("2000000.50") and len(values) == 20
+    assert values["OP_VISITS"] == 8000 and values["TOTAL_REVENUE"] == Decimal("2000000.50") and len(values) == 21
     audits = ValueAudit.objects.filter(filing=w.filing)
-    assert audits.count() == 20 and set(audits.values_list("source", flat=True)) == {"import"}
+    assert audits.count() == 21 and set(audits.values_list("source", flat=True)) == {"import"}
     assert set(audits.values_list("user", flat=True)) == {w.filer.pk} and all(a.created for a in audits)
     assert list(FilingEvent.objects.filter(filing=w.filing).values_list("action", flat=True)) == ["import"]
     w.filing.refresh_from_db()
@@ -234,7 +238,7 @@ def test_round_trip_download_fill_upload_preview_confirm(w):
     fill(book, {"OP_VISITS": "8,100", "GPS": "-"})
     response = upload(client, upload_url(w.filing), xlsx(book))
     plan = response.context["plan"]
-    assert plan.counts == {"unchanged": 18, "new": 0, "changed": 1, "cleared": 1, "total": 2}
+    assert plan.counts == {"unchanged": 19, "new": 0, "changed": 1, "cleared": 1, "total": 2}
     assert {(c.element.code, c.status, c.old_text, c.new_text) for c in plan.changes if c.is_change} == {
         ("OP_VISITS", "changed", "8,000", "8,100"), ("GPS", "cleared", "6", "")}
     confirm(client, upload_url(w.filing), response)
@@ -318,7 +322,7 @@ def _rows_edit(w, client, edit):
      "G6"),
     (lambda ws: ws.cell(row=7, column=7, value="OP_VISITS"), "门急诊人次（诊疗人次）", "appears twice", "G7"),
     (lambda ws: setattr(ws.cell(row=27, column=7), "value", None), "全科医生数", "is missing", "D27"),
-    (lambda ws: ws.cell(row=28, column=4, value=5), "隐藏的G列", "no data-item code", "D28"),
+    (lambda ws: ws.cell(row=30, column=4, value=5), "隐藏的G列", "no data-item code", "D30"),
 ])
 def test_rows_that_do_not_match_the_form_are_errors(w, edit, zh, en, cell):
     client = client_for(w.filer)
@@ -477,7 +481,7 @@ def test_filing_preview_and_confirm_cost_a_constant_number_of_queries(w, django_
     # saved (3).
     with django_assert_num_queries(23):
         confirm(client, upload_url(w.filing), response)
-    assert len(stored(w.filing)) == 20
+    assert len(stored(w.filing)) == 21
 
 
 # The alliance-wide workbook --------------------------------------------------------------------
@@ -507,7 +511,9 @@ def test_alliance_workbook_layout(w, django_assert_num_queries):
     assert [ws.cell(row=r, column=3).value for r in (6, 7, 8)] == [w.hospital.pk, w.centre.pk, w.centre2.pk]
     assert ws.cell(row=9, column=2).value is None or ws.cell(row=9, column=2).value.startswith("说明")
     codes = [ws.cell(row=5, column=c).value for c in range(4, ws.max_column + 1)]
-    assert codes[:3] == ["OP_VISITS", "DISCHARGES", "DISCHARGE_BED_DAYS"] and len(codes) == 23
+    # 23 rows, and 5 of seed 000 10.1 and 10.3 (referrals and DRG, issue 18) at the end.
+    assert codes[:3] == ["OP_VISITS", "DISCHARGES", "DISCHARGE_BED_DAYS"] and len(codes) == 28
+    assert codes[-5:] == ["REFERRALS_UP", "REFERRALS_DOWN", "CHRONIC_REFERRED_DOWN", "DRG_WEIGHT", "DRG_CASES"]
     assert ws["D3"].value == "门急诊人次（诊疗人次）" and ws["D4"].value == "（人次）"
     assert ws.row_dimensions[5].hidden and ws.column_dimensions["C"].hidden
     assert ws["A5"].value == f"template=alliance;form=MONTHLY_OPS;alliance={w.alliance_a.pk};period=2026-10"
@@ -532,9 +538,9 @@ def test_alliance_round_trip_files_for_several_institutions_at_once(w):
     assert [(u.institution.name, u.has_changes) for u in plan.units] == [
         ("县人民医院", True), ("平台镇卫生院", True), ("桂圩镇卫生院", False)]
     hospital, centre, _centre2 = plan.units
-    assert hospital.filing is None and hospital.counts["new"] == 22
-    assert centre.counts == {"unchanged": 0, "new": 19, "changed": 1, "cleared": 0, "total": 20}
-    assert plan.counts["filings"] == 2 and plan.counts["total"] == 42
+    assert hospital.filing is None and hospital.counts["new"] == 26
+    assert centre.counts == {"unchanged": 0, "new": 20, "changed": 1, "cleared": 0, "total": 21}
+    assert plan.counts["filings"] == 2 and plan.counts["total"] == 47
     visits = next(c for c in centre.changes if c.element.code == "OP_VISITS")
     assert (visits.column, visits.row, visits.old, visits.new) == ("D", 7, Decimal(7000), Decimal(8000))
     assert not Filing.objects.filter(institution=w.hospital).exists()
@@ -542,11 +548,11 @@ def test_alliance_round_trip_files_for_several_institutions_at_once(w):
     done = confirm(client, alliance_upload_url(w), response)
     assert done.status_code == 302 and "completeness" in done["Location"]
     hospital_filing = Filing.objects.get(form=w.monthly, institution=w.hospital, period="2026-10")
-    assert stored(hospital_filing)["SURGERIES"] == 900 and len(stored(hospital_filing)) == 22
-    assert stored(w.filing)["OP_VISITS"] == 8000 and len(stored(w.filing)) == 20
+    assert stored(hospital_filing)["SURGERIES"] == 900 and len(stored(hospital_filing)) == 26
+    assert stored(w.filing)["OP_VISITS"] == 8000 and len(stored(w.filing)) == 21
     assert not Filing.objects.filter(institution=w.centre2).exists()  # an empty row opens no filing
     audits = ValueAudit.objects.filter(source="import")
-    assert audits.count() == 42 and set(audits.values_list("user", flat=True)) == {w.alliance_admin.pk}
+    assert audits.count() == 47 and set(audits.values_list("user", flat=True)) == {w.alliance_admin.pk}
     assert set(FilingEvent.objects.filter(action="import").values_list("filing__institution", flat=True)) == {
         w.hospital.pk, w.centre.pk}
 

@@ -34,7 +34,7 @@ def full_values(w, **overrides) -> dict[int, Decimal]:
                   MED_REVENUE=1_400_000, DRUG_REVENUE=500_000, CONSUMABLE_REVENUE=100_000, EXAM_REVENUE=90_000,
                   LAB_REVENUE=80_000, FISCAL_REVENUE=500_000, INSURANCE_REVENUE=700_000,
                   BUSINESS_EXPENSE=1_400_000, PERSONNEL_EXPENSE=700_000, SALARY_TOTAL=600_000, STAFF_ON_DUTY=90,
-                  GPS=6)
+                  GPS=6, REFERRALS_UP=30)
     values.update(overrides)
     return {w.ids[code]: None if v is None else Decimal(str(v)) for code, v in values.items()}
 
@@ -48,8 +48,8 @@ def test_save_audits_each_change_and_only_changes(setup, django_assert_num_queri
     # Elements, version bump, existing values, insert values, insert audits, event (no savepoint).
     with django_assert_num_queries(6):
         result = svc.save_values(filing, values, user=w.filer, expected_version=1)
-    assert result.created == 20
-    assert ValueAudit.objects.filter(filing=filing, created=True).count() == 20
+    assert result.created == 21
+    assert ValueAudit.objects.filter(filing=filing, created=True).count() == 21
     svc.save_values(filing, full_values(w, OP_VISITS=8100, GPS=None), user=w.filer, expected_version=2,
                     reason="更正")
     changes = ValueAudit.objects.filter(filing=filing, created=False).order_by("element__code")

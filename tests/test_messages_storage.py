@@ -52,4 +52,4 @@ def test_saves_not_followed_leave_one_message_per_kind(setup):
     filing.refresh_from_db()
     assert client.post(url, grid_post(w, filing, OP_VISITS=8005)).status_code == 302  # nothing changed
     shown = [str(m) for m in client.get(url).context["messages"]]
-    assert shown == ["草稿已保存：20 个数值有变动。", "草稿已保存：1 个数值有变动。", "没有数值变动。"], shown
+    assert shown == ["草稿已保存：21 个数值有变动。", "草稿已保存：1 个数值有变动。", "没有数值变动。"], shown

@@ -107,9 +107,17 @@ def test_health_reports_database_and_worker(client, db):
 
 # Home page per role -----------------------------------------------------------------------
 
-def test_home_for_bureau_shows_its_county_structure(as_user, world):
+def test_home_for_bureau_is_its_county_cockpit_linking_the_structure(as_user, world):
     response = as_user(world.bureau).get(url("home"))
     assert response.status_code == 200
+    assert "reports/cockpit/county.html" in [t.name for t in response.templates]
+    assert response.context["county"] == world.yn
+    page = html(response)
+    structure_url = url("alliances:region_detail", region_pk=world.yn.pk)
+    assert structure_url in page
+    assert "万源市" not in page and "白沙镇分院" not in page
+    # The county's structure stays at its own page.
+    response = as_user(world.bureau).get(structure_url)
     page = html(response)
     assert "alliances/region_detail.html" in [t.name for t in response.templates]
     assert [a.name for a in response.context["alliances"]] == ["第一医共体", "第三医共体"]
@@ -120,39 +128,49 @@ def test_home_for_bureau_shows_its_county_structure(as_user, world):
     assert response.context["counts"] == {"alliances": 2, "institutions": 5, "village_clinics": 1, "unaffiliated": 0}
 
 
-def test_home_for_city_and_province_is_a_read_only_rollup(as_user, world):
-    for user in (world.city, world.province):
+def test_home_for_city_and_province_ranks_their_counties(as_user, world):
+    for user, region in ((world.city, world.yf), (world.province, world.gd)):
         response = as_user(user).get(url("home"))
         assert response.status_code == 200
-        assert "core/home_rollup.html" in [t.name for t in response.templates]
-        rows = response.context["rows"]
-        assert [r["county"].name for r in rows] == ["郁南县"]
-        assert rows[0]["alliances"] == 2 and rows[0]["institutions"] == 5 and rows[0]["village_clinics"] == 1
+        assert "reports/cockpit/region.html" in [t.name for t in response.templates]
+        [block] = response.context["blocks"]
+        assert block.region == region
+        assert [c.row.county.name for c in block.counties] == ["郁南县"]
         page = html(response)
         assert url("alliances:region_detail", region_pk=world.yn.pk) in page
+        assert url("alliances:region_detail", region_pk=region.pk) in page  # the structure roll-up
         assert "万源市" not in page
         assert url("alliances:alliance_create") not in page
 
 
-def test_home_for_superuser_rolls_up_every_county(as_user, world):
+def test_home_for_superuser_ranks_every_province(as_user, world):
     admin = UserFactory(username="root", is_superuser=True, is_staff=True)
     response = as_user(admin).get(url("home"))
-    assert [r["county"].name for r in response.context["rows"]] == ["郁南县", "万源市"]
-    assert response.context["totals"]["alliances"] == 3
+    blocks = response.context["blocks"]
+    assert [b.region.name for b in blocks] == ["广东省", "四川省"]
+    assert [[c.row.county.name for c in b.counties] for b in blocks] == [["郁南县"], ["万源市"]]
 
 
-def test_home_for_alliance_office_is_its_alliance(as_user, world):
+def test_home_for_alliance_office_is_its_alliance_cockpit(as_user, world):
     response = as_user(world.alliance_admin).get(url("home"))
     assert response.status_code == 200
     assert response.context["alliance"] == world.alliance_a
-    assert "县人民医院" in html(response) and "第三医共体" not in html(response)
+    assert "reports/cockpit/alliance.html" in [t.name for t in response.templates]
+    assert "第三医共体" not in html(response)
+    assert url("alliances:alliance_detail", alliance_pk=world.alliance_a.pk) in html(response)
+    page = html(as_user(world.alliance_admin).get(url("alliances:alliance_detail", alliance_pk=world.alliance_a.pk)))
+    assert "县人民医院" in page and "第三医共体" not in page
 
 
-def test_home_for_institution_filer_is_its_institution(as_user, world):
+def test_home_for_institution_filer_is_my_filings_and_tasks(as_user, world):
     response = as_user(world.filer).get(url("home"))
     assert response.status_code == 200
-    assert response.context["institution"] == world.centre
+    assert "reports/cockpit/filer.html" in [t.name for t in response.templates]
     page = html(response)
+    assert url("indicators:my_filings") in page and url("tasks:my_tasks") in page
+    assert "县中医院" not in page and "第三医共体" not in page
+    # The institution's page stays where it was.
+    page = html(as_user(world.filer).get(url("alliances:institution_detail", institution_pk=world.centre.pk)))
     assert "平台镇卫生院" in page and "平台镇大村卫生站" in page
     assert "县中医院" not in page and "第三医共体" not in page
     assert url("alliances:institution_edit", institution_pk=world.centre.pk) not in page
@@ -739,11 +757,12 @@ def test_query_count_does_not_grow_with_data(as_user, world, name, kwargs):
                           alliance=world.alliance_a, valid_from=date(2021, 1, 1))
     after = _count_queries(c, path)
     assert after == before, (name, before, after)
-    assert after <= 20
+    assert after <= (40 if name == "home" else 20)  # the home is the county's cockpit: more panels
 
 
 def test_rollup_query_count_is_constant(as_user, world):
     c = as_user(world.province)
+    c.get(url("home"))  # warm-up: the home brings the tasks' daily roll-ups of its counties up to date once
     before = _count_queries(c, url("home"))
     yf = world.yf
     from tests.factories import RegionFactory
@@ -754,9 +773,10 @@ def test_rollup_query_count_is_constant(as_user, world):
         alliance = AllianceFactory(county=county, name="医共体")
         MembershipFactory(institution=hospital, alliance=alliance, role=LEAD)
     c = as_user(world.province)
+    c.get(url("home"))
     after = _count_queries(c, url("home"))
     assert after == before
-    assert len(c.get(url("home")).context["rows"]) == 5
+    assert len(c.get(url("home")).context["blocks"][0].counties) == 5
 
 
 # Admin --------------------------------------------------------------------------------------

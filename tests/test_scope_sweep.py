@@ -19,7 +19,7 @@ from alliances.services import joint_office_create
 from core.models import SecurityEvent
 from finance.models import Budget, CalendarDay, InsuranceBudget
 from indicators.models import DataElement, EvaluationRun, Filing, Indicator, ReportForm
-from reports.models import Delivery, Report, ReportVersion
+from reports.models import Alert, AlertRule, Delivery, Report, ReportVersion
 from staffing.models import RecruitmentPlan, Staff, TrainingRecord
 from tasks.models import Assignment as TaskAssignment
 from tasks.models import (
@@ -58,6 +58,8 @@ KWARG_MODELS = {
     "scheduled_report_pk": Report,
     "version_pk": ReportVersion,
     "delivery_pk": Delivery,
+    "alert_rule_pk": AlertRule,
+    "alert_pk": Alert,
     "insurance_budget_pk": InsuranceBudget,
     "budget_pk": Budget,
     "calendar_day_pk": CalendarDay,
@@ -248,7 +250,18 @@ def _report_objects(world):
     now = datetime(2026, 6, 5, 8, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
     report, _created = services.create_report("monthly", world.yn, Period.parse("2026-05"), now=now)
     services.process(report.pk, now)
-    return {Report: report, ReportVersion: report.versions.get(), Delivery: report.deliveries.first()}
+    return {Report: report, ReportVersion: report.versions.get(), Delivery: report.deliveries.first(),
+            **_alert_objects(world, now)}
+
+
+def _alert_objects(world, now):
+    """A 郁南县 alert rule and one of its alerts (raised by hand: the sweep needs the rows, not the rule)."""
+    rule = AlertRule.objects.create(county=world.yn, name="郁南县预警规则", kind="red_tasks", level="alliance", count=1,
+                                    roles=["bureau_admin"], created_at=now, updated_at=now)
+    alert = Alert.objects.create(rule=rule, county=world.yn, alliance=world.alliance_a, level="alliance",
+                                 unit_id=world.alliance_a.pk, unit_name="第一医共体", period="2026-05",
+                                 text="第一医共体：1项红灯任务", batch="sweep", raised_at=now)
+    return {AlertRule: rule, Alert: alert}
 
 
 def _url(route: Route, pk_for):

@@ -28,6 +28,7 @@ class Indicator(models.Model):
     class Operator(models.TextChoices):
         GE = "ge", "≥"
         LE = "le", "≤"
+        GT = "gt", ">"  # strictly above (e.g. 下转增幅高于上转增幅: the gap > 0)
 
     class Direction(models.TextChoices):
         UP = "up", _("Rise")
@@ -90,6 +91,19 @@ class Indicator(models.Model):
     @property
     def has_direction(self) -> bool:
         return self.target_kind in (self.TargetKind.DIRECTION, self.TargetKind.ALL, self.TargetKind.ANY)
+
+    @property
+    def threshold_symbol(self) -> str:
+        """≥, ≤ or > (≥ when the operator is unset, as the engine reads it)."""
+        return {self.Operator.LE: "≤", self.Operator.GT: ">"}.get(self.target_operator, "≥")
+
+    def threshold_met(self, value) -> bool:
+        """Whether ``value`` meets the threshold (``target_value`` set)."""
+        if self.target_operator == self.Operator.LE:
+            return value <= self.target_value
+        if self.target_operator == self.Operator.GT:
+            return value > self.target_value
+        return value >= self.target_value
 
     def applies_at(self, level: str) -> bool:
         return not self.levels or level in self.levels

@@ -100,9 +100,9 @@ def threshold_ratio(indicator: Indicator, value: Decimal) -> Decimal:
         if value <= target:
             return ONE
         return target / value if target > 0 else ZERO
-    if value >= target:
+    if indicator.threshold_met(value):
         return ONE
-    return value / target if value > 0 else ZERO
+    return value / target if value > 0 and target > 0 else ZERO
 
 
 def score_ratio(rule: str, result: Result) -> Decimal:

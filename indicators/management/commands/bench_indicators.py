@@ -12,8 +12,8 @@ from indicators import bench
 
 class Command(BaseCommand):
     help = (
-        "Build a synthetic province (by default 80 counties, 200 alliances, 4,000 institutions, 60 data "
-        "elements, 36 months of filings) in one transaction that is rolled back, and print the time of the full "
+        "Build a synthetic province (by default 80 counties, 200 alliances, 4,000 institutions, the catalogue's "
+        "data elements, 36 months of filings) in one transaction that is rolled back, and print the time of the full "
         "quarterly evaluation of every catalogue indicator for every unit next to the floor (one grouped SQL read "
         "of the same values) and a naive ORM loop on a sample, scaled; the evaluation's query count at two sizes; "
         "the queries of a filing save of 60 values; peak memory. Meant for PostgreSQL."
