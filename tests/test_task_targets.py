@@ -179,9 +179,12 @@ def _file(form, period: str, values: dict[str, int], *, institution=None, status
 
 
 def _insurance(visits_in_county: int) -> dict[str, int]:
-    """The county's 医保 month with 1000 visits: VISIT_RATE = visits_in_county / 10 %."""
-    return dict(INS_VISITS_TOTAL=1000, INS_VISITS_IN_COUNTY=visits_in_county, INS_INPATIENTS_TOTAL=100,
-                INS_INPATIENTS_IN_COUNTY=80, FUND_TOTAL=1000, FUND_IN_COUNTY=800)
+    """The county's 医保 month with 1000 visits: VISIT_RATE = visits_in_county / 10 %; every other row
+    of the form 0 unless named here."""
+    codes = DataElement.objects.filter(county=None, forms__code="COUNTY_INSURANCE").values_list("code", flat=True)
+    return {**dict.fromkeys(codes, 0), **dict(
+        INS_VISITS_TOTAL=1000, INS_VISITS_IN_COUNTY=visits_in_county, INS_INPATIENTS_TOTAL=100,
+        INS_INPATIENTS_IN_COUNTY=80, FUND_TOTAL=1000, FUND_IN_COUNTY=800)}
 
 
 @pytest.fixture
