@@ -370,6 +370,9 @@ CELERY_BEAT_SCHEDULE = {
     # Scheduled reports: every few minutes make and send whatever is due and not yet sent (the
     # 进度监测表 on the 5th at 08:00, the 季度评价指标表 after sign-off, reminders, late lists).
     # Staffing: last month's figures from the roster into the 人员配置月报, nightly until they are due.
+    # Indicator-backed task items judged against the last complete period, nightly for every county
+    # (after a filing's review they are judged at once).
+    "reports-judge-targets": {"task": "reports.jobs.judge_targets", "schedule": crontab(hour=0, minute=30)},
     "staffing-snapshot": {"task": "staffing.jobs.snapshot", "schedule": crontab(hour=1, minute=20)},
     "staffing-contract-reminders": {"task": "staffing.jobs.contract_reminders",
                                     "schedule": crontab(hour=7, minute=40)},

@@ -76,6 +76,9 @@ class Event:
     REPORT_SIGNOFF = "report.signoff"
     WEBHOOK_ADD = "webhook.add"
     WEBHOOK_REMOVE = "webhook.remove"
+    TARGET_LINK = "target.link"
+    TARGET_CHANGE = "target.change"
+    TARGET_UNLINK = "target.unlink"
     ALERT_RULE_ADD = "alert_rule.add"
     ALERT_RULE_CHANGE = "alert_rule.change"
     ALERT_RULE_DISABLE = "alert_rule.disable"
@@ -119,6 +122,9 @@ LABELS: dict[str, Any] = {
     Event.REPORT_SIGNOFF: _("Report signed off"),
     Event.WEBHOOK_ADD: _("Group robot added"),
     Event.WEBHOOK_REMOVE: _("Group robot removed"),
+    Event.TARGET_LINK: _("Indicator linked to a task item"),
+    Event.TARGET_CHANGE: _("Target of a task item changed"),
+    Event.TARGET_UNLINK: _("Indicator unlinked from a task item"),
     Event.ALERT_RULE_ADD: _("Alert rule added"),
     Event.ALERT_RULE_CHANGE: _("Alert rule changed"),
     Event.ALERT_RULE_DISABLE: _("Alert rule disabled"),

@@ -8,7 +8,12 @@ class ReportsConfig(AppConfig):
 
     def ready(self) -> None:
         from core import demo
+        from indicators.signals import filing_reviewed
         from reports import scoping  # noqa: F401  (registers the scoping functions)
+        from reports.targets import on_filing_reviewed
+
+        # A review that changes which figures count re-judges the county's indicator-backed task items.
+        filing_reviewed.connect(on_filing_reviewed, dispatch_uid="reports_targets_filing_reviewed")
 
         demo.register(demo.DemoPart(
             name="reports", loader="reports.demo.load_demo_part", needs=("organisation", "ledgers", "filings"),

@@ -25,7 +25,7 @@ from indicators.indicator_tables import MET_LABELS, met_state, target_text, valu
 from indicators.models import Indicator, ReportForm
 from indicators.selectors import completeness
 from tasks.exports import STATUS_TEXTS, progress_lines
-from tasks.models import Assignment, Department, ProgressReport, TaskItem
+from tasks.models import Assignment, Department, ProgressReport, TaskItem, target_inputs
 from tasks.services.status import rules_by_county
 from tasks.status import Light, Status, assignment_status, local_date
 
@@ -112,14 +112,16 @@ class MonthlyContext:
         rows = (Assignment.objects.filter(county=county, is_active=True, item_id__in=list(items))
                 .order_by("item__ledger_id", "item__order", "item_id", "role", "pk")
                 .values_list("pk", "item_id", "role", "department_id", "institution_id", "alliance_id", "percent",
-                             "last_report_at", "completed_at", "created_at"))
-        for pk, item_id, role, department_id, institution_id, alliance_id, percent, last_report, completed, made in rows:
+                             "last_report_at", "completed_at", "created_at", "target_met", "target_trend"))
+        for (pk, item_id, role, department_id, institution_id, alliance_id, percent, last_report, completed, made,
+             met, trend) in rows:
             item = items[item_id]
             is_lead = role == Assignment.Role.LEAD
             result = assignment_status(
                 is_lead=is_lead, kind=item.deadline_kind, due_date=item.due_date,
                 start_date=max(ledger_start[item_id], local_date(made)) if made else ledger_start[item_id],
-                completed=completed is not None, percent=percent, last_report_at=last_report, now=now, rules=rules)
+                completed=completed is not None, percent=percent, last_report_at=last_report, now=now, rules=rules,
+                **target_inputs(item, alliance_id=alliance_id, met=met, trend=trend))
             unit = (names["department"].get(department_id) if department_id else
                     names["institution"].get(institution_id) if institution_id else names["alliance"].get(alliance_id))
             context.assignments.append(Row(pk, item, is_lead, unit or "", alliance_id, institution_id, percent,

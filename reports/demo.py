@@ -71,11 +71,67 @@ def _sign_off(period: Period, moment: datetime) -> None:
 
 
 def load_demo_part(*, now: datetime, today) -> DemoReport:
-    """The report schedule run over the past months, as ``load_demo`` reports it (``core.demo``)."""
+    """The seed items linked to their indicators and judged, then the report schedule run over the past
+    months and the alerts, as ``load_demo`` reports it (``core.demo``)."""
     from reports import alert_demo
 
+    targets = load_demo_targets(now=now)
     stats = load_demo_reports(now=now)
     alerts = alert_demo.load_demo_alerts(now=now)
     summary = _("Demo scheduled reports: %(reports)d reports made and sent as the schedule would have.") % {
         "reports": stats["reports"]}
-    return DemoReport(summary=f"{summary} {alerts}" if alerts else summary)
+    return DemoReport(
+        summary=f"{summary} {alerts}" if alerts else summary,
+        details=[_("Indicator-backed task items: %(linked)d linked and judged (%(missing)d not linkable: their "
+                   "indicators are not in the catalogue).") % {"linked": targets["linked"],
+                                                                "missing": targets["not_in_catalogue"]}])
+
+
+# Indicator-backed task items: the seed 000 items whose target texts name indicators of the catalogue,
+# found by their words (not by their numbers), each linked to the indicator its words name.
+DEMO_TARGETS = [
+    # (words of the target text, the indicator they name)
+    ("县域就诊率同比提升1个百分点或达到90%", "VISIT_RATE"),  # 10.1
+    ("双向转诊人次同比提升", "REFERRALS"),  # 10.3
+    ("基层就诊率同比提升2个百分点或达到65%", "A4_32"),  # 11.1
+    ("村卫生室规范化率达70%", "VILLAGE_CLINIC_STANDARD_RATE"),  # 11.2
+    ("重点人群家庭医生签约率巩固在70%以上", "A4_36"),  # 12.2
+]
+
+
+def load_demo_targets(*, now: datetime) -> dict[str, int]:
+    """Link the demo items whose target texts hold the words of ``DEMO_TARGETS`` to the indicator those
+    words name (when the catalogue has it), as the bureau would confirm the proposal, and judge them once.
+    Items already linked are left alone, so running it again changes nothing."""
+    from reports.targets import judge_items, proposals_for
+    from tasks.models import TaskItem
+    from tasks.services.targets import item_link_target
+
+    stats = {"linked": 0, "not_in_catalogue": 0}
+    query = Q()
+    for words, _code in DEMO_TARGETS:
+        query |= Q(target_text__contains=words)
+    items = list(TaskItem.objects.filter(query, is_active=True, ledger__is_active=True).select_related("ledger__county"))
+    by_county: dict[int, list] = {}
+    for item in items:
+        by_county.setdefault(item.ledger.county_id, []).append(item)
+    for county_id, county_items in by_county.items():
+        signer = User.objects.filter(grants__region_id=county_id, grants__role="bureau_staff").order_by("pk").first()
+        rows = proposals_for([i for i in county_items if not i.is_linked], county_id)
+        for item in county_items:
+            if item.is_linked:
+                continue
+            wanted = {code for words, code in DEMO_TARGETS if words in item.target_text}
+            mine = [row for row in rows
+                    if row.item.pk == item.pk and row.proposal.code in wanted and row.linkable and row.level]
+            if not mine:
+                stats["not_in_catalogue"] += 1
+                continue
+            proposal = mine[0].proposal
+            item_link_target(item=item, user=signer, indicator_code=proposal.code, level=mine[0].level,
+                             operator=proposal.operator, value=proposal.value, points=proposal.points,
+                             auto_complete=True, now=now)
+            stats["linked"] += 1
+    linked = [i for i in TaskItem.objects.filter(pk__in=[i.pk for i in items]).select_related("ledger")]
+    judge_items(linked, now=now)
+    return stats

@@ -7,7 +7,7 @@ import logging
 from celery import shared_task
 from django.utils import timezone
 
-from reports import services
+from reports import services, targets
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +35,11 @@ def enqueue(report_id: int) -> None:
         logger.warning("could not enqueue report %s; the sweep will process it", report_id, exc_info=True)
 
 
+@shared_task(name="reports.jobs.judge_targets")
+def judge_targets() -> dict:
+    """Nightly: judge every indicator-backed task item of every county at the last complete period
+    (a new month or quarter begins at midnight; a missed review signal is caught up). Idempotent."""
+    return targets.judge_counties(now=timezone.now()).as_dict()
 @shared_task(name="reports.jobs.evaluate_alerts")
 def evaluate_alerts(alert_ids: list[int] | None = None) -> dict:
     """Alerts (预警). Nightly, without ids: every county's rules judged, new alerts raised and sent.

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from reports import alert_views, city_views, views
+from reports import alert_views, city_views, target_views, views
 
 app_name = "reports"
 urlpatterns = [
@@ -20,6 +20,10 @@ urlpatterns = [
     path("regions/<int:region_pk>/quarterly-summary/", city_views.city_summary, name="city_summary"),
     path("regions/<int:region_pk>/quarterly-summary.xlsx", city_views.city_summary_xlsx, name="city_summary_xlsx"),
     path("regions/<int:region_pk>/go-live/", views.go_live, name="go_live"),
+    path("items/<int:item_pk>/target/", target_views.item_target, name="item_target"),
+    path("ledgers/<int:ledger_pk>/targets/", target_views.ledger_targets, name="ledger_targets"),
+    path("ledgers/<int:ledger_pk>/targets/confirm/", target_views.ledger_targets_confirm,
+         name="ledger_targets_confirm"),
     path("alerts/", alert_views.alert_list, name="alert_list"),
     path("alerts/unread/", alert_views.unread, name="alert_unread"),
     path("alerts/<int:alert_pk>/", alert_views.alert_detail, name="alert_detail"),

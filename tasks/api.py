@@ -202,7 +202,12 @@ class TaskItemViewSet(TaskViewSetMixin, viewsets.ReadOnlyModelViewSet):
     ordering = ["ledger_id", "order", "pk"]
 
     def optimise(self, qs: QuerySet) -> QuerySet:
-        return qs.filter(is_active=True).select_related("ledger", "section__parent", "deadline_corrected_by")
+        # The figures of indicator-backed items judged per alliance: the alliances' assignments the
+        # user sees, in one query for the page.
+        judged = (selectors.visible_assignments(self.request.user).filter(is_active=True, alliance__isnull=False)
+                  .select_related("alliance").order_by("pk"))
+        return qs.filter(is_active=True).select_related("ledger", "section__parent", "deadline_corrected_by") \
+            .prefetch_related(Prefetch("assignments", queryset=judged, to_attr="alliance_assignments"))
 
     @extend_schema(
         summary="Set the deadline of an item",

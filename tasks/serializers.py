@@ -31,6 +31,7 @@ from tasks.models import (
     Colour,
     EscalationStep,
     Evidence,
+    JudgedTarget,
     Ledger,
     ProgressReport,
     Step,
@@ -122,6 +123,26 @@ class LedgerSerializer(serializers.ModelSerializer):
 
 # Items -------------------------------------------------------------------------------------
 
+class JudgementSerializer(serializers.Serializer):
+    """The last judgement of an indicator-backed item (for the county, or for one alliance)."""
+
+    period = serializers.CharField(source="judged_period", help_text=_("The last complete period judged."))
+    value = serializers.DecimalField(source="judged_value", max_digits=18, decimal_places=4, allow_null=True)
+    target = serializers.CharField(source="judged_target")
+    met = serializers.BooleanField(source="target_met", allow_null=True)
+    trend = serializers.ChoiceField(source="target_trend", choices=JudgedTarget.Trend.choices)
+    last_year = serializers.DecimalField(source="judged_last_year", max_digits=18, decimal_places=4, allow_null=True,
+                                         help_text=_("The same period last year."))
+    previous = serializers.DecimalField(source="judged_previous", max_digits=18, decimal_places=4, allow_null=True,
+                                        help_text=_("The period before, for the trend."))
+    checked_at = serializers.DateTimeField(source="target_checked_at", allow_null=True)
+
+
+class AllianceJudgementSerializer(JudgementSerializer):
+    alliance = serializers.IntegerField(source="alliance_id")
+    alliance_name = serializers.CharField(source="alliance.name")
+
+
 class TaskItemSerializer(serializers.ModelSerializer):
     """A task of a ledger with its units as written and its deadline (read from the phrase, or set
     by the bureau)."""
@@ -130,14 +151,34 @@ class TaskItemSerializer(serializers.ModelSerializer):
     needs_deadline = serializers.BooleanField(read_only=True)
     deadline_corrected = serializers.BooleanField(read_only=True)
     deadline_corrected_by = UserRefSerializer(read_only=True, allow_null=True)
+    judgement = serializers.SerializerMethodField()
+    alliance_judgements = serializers.SerializerMethodField()
 
     class Meta:
         model = TaskItem
         fields = ["id", "ledger", "number", "text", "section", "sections", "lead_units_text", "coop_units_text",
                   "deadline_text", "deadline_kind", "due_date", "recurrence", "deadline_note", "milestones",
                   "needs_deadline", "deadline_corrected", "deadline_corrected_by", "deadline_corrected_at", "target_text",
-                  "indicator_code", "target_operator", "target_value", "auto_complete"]
+                  "indicator_code", "target_operator", "target_value", "auto_complete", "target_level",
+                  "target_points", "judgement", "alliance_judgements"]
         read_only_fields = fields
+
+    @extend_schema_field(JudgementSerializer(allow_null=True))
+    def get_judgement(self, item: TaskItem):
+        """The county's figures when the item is judged for the county (null otherwise)."""
+        if not item.is_linked or item.judged_by_alliance or item.target_checked_at is None:
+            return None
+        return JudgementSerializer(item).data
+
+    @extend_schema_field(AllianceJudgementSerializer(many=True))
+    def get_alliance_judgements(self, item: TaskItem) -> list:
+        """Each visible alliance's figures when the item is judged per alliance."""
+        if not item.judged_by_alliance:
+            return []
+        rows = getattr(item, "alliance_assignments", None)
+        if rows is None:
+            rows = item.assignments.filter(is_active=True, alliance__isnull=False).select_related("alliance")
+        return AllianceJudgementSerializer([a for a in rows if a.target_checked_at is not None], many=True).data
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_sections(self, item: TaskItem) -> list[str]:

@@ -19,11 +19,19 @@ The rules (days are calendar days in Asia/Shanghai):
   ``behind_margin`` points behind the share of the time elapsed between the start and the due
   date.
 - Lights: 红 over 黄 over 蓝.
+
+Indicator-backed items (``TaskItem.indicator_code``; judged by ``reports.targets``):
+
+- done by the target (达标自动完成): the item completes itself when its indicator meets the
+  target (``auto_complete``) and the last judgement says the target is met at the last complete
+  period. A later correction that unmeets it opens the assignment again.
+- behind by the trend (黄): open, and the indicator moved away from the target between the
+  previous period and the last complete one. A cooperating unit carries no light for it either.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
 from django.db import models
@@ -56,6 +64,7 @@ class Behind(models.TextChoices):
     NONE = "", _("Not behind")
     NO_REPORT = "no_report", _("No progress report for a month")
     SLOW = "slow", _("Progress behind the time elapsed")
+    TREND = "trend", _("Indicator moving away from the target")
 
 
 @dataclass(frozen=True)
@@ -75,6 +84,7 @@ class StatusResult:
     days_left: int | None
     days_late: int | None
     next_change_at: datetime | None
+    by_target: bool = False  # done because the indicator meets the target (达标自动完成)
 
 
 def start_of_day(day: date) -> datetime:
@@ -98,10 +108,29 @@ def assignment_status(
     last_report_at: datetime | None,
     now: datetime,
     rules: StatusRules = DEFAULT_RULES,
+    auto_complete: bool = False,
+    target_met: bool | None = None,
+    target_away: bool = False,
 ) -> StatusResult:
     """The status of one assignment at ``now``. ``start_date`` is when the work began (the
     ledger's date, or the day the assignment was made if later); ``last_report_at`` the newest
-    progress report that was not returned."""
+    progress report that was not returned. ``target_met`` and ``target_away`` are the last
+    judgement of the item's indicator (None: not linked or no figure); ``auto_complete`` whether
+    meeting the target completes the item."""
+    if auto_complete and target_met and not completed:
+        return StatusResult(Status.DONE, Light.NONE, Behind.NONE, None, None, None, by_target=True)
+    result = _time_status(is_lead=is_lead, kind=kind, due_date=due_date, start_date=start_date,
+                          completed=completed, percent=percent, last_report_at=last_report_at, now=now, rules=rules)
+    if (target_away and not target_met and is_lead and not result.behind
+            and result.status not in (Status.DONE, Status.OVERDUE)):
+        light = Light.YELLOW if result.light in (Light.NONE, Light.BLUE) else result.light
+        return replace(result, light=light, behind=Behind.TREND)
+    return result
+
+
+def _time_status(*, is_lead: bool, kind: str, due_date: date | None, start_date: date, completed: bool,
+                 percent: int, last_report_at: datetime | None, now: datetime, rules: StatusRules) -> StatusResult:
+    """The status by time and reports alone (the rules of the module's docstring)."""
     today = local_date(now)
     reported = last_report_at is not None
     continuous = kind == DeadlineKind.CONTINUOUS or (kind == DeadlineKind.ONGOING and completed)

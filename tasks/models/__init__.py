@@ -1,8 +1,8 @@
 """Task ledgers (台账): ledgers and their items, assignments with progress and evidence,
 supervision and inspections, events and daily digests. One module per concern."""
 
-from tasks.models.assignments import Assignment, Evidence, ProgressReport, TaskSettings
-from tasks.models.ledgers import Department, Ledger, LedgerSection, TaskItem
+from tasks.models.assignments import Assignment, Evidence, ProgressReport, TaskSettings, target_inputs
+from tasks.models.ledgers import JUDGED_FIELDS, Department, JudgedTarget, Ledger, LedgerSection, TaskItem
 from tasks.models.notifications import AssignmentEvent, Notification, NotificationItem
 from tasks.models.rollups import CountyMonthRollup, LedgerRollup, UnitRollup
 from tasks.models.supervision import (
@@ -17,8 +17,8 @@ from tasks.models.supervision import (
 )
 
 __all__ = [
-    "STEP_ORDER", "Assignment", "AssignmentEvent", "Colour", "CountyMonthRollup", "Department", "EscalationRule", "EscalationStep",
-    "Evidence", "Inspection", "InspectionFinding", "Ledger", "LedgerRollup", "LedgerSection", "Notification",
-    "NotificationItem",
-    "ProgressReport", "Step", "SupervisionOrder", "TaskItem", "TaskSettings", "UnitRollup",
+    "JUDGED_FIELDS", "STEP_ORDER", "Assignment", "AssignmentEvent", "Colour", "CountyMonthRollup", "Department",
+    "EscalationRule", "EscalationStep", "Evidence", "Inspection", "InspectionFinding", "JudgedTarget", "Ledger",
+    "LedgerRollup", "LedgerSection", "Notification", "NotificationItem", "ProgressReport", "Step", "SupervisionOrder",
+    "TaskItem", "TaskSettings", "UnitRollup", "target_inputs",
 ]

@@ -12,8 +12,21 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from alliances.models import Alliance, Institution, Region
-from tasks.models.ledgers import Department, TaskItem
+from tasks.models.ledgers import Department, JudgedTarget, TaskItem
 from tasks.status import Behind, Light, Status, StatusResult, StatusRules, assignment_status, local_date
+
+
+def target_inputs(item: TaskItem, *, alliance_id: int | None, met: bool | None, trend: str) -> dict:
+    """The target inputs of ``assignment_status`` for one assignment of ``item`` (``met`` and ``trend``:
+    the assignment's own judgement, which counts when the item is judged per alliance)."""
+    if not item.is_linked:
+        return {}
+    if item.judged_by_alliance:
+        if not alliance_id:
+            return {}
+    else:
+        met, trend = item.target_met, item.target_trend
+    return {"auto_complete": item.auto_complete, "target_met": met, "target_away": trend == JudgedTarget.Trend.AWAY}
 
 
 class TaskSettings(models.Model):
@@ -52,7 +65,7 @@ class AssignmentQuerySet(models.QuerySet):
         return self.filter(completed_at__isnull=True)
 
 
-class Assignment(models.Model):
+class Assignment(JudgedTarget):
     """One responsible unit of one item. The lead (责任/牵头) unit owns the deadline; a cooperating
     (配合) unit reports too but carries no light. "各医共体" makes one assignment per alliance.
 
@@ -173,6 +186,7 @@ class Assignment(models.Model):
             is_lead=self.is_lead, kind=item.deadline_kind, due_date=item.due_date, start_date=self.start_date(),
             completed=self.completed_at is not None, percent=self.percent, last_report_at=self.last_report_at,
             now=now, **({"rules": rules} if rules else {}),
+            **target_inputs(item, alliance_id=self.alliance_id, met=self.target_met, trend=self.target_trend),
         )
 
 

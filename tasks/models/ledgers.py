@@ -123,16 +123,57 @@ class LedgerSection(models.Model):
         return self.label
 
 
-class TaskItem(models.Model):
+JUDGED_FIELDS = ("judged_value", "judged_last_year", "judged_previous", "judged_period", "judged_target",
+                 "target_met", "target_trend", "target_checked_at")
+
+
+class JudgedTarget(models.Model):
+    """The last judgement of an indicator-backed item (``reports.targets``): the figure at the last
+    complete period of the indicator's form, the target it was held against, last year's and the
+    previous period's figures, whether it meets the target and where it is heading. On the item
+    when judged for the county, on each alliance's assignment when judged per alliance."""
+
+    class Trend(models.TextChoices):
+        NONE = "", _("Unknown")
+        TOWARD = "toward", _("Toward the target")
+        AWAY = "away", _("Away from the target")
+        FLAT = "flat", _("Unchanged")
+
+    judged_value = models.DecimalField(_("indicator value"), max_digits=18, decimal_places=4, null=True, blank=True)
+    judged_last_year = models.DecimalField(_("same period last year"), max_digits=18, decimal_places=4, null=True,
+                                           blank=True)
+    judged_previous = models.DecimalField(_("previous period"), max_digits=18, decimal_places=4, null=True,
+                                          blank=True)
+    judged_period = models.CharField(_("judged period"), max_length=7, blank=True)
+    judged_target = models.CharField(_("target judged against"), max_length=60, blank=True)
+    target_met = models.BooleanField(_("target met"), null=True, blank=True)
+    target_trend = models.CharField(_("trend"), max_length=10, choices=Trend.choices, blank=True, default="")
+    target_checked_at = models.DateTimeField(_("target checked at"), null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    def clear_judgement(self) -> None:
+        for field in JUDGED_FIELDS:
+            setattr(self, field, "" if field in ("judged_period", "judged_target", "target_trend") else None)
+
+
+class TaskItem(JudgedTarget):
     """One task of a ledger (任务条目) with its responsible units as written and its deadline,
     parsed from the phrase and correctable by a person."""
 
     class TargetOperator(models.TextChoices):
         NONE = "", _("None")
         AT_LEAST = "ge", _("At least")
+        MORE_THAN = "gt", _("More than")
         AT_MOST = "le", _("At most")
         RISE = "rise", _("Rise against the same period last year")
         FALL = "fall", _("Fall against the same period last year")
+
+    class TargetLevel(models.TextChoices):
+        NONE = "", _("Not linked")
+        COUNTY = "county", _("The county")
+        ALLIANCE = "alliance", _("Each assigned alliance")
 
     ledger = models.ForeignKey(Ledger, verbose_name=_("ledger"), on_delete=models.CASCADE, related_name="items")
     section = models.ForeignKey(LedgerSection, verbose_name=_("section"), null=True, blank=True,
@@ -163,6 +204,12 @@ class TaskItem(models.Model):
                                        blank=True, default="")
     target_value = models.DecimalField(_("target value"), max_digits=14, decimal_places=4, null=True, blank=True)
     auto_complete = models.BooleanField(_("done when the indicator meets the target"), default=False)
+    # rise/fall: by at least this many points (同比提升1个百分点); their target_value, when set, is a
+    # level that counts as well (或达到90%).
+    target_points = models.DecimalField(_("by at least (points)"), max_digits=10, decimal_places=4, null=True,
+                                        blank=True)
+    target_level = models.CharField(_("judged for"), max_length=10, choices=TargetLevel.choices, blank=True,
+                                    default="")
     source_row = models.PositiveIntegerField(_("row in the source file"), null=True, blank=True)
     order = models.PositiveIntegerField(_("order"), default=0)
     is_active = models.BooleanField(_("active"), default=True)
@@ -187,6 +234,14 @@ class TaskItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.number} {self.text[:40]}"
+
+    @property
+    def is_linked(self) -> bool:
+        return bool(self.indicator_code and self.target_operator and self.target_level)
+
+    @property
+    def judged_by_alliance(self) -> bool:
+        return self.is_linked and self.target_level == self.TargetLevel.ALLIANCE
 
     @property
     def deadline_corrected(self) -> bool:

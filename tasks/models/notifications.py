@@ -23,6 +23,9 @@ class AssignmentEvent(models.Model):
         BEHIND = "behind", _("Fell behind")
         RETURNED = "returned", _("Progress report returned")
         ORDER = "order", _("Supervision order issued")
+        TARGET_MET = "target_met", _("Target met: done by itself")
+        TARGET_UNMET = "target_unmet", _("Target no longer met: open again")
+        TARGET_AWAY = "target_away", _("Indicator moving away from the target")
 
     assignment = models.ForeignKey(Assignment, verbose_name=_("assignment"), on_delete=models.CASCADE,
                                    related_name="events")

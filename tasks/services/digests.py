@@ -96,6 +96,11 @@ def event_text(event: AssignmentEvent) -> str:
         AssignmentEvent.Kind.BEHIND: _("Behind schedule: %(number)s %(task)s — %(unit)s"),
         AssignmentEvent.Kind.RETURNED: _("Progress report returned (%(detail)s): %(number)s %(task)s — %(unit)s"),
         AssignmentEvent.Kind.ORDER: _("Supervision order %(detail)s: %(number)s %(task)s — %(unit)s"),
+        AssignmentEvent.Kind.TARGET_MET: _("Target met, done by itself (%(detail)s): %(number)s %(task)s — %(unit)s"),
+        AssignmentEvent.Kind.TARGET_UNMET: _("Target no longer met, open again (%(detail)s): %(number)s %(task)s — "
+                                             "%(unit)s"),
+        AssignmentEvent.Kind.TARGET_AWAY: _("Indicator moving away from the target (%(detail)s): %(number)s "
+                                            "%(task)s — %(unit)s"),
     }
     return texts[event.kind] % values
 

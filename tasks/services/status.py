@@ -17,7 +17,7 @@ from django.db import transaction
 
 from tasks.models import Assignment, AssignmentEvent, TaskSettings
 from tasks.services.rollups import rollups_touch
-from tasks.status import DEFAULT_RULES, Status, StatusResult, StatusRules
+from tasks.status import DEFAULT_RULES, Behind, Status, StatusResult, StatusRules
 
 BATCH = 500
 
@@ -31,7 +31,7 @@ def rules_by_county(county_ids: Iterable[int]) -> dict[int, StatusRules]:
     return rules
 
 
-def _events_for(assignment: Assignment, result: StatusResult, now: datetime) -> list[AssignmentEvent]:
+def status_events(assignment: Assignment, result: StatusResult, now: datetime) -> list[AssignmentEvent]:
     """What changed between the cached status and ``result``, as events (not saved)."""
     events = []
     due = assignment.item.due_date.isoformat() if assignment.item.due_date else ""
@@ -41,7 +41,9 @@ def _events_for(assignment: Assignment, result: StatusResult, now: datetime) -> 
         events.append(AssignmentEvent.Kind.OVERDUE)
     rows = [AssignmentEvent(assignment=assignment, county_id=assignment.county_id, kind=kind, key=due,
                             happened_at=now) for kind in events]
-    if result.behind and result.behind != assignment.behind and result.status != Status.OVERDUE:
+    # Behind by the indicator's trend is recorded with its figures by tasks.services.targets.
+    if (result.behind and result.behind != assignment.behind and result.status != Status.OVERDUE
+            and result.behind != Behind.TREND):
         month = now.strftime("%Y-%m")
         rows.append(AssignmentEvent(assignment=assignment, county_id=assignment.county_id,
                                     kind=AssignmentEvent.Kind.BEHIND, key=f"{result.behind}:{month}",
@@ -64,7 +66,7 @@ def assignments_refresh(assignments: Iterable[Assignment], *, now: datetime,
     changed = []
     for assignment in rows:
         result = assignment.status_at(now, rules[assignment.county_id])
-        events += _events_for(assignment, result, now)
+        events += status_events(assignment, result, now)
         before = tuple(getattr(assignment, f) for f in FIELDS)
         assignment.set_status(result)
         if tuple(getattr(assignment, f) for f in FIELDS) != before:
@@ -100,7 +102,7 @@ def assignments_refresh_due(*, now: datetime, county_ids: Iterable[int] | None =
         for assignment in batch:
             result = assignment.status_at(now, rules[assignment.county_id])
             read = assignment.next_change_at
-            events += _events_for(assignment, result, now)  # compared with the status read, before set_status
+            events += status_events(assignment, result, now)  # compared with the status read, before set_status
             assignment.set_status(result)
             won = Assignment.objects.filter(pk=assignment.pk, next_change_at=read).update(
                 **{f: getattr(assignment, f) for f in FIELDS})

@@ -21,6 +21,7 @@ from tasks.models import Assignment, Evidence, Ledger, ProgressReport, Supervisi
 from tasks.rollup_reads import rollup_counties
 from tasks.services.ledgers import item_save, item_set_deadline, ledger_create
 from tasks.services.status import assignments_refresh_due
+from tasks.services.targets import target_text_of
 from tasks.status import local_date
 from tasks.views.common import county_for, request_now, write_or_report, xlsx_response
 
@@ -234,8 +235,10 @@ def item_detail(request, item_pk):
         assignment.result = assignment.status_at(now)
         assignment.can_report = assignment.pk in reportable
     county_id = item.ledger.county_id
+    judged_assignments = [a for a in assignments if a.alliance_id] if item.judged_by_alliance else []
     return render(request, "tasks/item_detail.html", {
         "item": item, "ledger": item.ledger, "assignments": assignments, "today": today,
+        "target_label": target_text_of(item), "judged_assignments": judged_assignments,
         "can_edit": permissions.can_edit_county(user, county_id),
         "can_review": permissions.can_edit_county(user, county_id),
         "can_supervise": permissions.can_supervise(user, county_id),
