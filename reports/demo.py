@@ -90,12 +90,12 @@ def load_demo_part(*, now: datetime, today) -> DemoReport:
 # Indicator-backed task items: the seed 000 items whose target texts name indicators of the catalogue,
 # found by their words (not by their numbers), each linked to the indicator its words name.
 DEMO_TARGETS = [
-    # (words of the target text, the indicator they name)
-    ("县域就诊率同比提升1个百分点或达到90%", "VISIT_RATE"),  # 10.1
-    ("双向转诊人次同比提升", "REFERRALS"),  # 10.3
-    ("基层就诊率同比提升2个百分点或达到65%", "A4_32"),  # 11.1
-    ("村卫生室规范化率达70%", "VILLAGE_CLINIC_STANDARD_RATE"),  # 11.2
-    ("重点人群家庭医生签约率巩固在70%以上", "A4_36"),  # 12.2
+    # (words of the target text, the indicator they name, judged for: the county or each alliance)
+    ("县域就诊率同比提升1个百分点或达到90%", "VISIT_RATE", "county"),  # 10.1
+    ("下转增幅高于上转增幅", "REFERRAL_GROWTH_GAP", "alliance"),  # 10.3, each alliance (各医共体)
+    ("基层就诊率同比提升2个百分点或达到65%", "A4_32", "county"),  # 11.1
+    ("村卫生室规范化率达70%", "VILLAGE_CLINIC_STANDARD_RATE", "county"),  # 11.2
+    ("重点人群家庭医生签约率巩固在70%以上", "A4_36", "county"),  # 12.2
 ]
 
 
@@ -103,13 +103,13 @@ def load_demo_targets(*, now: datetime) -> dict[str, int]:
     """Link the demo items whose target texts hold the words of ``DEMO_TARGETS`` to the indicator those
     words name (when the catalogue has it), as the bureau would confirm the proposal, and judge them once.
     Items already linked are left alone, so running it again changes nothing."""
-    from reports.targets import judge_items, proposals_for
+    from reports.targets import judge_items, levels_of, proposals_for
     from tasks.models import TaskItem
     from tasks.services.targets import item_link_target
 
     stats = {"linked": 0, "not_in_catalogue": 0}
     query = Q()
-    for words, _code in DEMO_TARGETS:
+    for words, _code, _level in DEMO_TARGETS:
         query |= Q(target_text__contains=words)
     items = list(TaskItem.objects.filter(query, is_active=True, ledger__is_active=True).select_related("ledger__county"))
     by_county: dict[int, list] = {}
@@ -121,14 +121,15 @@ def load_demo_targets(*, now: datetime) -> dict[str, int]:
         for item in county_items:
             if item.is_linked:
                 continue
-            wanted = {code for words, code in DEMO_TARGETS if words in item.target_text}
+            wanted = {code: level for words, code, level in DEMO_TARGETS if words in item.target_text}
             mine = [row for row in rows
                     if row.item.pk == item.pk and row.proposal.code in wanted and row.linkable and row.level]
             if not mine:
                 stats["not_in_catalogue"] += 1
                 continue
             proposal = mine[0].proposal
-            item_link_target(item=item, user=signer, indicator_code=proposal.code, level=mine[0].level,
+            level = wanted[proposal.code] if wanted[proposal.code] in levels_of(mine[0].indicator) else mine[0].level
+            item_link_target(item=item, user=signer, indicator_code=proposal.code, level=level,
                              operator=proposal.operator, value=proposal.value, points=proposal.points,
                              auto_complete=True, now=now)
             stats["linked"] += 1
