@@ -387,8 +387,8 @@ def test_each_home_reads_the_same_number_of_queries_with_ten_times_the_data(coun
     assert SupervisionOrder.objects.filter(county=w.yn).count() == 22
     large = count_queries(user, OCT_10)
     assert small == large, f"{who}: {small} queries with little data, {large} with ten times more"
-    # measured: 53 county (with the 预警 summary and the quarter of quarterly indicators), 30+3 alliance, 17+3
-    # supervisor, 17+3 city, 14+1 filer
+    # measured: 53 county (with the 预警 summary and the quarter of quarterly indicators), 32 alliance, 19
+    # supervisor, 19 city, 16 filer
     assert large <= 60, f"{who}: {large} queries"
 
 
