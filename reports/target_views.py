@@ -39,7 +39,7 @@ class TargetForm(forms.Form):
         error_messages={"required": gettext_lazy("Judged for: choose the county or each assigned alliance."),
                         "invalid_choice": gettext_lazy("Judged for: choose the county or each assigned alliance.")})
     target_operator = forms.ChoiceField(
-        label=gettext_lazy("Target"), choices=TaskItem.TargetOperator.choices[1:],
+        label=gettext_lazy("Kind of target"), choices=TaskItem.TargetOperator.choices[1:],
         error_messages={"required": gettext_lazy("Target: choose the kind of target."),
                         "invalid_choice": gettext_lazy("Target: choose the kind of target.")})
     target_value = forms.DecimalField(
