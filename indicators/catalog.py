@@ -466,6 +466,22 @@ OUTLIER_CHECKS = {"OP_VISITS": ("zscore", 3), "DISCHARGES": ("zscore", 3), "DISC
                   "MED_REVENUE": ("zscore", 3), "DRUG_REVENUE": ("zscore", 3)}
 
 
+def indicator_defaults(spec: dict, order: int) -> dict:
+    """The fields of a shipped indicator from its entry of ``INDICATORS`` (also used by the migrations
+    that add indicators to installed catalogues)."""
+    kind, operator, value, direction, points = spec["target"]
+    return {
+        "name": spec["name"], "category": spec["category"], "source": spec["source"],
+        "numerator": spec["numerator"], "denominator": spec["denominator"],
+        "factor": Decimal(spec["factor"]), "unit_label": spec["unit"], "decimals": spec.get("decimals", 2),
+        "aggregation": spec.get("aggregation", "pooled"), "definition": spec.get("definition", ""),
+        "derived_definition": spec.get("derived", False), "target_kind": kind,
+        "target_operator": operator, "target_value": None if value is None else Decimal(value),
+        "direction": direction, "direction_points": Decimal(points), "levels": spec.get("levels", []),
+        "is_key": spec.get("key", False), "order": order,
+    }
+
+
 @transaction.atomic
 def install_catalog() -> dict[str, int]:
     """Shared elements, rules, indicators and the 附件6 scheme; returns how many rows were written."""
@@ -486,20 +502,8 @@ def install_catalog() -> dict[str, int]:
         written += created
     indicators = {}
     for order, spec in enumerate(INDICATORS, start=1):
-        kind, operator, value, direction, points = spec["target"]
         indicator, created = Indicator.objects.update_or_create(
-            county=None, code=spec["code"],
-            defaults={
-                "name": spec["name"], "category": spec["category"], "source": spec["source"],
-                "numerator": spec["numerator"], "denominator": spec["denominator"],
-                "factor": Decimal(spec["factor"]), "unit_label": spec["unit"], "decimals": spec.get("decimals", 2),
-                "aggregation": spec.get("aggregation", "pooled"), "definition": spec.get("definition", ""),
-                "derived_definition": spec.get("derived", False), "target_kind": kind,
-                "target_operator": operator, "target_value": None if value is None else Decimal(value),
-                "direction": direction, "direction_points": Decimal(points), "levels": spec.get("levels", []),
-                "is_key": spec.get("key", False), "order": order,
-            },
-        )
+            county=None, code=spec["code"], defaults=indicator_defaults(spec, order))
         indicators[spec["code"]] = indicator
         written += created
     scheme, created = EvaluationScheme.objects.update_or_create(

@@ -54,19 +54,8 @@ def install_measures(apps, schema_editor=None) -> dict[str, int]:
     for order, spec in enumerate(catalog.INDICATORS, start=1):
         if spec["code"] not in INDICATOR_CODES:
             continue
-        kind, operator, value, direction, points = spec["target"]
         _obj, created = Indicator.objects.get_or_create(
-            county=None, code=spec["code"],
-            defaults={
-                "name": spec["name"], "category": spec["category"], "source": spec["source"],
-                "numerator": spec["numerator"], "denominator": spec["denominator"],
-                "factor": Decimal(spec["factor"]), "unit_label": spec["unit"], "decimals": spec.get("decimals", 2),
-                "aggregation": spec.get("aggregation", "pooled"), "definition": spec.get("definition", ""),
-                "derived_definition": spec.get("derived", False), "target_kind": kind,
-                "target_operator": operator, "target_value": None if value is None else Decimal(value),
-                "direction": direction, "direction_points": Decimal(points), "levels": spec.get("levels", []),
-                "is_key": spec.get("key", False), "order": order,
-            })
+            county=None, code=spec["code"], defaults=catalog.indicator_defaults(spec, order))
         written["indicators"] += created
     elements = {e.code: e for e in DataElement.objects.filter(county=None, code__in=ELEMENT_CODES)}
     shipped = {code: rows for code, _name, _kind, _level, _kinds, rows in catalog.FORMS}
